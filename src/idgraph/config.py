@@ -1,0 +1,59 @@
+"""Settings: one pydantic-settings object, built when the app or CLI starts (never at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NEO4J_VERSION = "5.26.30"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from `IDGRAPH_*` variables (Neo4j also from the usual `NEO4J_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="IDGRAPH_", extra="ignore")
+
+    # An existing Neo4j (local, docker-compose, cluster via neo4j://, Aura). Unset: managed local.
+    neo4j_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEO4J_URI", "IDGRAPH_NEO4J_URI")
+    )
+    neo4j_user: str = Field(
+        default="neo4j", validation_alias=AliasChoices("NEO4J_USER", "IDGRAPH_NEO4J_USER")
+    )
+    neo4j_password: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("NEO4J_PASSWORD", "IDGRAPH_NEO4J_PASSWORD"),
+    )
+    neo4j_database: str = Field(
+        default="neo4j", validation_alias=AliasChoices("NEO4J_DATABASE", "IDGRAPH_NEO4J_DATABASE")
+    )
+    # Every query runs under this timeout (seconds), so no request can hold the graph forever.
+    neo4j_query_timeout: float = 30.0
+
+    # The managed local Neo4j (used when neo4j_uri is unset).
+    local_neo4j_version: str = NEO4J_VERSION
+    local_neo4j_port: int = 17687
+    local_neo4j_http_port: int = 17474
+    local_neo4j_state_dir: Path = Path(".idgraph/neo4j")
+    local_neo4j_cache_dir: Path = Path.home() / ".cache" / "idgraph"
+    local_neo4j_heap: str = "1g"
+    local_neo4j_pagecache: str = "512m"
+    local_neo4j_start_timeout: float = 120.0
+
+    # Identity graph rules.
+    namespaces_file: Path | None = None
+    default_phone_region: str = "US"
+    max_cluster_size: int = 50
+    max_identities_per_record: int = 20
+    max_record_bytes: int = 100_000
+    max_event_bytes: int = 10_000
+    ingest_batch_size: int = 1000
+
+    # API.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def uses_managed_neo4j(self) -> bool:
+        return not self.neo4j_uri

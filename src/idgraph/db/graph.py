@@ -1,0 +1,136 @@
+"""The one module that owns the Neo4j driver: connections, transactions, timeouts, retries.
+
+Domain code hands this module Cypher text kept as constants (values always as parameters) and
+gets plain records back; nothing else in idgraph imports `neo4j`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import AsyncGraphDatabase, Query, RoutingControl
+from neo4j.exceptions import (
+    ClientError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
+
+from idgraph.db.errors import DatabaseError, DatabaseUnavailable
+
+T = TypeVar("T")
+
+# Counts round trips per logical request (GraphQL request, CLI command): the N+1 tests read it.
+_round_trips: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "idgraph_round_trips", default=None
+)
+
+
+def start_counting_round_trips() -> list[int]:
+    counter = [0]
+    _round_trips.set(counter)
+    return counter
+
+
+def _count_round_trip() -> None:
+    counter = _round_trips.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+@dataclass
+class Tx:
+    """A transaction handed to domain code: run statements, get records as dicts."""
+
+    _tx: neo4j.AsyncManagedTransaction
+    timeout: float
+
+    async def run(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        _count_round_trip()
+        result = await self._tx.run(cypher, params)
+        return [record.data() for record in await result.fetch(-1)]
+
+
+@dataclass
+class Graph:
+    """An async Neo4j connection pool for one database, with a timeout on every query."""
+
+    uri: str
+    auth: tuple[str, str] | None
+    database: str
+    timeout: float = 30.0
+    _driver: neo4j.AsyncDriver | None = field(default=None, repr=False)
+
+    @property
+    def driver(self) -> neo4j.AsyncDriver:
+        if self._driver is None:
+            self._driver = AsyncGraphDatabase.driver(
+                self.uri, auth=self.auth, connection_timeout=5.0,
+                connection_acquisition_timeout=10.0, max_transaction_retry_time=15.0,
+            )
+        return self._driver
+
+    async def close(self) -> None:
+        if self._driver is not None:
+            await self._driver.close()
+            self._driver = None
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless Neo4j answers a trivial query."""
+        await self.read("RETURN 1 AS ok")
+
+    async def read(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        return await self._execute(cypher, params, RoutingControl.READ)
+
+    async def write(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        return await self._execute(cypher, params, RoutingControl.WRITE)
+
+    async def _execute(self, cypher: str, params: dict[str, Any], routing: RoutingControl):
+        _count_round_trip()
+        query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
+        async with _translated_errors():
+            records, _, _ = await self.driver.execute_query(
+                query, params, routing_=routing, database_=self.database
+            )
+        return [record.data() for record in records]
+
+    async def write_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction, retried by the driver on transient errors."""
+        return await self._managed(work, write=True)
+
+    async def read_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        return await self._managed(work, write=False)
+
+    async def _managed(self, work: Callable[[Tx], Awaitable[T]], write: bool) -> T:
+        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
+            return await work(Tx(tx, self.timeout))
+
+        unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
+        async with _translated_errors():
+            async with self.driver.session(database=self.database) as session:
+                if write:
+                    return await session.execute_write(unit)
+                return await session.execute_read(unit)
+
+
+class _translated_errors:
+    """Turn driver exceptions into idgraph's, so callers never see neo4j types."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
+            raise DatabaseUnavailable(f"Neo4j is unreachable: {exc}") from exc
+        if isinstance(exc, ClientError) and "TransactionTimedOut" in (exc.code or ""):
+            raise DatabaseError("The query ran past its time limit and was stopped.") from exc
+        if isinstance(exc, Neo4jError | DriverError):
+            raise DatabaseError(f"Neo4j error: {exc}") from exc
+        return False

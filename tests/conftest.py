@@ -1,0 +1,179 @@
+"""Test fixtures: one real Neo4j per session, an empty graph per test, the API over real HTTP.
+
+Neo4j comes from NEO4J_URI when set, else a testcontainers container when a Docker engine
+answers, else the managed local server on its own port and state directory (never the demo's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import neo4j
+import pytest
+import uvicorn
+
+from idgraph.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_STATE_DIR = REPO / ".idgraph" / "neo4j-test"
+TEST_BOLT_PORT = int(os.environ.get("IDGRAPH_TEST_NEO4J_PORT", "17688"))
+
+
+@dataclass(frozen=True)
+class Neo4jServer:
+    uri: str
+    auth: tuple[str, str] | None
+    how: str
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def managed_test_config(bolt_port: int = TEST_BOLT_PORT, state_dir: Path = TEST_STATE_DIR):
+    from idgraph.db.local_server import LocalServerConfig
+
+    return LocalServerConfig(
+        version=Settings().local_neo4j_version, bolt_port=bolt_port, http_port=bolt_port + 1,
+        state_dir=state_dir, cache_dir=Settings().local_neo4j_cache_dir,
+        heap="1g", pagecache="256m",
+    )
+
+
+@pytest.fixture(scope="session")
+def neo4j_server() -> Iterator[Neo4jServer]:
+    if os.environ.get("NEO4J_URI"):
+        password = os.environ.get("NEO4J_PASSWORD")
+        auth = (os.environ.get("NEO4J_USER", "neo4j"), password) if password else None
+        yield Neo4jServer(os.environ["NEO4J_URI"], auth, "NEO4J_URI")
+    elif _docker_answers():
+        from testcontainers.neo4j import Neo4jContainer
+
+        with Neo4jContainer("neo4j:5.26-community") as container:
+            yield Neo4jServer(container.get_connection_url(),
+                              ("neo4j", container.password), "testcontainers")
+    else:
+        from idgraph.db import local_server
+
+        cfg = managed_test_config()
+        was_running = local_server.status(cfg).state == "running"
+        uri = local_server.start(cfg, log=lambda msg: print(msg, flush=True))
+        yield Neo4jServer(uri, None, "managed local")
+        if not was_running:
+            local_server.stop(cfg)
+
+
+@pytest.fixture(scope="session")
+def driver(neo4j_server: Neo4jServer) -> Iterator[neo4j.Driver]:
+    with neo4j.GraphDatabase.driver(neo4j_server.uri, auth=neo4j_server.auth) as drv:
+        yield drv
+
+
+def wipe(drv: neo4j.Driver) -> None:
+    """Empty the graph but keep the applied schema (its migrations are tracked nodes)."""
+    with drv.session() as session:
+        session.run("MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n").consume()
+
+
+@pytest.fixture
+def cypher(driver: neo4j.Driver):
+    """Run Cypher directly against the test database; returns rows as dicts."""
+
+    def run(query: str, **params):
+        with driver.session() as session:
+            return [record.data() for record in session.run(query, params)]
+
+    return run
+
+
+@pytest.fixture
+def empty_graph(driver: neo4j.Driver) -> neo4j.Driver:
+    wipe(driver)
+    return driver
+
+
+def settings_for(server: Neo4jServer, **overrides) -> Settings:
+    values = {"neo4j_uri": server.uri, "neo4j_user": "neo4j",
+              "neo4j_password": server.auth[1] if server.auth else ""}
+    values.update(overrides)
+    return Settings(**values)
+
+
+class LiveServer:
+    """uvicorn serving create_app() on a free loopback port, in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        from idgraph.api.app import create_app
+
+        self.port = free_port()
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_api(neo4j_server: Neo4jServer) -> Iterator[LiveServer]:
+    with LiveServer(settings_for(neo4j_server)) as server:
+        yield server
+
+
+class GraphQLClient:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60, headers=headers or {})
+
+    def post(self, query: str, variables: dict | None = None, **kwargs) -> httpx.Response:
+        return self.http.post("/graphql", json={"query": query, "variables": variables or {}},
+                              **kwargs)
+
+    def __call__(self, query: str, variables: dict | None = None) -> dict:
+        """Execute and return `data`, failing the test on any GraphQL error."""
+        response = self.post(query, variables)
+        body = response.json()
+        assert response.status_code == 200 and not body.get("errors"), body
+        return body["data"]
+
+
+@pytest.fixture
+def gql(live_api: LiveServer, empty_graph) -> Iterator[GraphQLClient]:
+    client = GraphQLClient(live_api.url)
+    yield client
+    client.http.close()

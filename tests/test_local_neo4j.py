@@ -1,0 +1,122 @@
+"""The managed local Neo4j through the CLI: idempotent start, truthful status, clean stop,
+clear failures; and the API's readiness when that Neo4j dies and comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, free_port, settings_for, Neo4jServer
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("NEO4J_URI")), reason="managed local Neo4j is used only without NEO4J_URI"
+)
+IDGRAPH = [sys.executable, "-m", "idgraph"]
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*IDGRAPH, *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def java_processes(state_dir: Path) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "--", f"--home-dir={state_dir.resolve()}"],
+                         capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+@pytest.fixture
+def own_server(tmp_path: Path):
+    """CLI environment for a private managed server on free ports; stopped afterwards."""
+    bolt = free_port()
+    env = {"IDGRAPH_LOCAL_NEO4J_STATE_DIR": str(tmp_path / "neo4j"),
+           "IDGRAPH_LOCAL_NEO4J_PORT": str(bolt), "IDGRAPH_LOCAL_NEO4J_HTTP_PORT": str(free_port()),
+           "IDGRAPH_LOCAL_NEO4J_HEAP": "512m", "IDGRAPH_LOCAL_NEO4J_PAGECACHE": "128m"}
+    yield env, tmp_path / "neo4j", bolt
+    run_cli(env, "neo4j", "stop")
+
+
+def test_start_is_idempotent_status_is_truthful_and_stop_leaves_nothing(own_server):
+    env, state_dir, bolt = own_server
+    assert run_cli(env, "neo4j", "status").returncode == 3  # stopped before the first start
+
+    first = run_cli(env, "neo4j", "start")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1] == f"bolt://127.0.0.1:{bolt}"
+    pids = java_processes(state_dir)
+    assert len(pids) == 1
+
+    second = run_cli(env, "neo4j", "start")
+    assert second.returncode == 0
+    assert java_processes(state_dir) == pids  # reused, not a second server
+    status = run_cli(env, "neo4j", "status")
+    assert status.returncode == 0 and status.stdout.startswith("running")
+
+    assert run_cli(env, "neo4j", "stop").stdout.strip() == "stopped"
+    assert java_processes(state_dir) == []
+    assert run_cli(env, "neo4j", "status").stdout.startswith("stopped")
+
+
+def test_status_reports_a_crash_and_start_recovers(own_server):
+    env, state_dir, _ = own_server
+    assert run_cli(env, "neo4j", "start").returncode == 0
+    os.kill(java_processes(state_dir)[0], signal.SIGKILL)
+    time.sleep(1)
+    status = run_cli(env, "neo4j", "status")
+    assert status.returncode == 3 and status.stdout.startswith("crashed")
+    restarted = run_cli(env, "neo4j", "start")
+    assert restarted.returncode == 0, restarted.stderr
+    assert len(java_processes(state_dir)) == 1
+
+
+def test_port_taken_is_a_clear_error(own_server):
+    env, state_dir, bolt = own_server
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", bolt))
+        squatter.listen()
+        result = run_cli(env, "neo4j", "start", timeout=60)
+    assert result.returncode != 0
+    assert f"Port {bolt}" in result.stderr and "taken" in result.stderr
+    assert java_processes(state_dir) == []
+
+
+def test_missing_java_is_a_clear_error(own_server, tmp_path):
+    env, state_dir, _ = own_server
+    result = run_cli({**env, "JAVA_HOME": str(tmp_path / "no-jdk")}, "neo4j", "start", timeout=60)
+    assert result.returncode != 0
+    assert "Java not found" in result.stderr and "JAVA_HOME" in result.stderr
+    assert java_processes(state_dir) == []
+
+
+def test_api_reports_neo4j_down_and_recovers_when_it_returns(own_server, empty_graph):
+    env, state_dir, bolt = own_server
+    assert run_cli(env, "neo4j", "start").returncode == 0
+    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", None, "private")
+    with LiveServer(settings_for(server, neo4j_query_timeout=5)) as api:
+        client = httpx.Client(base_url=api.url, timeout=30)
+        assert client.get("/readyz").status_code == 200
+
+        os.kill(java_processes(state_dir)[0], signal.SIGKILL)
+        time.sleep(1)
+        down = client.get("/readyz")
+        assert down.status_code == 503
+        assert "unreachable" in down.json()["reason"]
+        body = client.post("/graphql", json={"query": "{ health { neo4j } }"}).json()
+        assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        assert "Traceback" not in str(body)
+
+        assert run_cli(env, "neo4j", "start").returncode == 0
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert client.get("/readyz").status_code == 200
+        assert client.post("/graphql", json={"query": "{ health { neo4j } }"}).json() == {
+            "data": {"health": {"neo4j": "ok"}}}
