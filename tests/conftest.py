@@ -24,8 +24,9 @@ import uvicorn
 from idgraph.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_STATE_DIR = REPO / ".idgraph" / "neo4j-test"
-TEST_BOLT_PORT = int(os.environ.get("IDGRAPH_TEST_NEO4J_PORT", "17688"))
+TEST_BOLT_PORT_ENV = os.environ.get("IDGRAPH_TEST_NEO4J_PORT", "17688")
+TEST_BOLT_PORT = int(TEST_BOLT_PORT_ENV)
+TEST_STATE_DIR = REPO / ".idgraph" / f"neo4j-test-{TEST_BOLT_PORT}"
 
 
 @dataclass(frozen=True)

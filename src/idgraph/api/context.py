@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from idgraph.api.permissions import Role
 from idgraph.services import Services
 
 
@@ -15,3 +16,4 @@ class Context:
     request: Any
     response: Any = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    role: Role | None = None
