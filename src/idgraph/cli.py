@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
+from pathlib import Path
 
 import typer
 
@@ -16,6 +18,8 @@ app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
                         no_args_is_help=True)
 app.add_typer(neo4j_app, name="neo4j")
+schema_app = typer.Typer(help="The GraphQL schema as a file.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -65,6 +69,7 @@ def serve(
     import uvicorn
 
     from idgraph.api.app import create_app
+    from idgraph.api.logs import configure_logging
     from idgraph.db.connect import graph_for
 
     settings = Settings()
@@ -81,8 +86,66 @@ def serve(
     _err(f"GraphiQL: http://{host}:{port}/graphql   (Neo4j: {graph.uri})")
     _err('Try:  { profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) '
          "{ id primaryIdentity { namespace value } identities { namespace value } } }")
-    uvicorn.run(create_app(settings, graph), host=host, port=port, log_level="info",
+    configure_logging(json_lines=settings.log_json)
+    # Our handlers, not uvicorn's: log_config=None. On SIGTERM uvicorn stops accepting, lets
+    # in-flight requests finish (up to the grace period), then runs the lifespan shutdown.
+    uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
                 timeout_graceful_shutdown=20)
+
+
+@schema_app.command("export")
+def schema_export(
+    output: str = typer.Option("schema.graphql", help="File to write ('-' for stdout)."),
+) -> None:
+    """Write the GraphQL schema (SDL) generated from the code; tests compare it to the file."""
+    from idgraph.api.schema import build_schema
+
+    text = build_schema().as_str() + "\n"
+    if output == "-":
+        typer.echo(text, nl=False)
+        return
+    Path(output).write_text(text)
+    _err(f"wrote {output}")
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                help="JSON Lines (.jsonl/.json) or CSV (.csv) of records/events."),
+    batch_size: int = typer.Option(None, help="Items per transaction (default 1000)."),
+    rejects: Path = typer.Option(None, help="Write rejected lines with their reasons here."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Ingest a file of records and events; ends with a summary of what was rejected and why."""
+    from idgraph.ingest.runner import ingest_file
+
+    settings = Settings()
+    try:
+        summary = asyncio.run(_ingest(settings, file, batch_size or settings.ingest_batch_size,
+                                      rejects, progress, ingest_file))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
+               f"rejected {summary.rejected}")
+    for code, count in sorted(summary.rejected_by_code.items()):
+        typer.echo(f"  {code}: {count}")
+    if rejects and summary.rejected:
+        typer.echo(f"rejected lines with reasons: {rejects}")
+
+
+async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path | None,
+                  progress: bool, ingest_file):
+    from idgraph.db.connect import graph_for
+    from idgraph.db.schema import apply_schema
+    from idgraph.services import Services
+
+    graph = graph_for(settings, log=_err)
+    try:
+        await apply_schema(graph)
+        services = Services.build(settings, graph)
+        return await ingest_file(services.identity, file, batch_size, rejects, progress)
+    finally:
+        await graph.close()
 
 
 def main() -> None:  # pragma: no cover - entry point convenience

@@ -55,5 +55,32 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Access control: "key:role,key:role" (roles: app, partner, analyst, admin). With no keys
+    # here and none stored in the graph, only loopback clients are served (as admins).
+    api_keys: SecretStr = SecretStr("")
+    api_key_cache_seconds: float = 10.0  # how long a looked-up stored key is trusted
+
+    # Limits against abuse (docs/api.md explains each).
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 5000
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_body_bytes: int = 1_000_000
+    rate_limit_per_minute: float = 600.0  # token refill per API key
+    rate_limit_burst: int = 100  # bucket size: requests allowed back to back
+
+    # GraphQL over HTTP: browser origins allowed by CORS ("*" or comma-separated origins).
+    cors_origins: str = ""
+    # Production switches: turn these off to hide the schema from strangers.
+    introspection: bool = True
+    graphiql: bool = True
+    field_suggestions: bool = True
+    log_json: bool = True
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
     def uses_managed_neo4j(self) -> bool:
         return not self.neo4j_uri

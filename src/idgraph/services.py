@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from idgraph.changes import ChangeFeed
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
+from idgraph.identity.items import Limits
+from idgraph.identity.namespaces import load_registry
+from idgraph.identity.service import IdentityService
 
 
 @dataclass
 class Services:
     settings: Settings
     graph: Graph
+    identity: IdentityService
+    changes: ChangeFeed
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph) -> Services:
-        return cls(settings=settings, graph=graph)
+        limits = Limits(
+            max_identities=settings.max_identities_per_record,
+            max_record_bytes=settings.max_record_bytes,
+            max_event_bytes=settings.max_event_bytes,
+            default_region=settings.default_phone_region,
+        )
+        identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
+                                   settings.max_cluster_size, settings.ingest_batch_size)
+        return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed())

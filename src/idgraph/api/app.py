@@ -7,11 +7,18 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from idgraph.api.auth_middleware import AuthMiddleware
 from idgraph.api.graphql_app import build_graphql_app
+from idgraph.api.metrics import Metrics, metrics_endpoint
+from idgraph.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from idgraph.api.ratelimit import RateLimiter
+from idgraph.auth.service import ApiKeyService
 from idgraph.config import Settings
 from idgraph.db.errors import DatabaseError
 from idgraph.db.graph import Graph
@@ -29,25 +36,57 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
 
         graph = graph_for(settings, start_local=False)
     services = Services.build(settings, graph)
+    api_keys = ApiKeyService(graph, settings.api_keys.get_secret_value(),
+                             settings.api_key_cache_seconds)
+    metrics = Metrics(graph)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _apply_schema_if_reachable(graph)
+        await _announce_access_mode(api_keys)
         yield
         await graph.close()  # after uvicorn has finished in-flight requests
 
-    graphql = build_graphql_app(services)
+    graphql = build_graphql_app(services, settings, api_keys, metrics)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
+        middleware=_middleware(settings, api_keys, metrics),
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.metrics = metrics
+    app.state.api_keys = api_keys
     return app
+
+
+def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics) -> list:
+    """Outermost first: ids for everything, CORS before auth (so browsers can read a 401)."""
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    stack = [Middleware(RequestIdMiddleware, metrics=metrics)]
+    if origins := settings.cors_origin_list():
+        stack.append(Middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"], max_age=600))
+    stack += [Middleware(AuthMiddleware, keys=api_keys, limiter=limiter),
+              Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)]
+    return stack
+
+
+async def _announce_access_mode(api_keys: ApiKeyService) -> None:
+    try:
+        open_mode = await api_keys.open_to_loopback()
+    except DatabaseError:
+        open_mode = not api_keys.static
+    if open_mode:
+        log.warning("No API keys configured (IDGRAPH_API_KEYS, none stored): serving loopback "
+                    "clients only, all as admins; every other client gets HTTP 401.")
 
 
 async def _apply_schema_if_reachable(graph: Graph) -> None:

@@ -15,5 +15,13 @@ class Context:
     services: Services
     request: Any
     response: Any = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     role: Role | None = None
+    key_id: str | None = None  # the calling API key's id (never the key)
+    api_keys: Any = None  # idgraph.auth.service.ApiKeyService
+    metrics: Any = None  # idgraph.api.metrics.Metrics
+
+    def notify_changed(self, profile_ids: set[str]) -> None:
+        """Tell live subscribers which profiles a committed write changed."""
+        if profile_ids:
+            self.services.changes.publish(sorted(profile_ids))

@@ -1,28 +1,136 @@
-"""Strawberry's ASGI GraphQL app with idgraph's per-request context."""
+"""Strawberry's ASGI GraphQL app, made to follow the GraphQL-over-HTTP spec.
+
+- Responses use the media type the client accepts: application/graphql-response+json when
+  asked for, else application/json.
+- A request error (the document did not parse or validate, or variables did not coerce, so
+  nothing executed) has no `data` entry, and is HTTP 400 under graphql-response+json (200
+  under application/json, as the spec says for that legacy type).
+- Mutations over GET are refused with 405; malformed requests get 400 with a JSON body.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from idgraph.api.context import Context
-from idgraph.api.permissions import Role
+from idgraph.api.responses import error_response
 from idgraph.api.schema import build_schema
+from idgraph.config import Settings
 from idgraph.services import Services
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def preferred_media_type(accept: str) -> str:
+    """graphql-response+json when the client ranks it at least as high as JSON."""
+    ranks: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = next((_q(p) for p in params if p.startswith("q=")), 1.0)
+        ranks[media.lower()] = max(quality, ranks.get(media.lower(), 0.0))
+    json_rank = max(ranks.get(JSON, 0.0), ranks.get("*/*", 0.0), ranks.get("application/*", 0.0))
+    wanted = ranks.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= json_rank else JSON
+
+
+def _q(param: str) -> float:
+    try:
+        return float(param[2:])
+    except ValueError:
+        return 0.0
+
+
+def is_request_error(result: Any) -> bool:
+    # Errors raised before execution carry no path; executed ones always have one.
+    return result.data is None and bool(result.errors) and all(
+        error.path is None for error in result.errors)
 
 
 class IdgraphGraphQL(GraphQL):
-    def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+    def __init__(self, services: Services, settings: Settings | None = None,
+                 api_keys: Any = None, metrics: Any = None) -> None:
+        settings = settings or services.settings
+        super().__init__(build_schema(settings),
+                         graphql_ide="graphiql" if settings.graphiql else None,
+                         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+                         allowed_origins=settings.cors_origin_list())
         self.services = services
+        self.api_keys = api_keys
+        self.metrics = metrics
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        # Until authentication lands (API issue), every caller is treated as an admin.
-        role = getattr(getattr(request, "state", None), "role", Role.ADMIN)
-        return Context(services=self.services, request=request, response=response, role=role)
+        state = request.scope.get("state", {})
+        principal = state.get("principal")
+        context = Context(services=self.services, request=request, response=response,
+                          role=principal.role if principal else None,
+                          key_id=principal.key_id if principal else None,
+                          api_keys=self.api_keys, metrics=self.metrics)
+        if state.get("request_id"):
+            context.request_id = state["request_id"]
+        return context
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+            response = error_response(exc.status_code, exc.reason, "BAD_REQUEST", headers,
+                                      preferred_media_type(request.headers.get("accept", "")))
+        await response(scope, receive, send)
+
+    async def execute_operation(self, request, request_adapter, *args, **kwargs):
+        try:
+            return await super().execute_operation(request, request_adapter, *args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, "Only queries may be sent with GET; use POST.") from exc
+            raise
+
+    async def parse_http_body(self, request_adapter):
+        data = await super().parse_http_body(request_adapter)
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(400, "`operationName` must be a string or null.")
+        return data
+
+    async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:
+        body = process_result(result)
+        media_type = preferred_media_type(request.headers.get("accept", ""))
+        sub_response = request.scope["state"].get("graphql_sub_response")
+        if sub_response is not None:
+            sub_response.headers["content-type"] = media_type
+        if is_request_error(result):
+            body.pop("data", None)
+            if media_type == GRAPHQL_RESPONSE_JSON and sub_response is not None:
+                sub_response.status_code = 400
+        return body
+
+    async def get_sub_response(self, request: Request) -> Response:
+        sub_response = await super().get_sub_response(request)
+        request.scope.setdefault("state", {})["graphql_sub_response"] = sub_response
+        return sub_response
+
+    def create_response(self, response_data, sub_response: Response) -> Response:
+        media_type = sub_response.headers.get("content-type", JSON)
+        del sub_response.headers["content-type"]  # else the response would carry it twice
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media_type
+        return response
 
 
-def build_graphql_app(services: Services) -> IdgraphGraphQL:
-    return IdgraphGraphQL(services)
+def build_graphql_app(services: Services, settings: Settings | None = None,
+                      api_keys: Any = None, metrics: Any = None) -> IdgraphGraphQL:
+    return IdgraphGraphQL(services, settings, api_keys, metrics)
+

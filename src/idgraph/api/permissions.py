@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     APP = "app"  # front-end apps: read a profile by identity
     PARTNER = "partner"  # integration partners: ingest, resolve, export
     ANALYST = "analyst"  # segments, previews, metrics, saved queries; read-only

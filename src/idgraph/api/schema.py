@@ -5,7 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from idgraph.api.errors import IdgraphMaskErrors
+from idgraph.api.apikey_types import ApiKeyMutation, ApiKeyQuery
+from idgraph.api.identity_types import IdentityMutation, IdentityQuery
+from idgraph.api.limits import schema_config, schema_extensions
+from idgraph.api.profile_types import ProfileQuery
+from idgraph.config import Settings
 
 
 @strawberry.type(description="Liveness of the service's dependencies.")
@@ -14,7 +18,7 @@ class Health:
 
 
 @strawberry.type
-class Query:
+class Query(IdentityQuery, ProfileQuery, ApiKeyQuery):
     @strawberry.field(description="The idgraph version serving this API.")
     def version(self) -> str:
         from importlib.metadata import version
@@ -27,5 +31,13 @@ class Query:
         return Health(neo4j="ok")
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=[IdgraphMaskErrors])
+@strawberry.type
+class Mutation(IdentityMutation, ApiKeyMutation):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the limits of `settings` (defaults when None, e.g. for export)."""
+    settings = settings or Settings()
+    return strawberry.Schema(query=Query, mutation=Mutation, config=schema_config(settings),
+                             extensions=schema_extensions(settings))

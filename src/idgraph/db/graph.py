@@ -53,7 +53,7 @@ class Tx:
     async def run(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         _count_round_trip()
         result = await self._tx.run(cypher, params)
-        return [record.data() for record in await result.fetch(-1)]
+        return await result.data()
 
 
 @dataclass
@@ -72,6 +72,7 @@ class Graph:
             self._driver = AsyncGraphDatabase.driver(
                 self.uri, auth=self.auth, connection_timeout=5.0,
                 connection_acquisition_timeout=10.0, max_transaction_retry_time=15.0,
+                notifications_min_severity="OFF",
             )
         return self._driver
 
@@ -79,6 +80,19 @@ class Graph:
         if self._driver is not None:
             await self._driver.close()
             self._driver = None
+
+    def pool_stats(self) -> tuple[int, int]:
+        """(in use, idle) connections in the driver's pool, for /metrics; (0, 0) before use."""
+        # The driver has no public pool API; read its pool defensively so a driver upgrade
+        # degrades the metric to zeros instead of failing the scrape.
+        pool = getattr(self._driver, "_pool", None)
+        connections = getattr(pool, "connections", None) or {}
+        try:
+            every = [c for per_address in list(connections.values()) for c in list(per_address)]
+        except (TypeError, RuntimeError):
+            return 0, 0
+        in_use = sum(1 for c in every if getattr(c, "in_use", False))
+        return in_use, len(every) - in_use
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless Neo4j answers a trivial query."""
@@ -105,6 +119,16 @@ class Graph:
 
     async def read_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         return await self._managed(work, write=False)
+
+    async def rolled_back_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work` in a write transaction that is always rolled back: a dry run."""
+        async with _translated_errors():
+            async with self.driver.session(database=self.database) as session:
+                tx = await session.begin_transaction(timeout=self.timeout)
+                try:
+                    return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
+                finally:
+                    await tx.rollback()
 
     async def _managed(self, work: Callable[[Tx], Awaitable[T]], write: bool) -> T:
         async def unit(tx: neo4j.AsyncManagedTransaction) -> T:

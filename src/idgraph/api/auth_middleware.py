@@ -1,0 +1,88 @@
+"""Authentication and per-key rate limits, before any GraphQL runs.
+
+No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After. With
+no key configured at all, keyless loopback clients are served as admins (development mode,
+not rate limited) and everybody else gets 401.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from idgraph.api.permissions import Role
+from idgraph.api.ratelimit import RateLimiter
+from idgraph.api.responses import error_response
+from idgraph.auth.keys import Principal, is_loopback
+from idgraph.auth.service import ApiKeyService
+from idgraph.db.errors import DatabaseError
+
+log = logging.getLogger("idgraph.api.auth")
+PROTECTED = frozenset({"/graphql", "/metrics"})
+LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (no keys configured)")
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return headers.get("x-api-key", "").strip() or None
+
+
+def _is_ide_page(scope: Scope, headers: Headers) -> bool:
+    # The GraphiQL page itself is static and holds no data; its requests carry the key.
+    return (scope.get("method") == "GET" and b"query=" not in scope.get("query_string", b"")
+            and "text/html" in headers.get("accept", ""))
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, keys: ApiKeyService, limiter: RateLimiter) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] not in PROTECTED:
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        if scope.get("method") == "OPTIONS" or _is_ide_page(scope, headers):
+            return await self.app(scope, receive, send)
+        try:
+            principal = await self._principal(scope, headers)
+        except DatabaseError as exc:
+            log.warning("cannot check API keys: %s", exc)
+            return await self._refuse(scope, receive, send, error_response(
+                503, "Cannot check API keys: Neo4j is unreachable; retry shortly.",
+                "DATABASE_UNAVAILABLE", {"Retry-After": "5"}))
+        if principal is None:
+            return await self._refuse(scope, receive, send, error_response(
+                401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",
+                "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
+        wait = 0.0 if principal is LOOPBACK_ADMIN else self.limiter.take(principal.key_id)
+        if wait > 0:
+            retry = str(min(math.ceil(wait), 86_400))
+            return await self._refuse(scope, receive, send, error_response(
+                429, f"Rate limit exceeded for this API key; retry in {retry} s.",
+                "RATE_LIMITED", {"Retry-After": retry}))
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _principal(self, scope: Scope, headers: Headers) -> Principal | None:
+        key = presented_key(headers)
+        if key is not None:
+            return await self.keys.authenticate(key)
+        client = scope.get("client")
+        if client and is_loopback(client[0]) and await self.keys.open_to_loopback():
+            return LOOPBACK_ADMIN
+        return None
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, response) -> None:
+        if scope["type"] == "websocket":
+            # Closing before accepting makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await response(scope, receive, send)

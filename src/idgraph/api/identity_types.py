@@ -1,0 +1,284 @@
+"""GraphQL surface of the identity graph: ingest, dry run, resolve, unlink, explain, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from idgraph.api.permissions import Role, allow
+from idgraph.errors import InvalidInput
+from idgraph.identity.clustering import ClusterReport
+from idgraph.identity.normalise import IdentityKey, IdentityRejected
+from idgraph.identity.service import IngestResult as IngestOutcome
+from idgraph.identity.service import explain
+
+
+def from_millis(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@strawberry.input(description="An identity as sent by a client; normalised by the service.")
+class IdentityInput:
+    namespace: str
+    value: str
+
+
+@strawberry.input(description="What one source says about a set of identities, at a time.")
+class RecordInput:
+    source: str
+    record_id: str
+    timestamp: datetime
+    identities: list[IdentityInput]
+    attributes: JSON | None = None
+
+
+@strawberry.input(description="A time-stamped fact about one or more identities.")
+class EventInput:
+    source: str
+    event_id: str
+    timestamp: datetime
+    type: str
+    identities: list[IdentityInput]
+    properties: JSON | None = None
+
+
+@strawberry.type(description="A normalised identity: (namespace, value).")
+class Identity:
+    namespace: str
+    value: str
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    @classmethod
+    def from_key(cls, key: str) -> Identity:
+        namespace, value = key.split(":", 1)
+        return cls(namespace=namespace, value=value)
+
+
+@strawberry.enum(description="Which list of the ingest call an error refers to.")
+class ItemKind(Enum):
+    RECORD = "record"
+    EVENT = "event"
+
+
+@strawberry.type(description="Why one item of an ingest was rejected; nothing of it was stored.")
+class IngestError:
+    kind: ItemKind
+    index: int = strawberry.field(description="Position in its own list (records or events).")
+    code: str
+    message: str
+
+
+@strawberry.type
+class ProfileMerge:
+    merged_profile_id: strawberry.ID
+    into_profile_id: strawberry.ID
+
+
+@strawberry.type
+class ProfileSplit:
+    profile_id: strawberry.ID = strawberry.field(description="The new profile.")
+    from_profile_ids: list[strawberry.ID]
+
+
+@strawberry.type(description="A link refused by the linking rules; kept in the graph as history.")
+class RefusedLink:
+    a: Identity
+    b: Identity
+    reason: str
+
+
+@strawberry.type(description="What an ingest did (or, for a dry run, would do) to the graph.")
+class IngestResult:
+    dry_run: bool
+    accepted: int
+    duplicates: int = strawberry.field(description="Items already ingested; changed nothing.")
+    rejected: int
+    errors: list[IngestError]
+    profiles_created: list[strawberry.ID]
+    merges: list[ProfileMerge]
+    splits: list[ProfileSplit]
+    refused_links: list[RefusedLink]
+
+    @classmethod
+    def build(cls, outcome: IngestOutcome, n_records: int, dry_run: bool) -> IngestResult:
+        report = outcome.report
+        return cls(
+            dry_run=dry_run, accepted=outcome.accepted, duplicates=outcome.duplicates,
+            rejected=len(outcome.rejected),
+            errors=[_error(r.index, r.code, r.message, n_records) for r in outcome.rejected],
+            **_changes(report),
+        )
+
+
+def _error(index: int, code: str, message: str, n_records: int) -> IngestError:
+    if index < n_records:
+        return IngestError(kind=ItemKind.RECORD, index=index, code=code, message=message)
+    return IngestError(kind=ItemKind.EVENT, index=index - n_records, code=code, message=message)
+
+
+def _changes(report: ClusterReport) -> dict:
+    return {
+        "profiles_created": [strawberry.ID(p) for p in report.created],
+        "merges": [ProfileMerge(merged_profile_id=strawberry.ID(a), into_profile_id=strawberry.ID(b))
+                   for a, b in report.merged],
+        "splits": [ProfileSplit(profile_id=strawberry.ID(p),
+                                from_profile_ids=[strawberry.ID(x) for x in src])
+                   for p, src in report.split],
+        "refused_links": [RefusedLink(a=Identity.from_key(a), b=Identity.from_key(b), reason=r)
+                          for a, b, r in report.refused],
+    }
+
+
+@strawberry.type(description="An identity mapped to its profile (null when unknown).")
+class Resolution:
+    identity: Identity
+    profile_id: strawberry.ID | None
+    error: str | None = None
+
+
+@strawberry.type(description="One link between two identities, with its provenance.")
+class LinkEvidence:
+    a: Identity
+    b: Identity
+    source: str
+    status: str
+    reason: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    count: int
+    first_record_id: str | None
+    last_record_id: str | None
+
+
+@strawberry.type(description="Why two identities are, or are not, in one profile.")
+class Explanation:
+    same_profile: bool
+    links: list[LinkEvidence]
+    message: str
+
+
+@strawberry.type(description="What an unlink removed and how the clusters changed.")
+class UnlinkResult:
+    unlinked: int
+    profiles_created: list[strawberry.ID]
+    merges: list[ProfileMerge]
+    splits: list[ProfileSplit]
+    refused_links: list[RefusedLink]
+
+
+def to_key(info: Info, identity: IdentityInput) -> IdentityKey:
+    try:
+        return info.context.services.identity.normalise(identity.namespace, identity.value)
+    except IdentityRejected as exc:
+        raise InvalidInput(str(exc), exc.code) from exc
+
+
+def _raw_identities(identities: list[IdentityInput]) -> list[dict]:
+    return [{"namespace": i.namespace, "value": i.value} for i in identities]
+
+
+def record_dict(r: RecordInput) -> dict:
+    return {"source": r.source, "recordId": r.record_id, "timestamp": r.timestamp,
+            "identities": _raw_identities(r.identities), "attributes": r.attributes}
+
+
+def event_dict(e: EventInput) -> dict:
+    return {"source": e.source, "eventId": e.event_id, "timestamp": e.timestamp, "type": e.type,
+            "identities": _raw_identities(e.identities), "properties": e.properties}
+
+
+def link_evidence(link: dict) -> LinkEvidence:
+    return LinkEvidence(
+        a=Identity.from_key(link["a"]), b=Identity.from_key(link["b"]), source=link["source"],
+        status=link["status"], reason=link["reason"], first_seen=from_millis(link["firstSeen"]),
+        last_seen=from_millis(link["lastSeen"]), count=link["count"] or 0,
+        first_record_id=link["firstRecordId"], last_record_id=link["lastRecordId"])
+
+
+# Python names differ from the GraphQL name `source`: strawberry's permission check takes a
+# keyword argument called `source` of its own.
+SourceArg = Annotated[str | None, strawberry.argument(name="source",
+                                                      description="Only this source's links.")]
+RequiredSourceArg = Annotated[str, strawberry.argument(name="source")]
+Records = Annotated[list[RecordInput] | None, strawberry.argument(description="Records.")]
+Events = Annotated[list[EventInput] | None, strawberry.argument(description="Events.")]
+
+
+async def _ingest(info: Info, records: list[RecordInput] | None,
+                  events: list[EventInput] | None, dry_run: bool) -> IngestResult:
+    recs = [record_dict(r) for r in records or []]
+    evs = [event_dict(e) for e in events or []]
+    outcome = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run)
+    if not dry_run:
+        info.context.notify_changed(outcome.report.changed_profiles)
+    return IngestResult.build(outcome, len(recs), dry_run)
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field(permission_classes=[allow(Role.PARTNER)],
+                      description="Map identities to profile ids, in input order.")
+    async def resolve(self, info: Info, identities: list[IdentityInput]) -> list[Resolution]:
+        service = info.context.services.identity
+        profile_ids = await service.resolve([(i.namespace, i.value) for i in identities])
+        out = []
+        for raw, profile_id in zip(identities, profile_ids, strict=True):
+            try:
+                key = service.normalise(raw.namespace, raw.value)
+                out.append(Resolution(identity=Identity(namespace=key.namespace, value=key.value),
+                                      profile_id=profile_id))
+            except IdentityRejected as exc:
+                out.append(Resolution(identity=Identity(namespace=raw.namespace, value=raw.value),
+                                      profile_id=None, error=str(exc)))
+        return out
+
+    @strawberry.field(permission_classes=[allow(Role.PARTNER, Role.ANALYST)],
+                      description="Why two identities are, or are not, one profile.")
+    async def explain(self, info: Info, a: IdentityInput, b: IdentityInput) -> Explanation:
+        result = await explain(info.context.services.identity, to_key(info, a), to_key(info, b))
+        return Explanation(same_profile=result["same_profile"], message=result["message"],
+                           links=[link_evidence(lk) for lk in result["links"]])
+
+    @strawberry.field(permission_classes=[allow(Role.PARTNER)],
+                      description="Dry run: what an ingest would do, writing nothing.")
+    async def simulate_ingest(self, info: Info, records: Records = None,
+                              events: Events = None) -> IngestResult:
+        return await _ingest(info, records, events, dry_run=True)
+
+
+@strawberry.type
+class IdentityMutation:
+    @strawberry.mutation(permission_classes=[allow(Role.PARTNER)],
+                         description="Ingest records and events; bad items are reported.")
+    async def ingest(self, info: Info, records: Records = None,
+                     events: Events = None) -> IngestResult:
+        return await _ingest(info, records, events, dry_run=False)
+
+    @strawberry.mutation(permission_classes=[allow()],
+                         description="Remove the link between two identities (all sources, or "
+                                     "one) and re-split the cluster.")
+    async def unlink(self, info: Info, a: IdentityInput, b: IdentityInput,
+                     only_source: SourceArg = None,
+                     reason: str = "manual unlink") -> UnlinkResult:
+        pair = (to_key(info, a), to_key(info, b))
+        done = await info.context.services.identity.unlink(pair=pair, source=only_source,
+                                                           reason=reason)
+        return _unlink_result(info, done)
+
+    @strawberry.mutation(permission_classes=[allow()],
+                         description="Remove every link one source contributed; re-split.")
+    async def unlink_source(self, info: Info, source_name: RequiredSourceArg,
+                            reason: str = "source unlinked") -> UnlinkResult:
+        done = await info.context.services.identity.unlink(source=source_name, reason=reason)
+        return _unlink_result(info, done)
+
+
+def _unlink_result(info: Info, done: dict) -> UnlinkResult:
+    info.context.notify_changed(done["report"].changed_profiles)
+    return UnlinkResult(unlinked=done["unlinked"], **_changes(done["report"]))

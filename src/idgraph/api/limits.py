@@ -1,0 +1,69 @@
+"""The schema's limits against abuse, built from settings: depth, aliases, tokens, cost,
+page size, introspection and field suggestions (docs/api.md explains each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from idgraph.api.cost import cost_rule
+from idgraph.api.errors import IdgraphMaskErrors
+from idgraph.api.metrics import GraphQLMetrics
+from idgraph.config import Settings
+from idgraph.errors import InvalidInput
+
+# The default maximum page size; an app's own is `settings.max_page_size` (see page_size()).
+MAX_PAGE_SIZE: int = Settings.model_fields["max_page_size"].default
+DEFAULT_PAGE_SIZE: int = Settings.model_fields["default_page_size"].default
+
+
+class CostLimiter(SchemaExtension):
+    """Adds the cost rule, bound to this request's variables, to the validation rules."""
+
+    def __init__(self, max_cost: int, max_page_size: int, default_page_size: int) -> None:
+        self.limits = (max_cost, max_page_size, default_page_size)
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        rule = cost_rule(*self.limits, context.variables)
+        context.validation_rules = (*context.validation_rules, rule)
+        yield
+
+
+def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Extensions in order: metrics outermost (sees final errors), masking innermost."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        GraphQLMetrics,
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(CostLimiter, settings.max_cost, settings.max_page_size,
+                settings.default_page_size),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    extensions.append(partial(IdgraphMaskErrors, hide_suggestions=not settings.field_suggestions))
+    return extensions
+
+
+def schema_config(settings: Settings) -> StrawberryConfig:
+    return StrawberryConfig(relay_max_results=settings.max_page_size,
+                            disable_field_suggestions=not settings.field_suggestions)
+
+
+def page_size(first: int | None, settings: Settings) -> int:
+    """The page size a resolver should fetch: `first`, defaulted and checked against the max."""
+    size = settings.default_page_size if first is None else first
+    if size < 0 or size > settings.max_page_size:
+        raise InvalidInput(f"first must be between 0 and {settings.max_page_size}.",
+                           code="PAGE_SIZE_EXCEEDED" if size > 0 else None)
+    return size

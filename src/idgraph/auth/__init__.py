@@ -1,0 +1,1 @@
+"""API keys: hashed storage, roles, and the per-request authentication decision."""

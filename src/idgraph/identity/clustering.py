@@ -1,0 +1,150 @@
+"""Re-clustering inside a write transaction: read the touched components, apply the linking
+rules, write back only what changed (memberships, profiles, link statuses, history)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from idgraph.db.graph import Tx
+from idgraph.identity import repository as q
+from idgraph.identity.linking import ACTIVE, Clustering, PairEvidence, cluster_component
+from idgraph.identity.namespaces import NamespaceRegistry
+from idgraph.identity.profile_ids import IdPlan, plan_profile_ids
+
+
+@dataclass
+class ClusterReport:
+    """What one re-clustering changed: the answer of a dry run, the history of a real one."""
+
+    created: list[str] = field(default_factory=list)
+    merged: list[tuple[str, str]] = field(default_factory=list)  # (merged-away id, survivor)
+    split: list[tuple[str, list[str]]] = field(default_factory=list)  # (new id, from ids)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, reason)
+    changed_profiles: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Component:
+    profile_of: dict[str, str | None] = field(default_factory=dict)
+    created_at: dict[str, int] = field(default_factory=dict)
+    links: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (a, b, source)
+
+    def evidence(self) -> list[PairEvidence]:
+        newest: dict[tuple[str, str], int] = {}
+        for (a, b, _), link in self.links.items():
+            if link["status"] != "unlinked":
+                newest[(a, b)] = max(newest.get((a, b), link["lastSeen"]), link["lastSeen"])
+        return [PairEvidence(a, b, ts) for (a, b), ts in newest.items()]
+
+    def pair_statuses(self) -> dict[tuple[str, str], set[str]]:
+        """Current statuses of the usable (not unlinked) links of each pair."""
+        statuses: dict[tuple[str, str], set[str]] = {}
+        for (a, b, _), link in self.links.items():
+            if link["status"] != "unlinked":
+                statuses.setdefault((a, b), set()).add(link["status"])
+        return statuses
+
+
+async def read_component(tx: Tx, seeds: set[str], now: int) -> Component:
+    """Breadth-first over every link from the seeds, locking each visited profile."""
+    component = Component()
+    frontier = set(seeds)
+    while frontier:
+        rows = await tx.run(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now)
+        discovered: set[str] = set()
+        for row in rows:
+            component.profile_of[row["key"]] = row["profileId"]
+            if row["profileId"]:
+                component.created_at[row["profileId"]] = row["profileCreatedAt"] or 0
+            for link in row["links"]:
+                a, b = sorted((row["key"], link["other"]))
+                component.links[(a, b, link["source"])] = link
+                discovered.add(link["other"])
+        frontier = discovered - component.profile_of.keys()
+    return component
+
+
+def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
+    return min(members, key=lambda k: (registry.priority(k.split(":", 1)[0]), k))
+
+
+async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_size: int,
+                    now: int, cause: str) -> ClusterReport:
+    component = await read_component(tx, seeds, now)
+    clustering = cluster_component(component.profile_of, component.evidence(),
+                                   registry.is_unique, max_size)
+    old = {k: p for k, p in component.profile_of.items() if p}
+    plan = plan_profile_ids(clustering.clusters, old, component.created_at,
+                            lambda: uuid.uuid4().hex)
+    report = _report(clustering, plan, component)
+    await _write(tx, clustering, plan, component, registry, now, cause)
+    return report
+
+
+def _report(clustering: Clustering, plan: IdPlan, component: Component) -> ClusterReport:
+    report = ClusterReport()
+    for new_id, sources in plan.created.items():
+        if sources:
+            report.split.append((new_id, sources))
+        else:
+            report.created.append(new_id)
+    report.merged = sorted(plan.retired.items())
+    statuses = component.pair_statuses()
+    for (a, b), decision in sorted(clustering.decisions.items()):
+        if decision.status != ACTIVE and statuses.get((a, b)) != {"refused"}:
+            report.refused.append((a, b, decision.reason or ""))
+    for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
+        if any(component.profile_of.get(k) != pid for k in cluster):
+            report.changed_profiles.add(pid)
+    report.changed_profiles |= set(plan.retired)
+    return report
+
+
+async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
+                 registry: NamespaceRegistry, now: int, cause: str) -> None:
+    new_rows, kept_rows, moves = [], [], []
+    for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
+        row = {"id": pid, "size": len(cluster), "primary": primary_of(cluster, registry)}
+        (new_rows if pid in plan.created else kept_rows).append(row)
+        moves += [{"key": k, "profile": pid} for k in sorted(cluster)
+                  if component.profile_of.get(k) != pid]
+    if new_rows:
+        await tx.run(q.CREATE_PROFILES, rows=new_rows, now=now)
+    if kept_rows:
+        await tx.run(q.UPDATE_PROFILES, rows=kept_rows, now=now)
+    if moves:
+        await tx.run(q.MOVE_MEMBERS, rows=moves)
+    if plan.retired:
+        await tx.run(q.RETIRE_PROFILES, now=now,
+                     rows=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())])
+    status_rows = _link_status_rows(clustering, component)
+    if status_rows:
+        await tx.run(q.SET_LINK_STATUS, rows=status_rows, now=now)
+    changes = _history_rows(plan, status_rows, clustering, component)
+    if changes:
+        await tx.run(q.RECORD_CHANGES, rows=changes, now=now, cause=cause)
+
+
+def _link_status_rows(clustering: Clustering, component: Component) -> list[dict]:
+    rows = []
+    statuses = component.pair_statuses()
+    for (a, b), decision in clustering.decisions.items():
+        if statuses.get((a, b)) != {decision.status}:
+            rows.append({"a": a, "b": b, "status": decision.status, "reason": decision.reason})
+    return rows
+
+
+def _history_rows(plan: IdPlan, status_rows: list[dict], clustering: Clustering,
+                  component: Component) -> list[dict]:
+    rows = [{"profileId": new, "kind": "split" if src else "created", "related": src,
+             "reason": "re-clustered" if src else "new identities"}
+            for new, src in plan.created.items()]
+    rows += [{"profileId": into, "kind": "merged", "related": [old],
+              "reason": f"{old} merged into {into}"} for old, into in plan.retired.items()]
+    profile_of_key = {k: pid for c, pid in zip(clustering.clusters, plan.cluster_ids, strict=True)
+                      for k in c}
+    rows += [{"profileId": profile_of_key[r["a"]], "kind": "link_refused",
+              "related": [r["a"], r["b"]], "reason": r["reason"]}
+             for r in status_rows if r["status"] != ACTIVE]
+    return rows

@@ -1,0 +1,122 @@
+"""Validation of ingest items (records and events) into normalised, storable form. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import combinations
+from typing import Any
+
+from idgraph.identity.namespaces import NamespaceRegistry
+from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_identities: int = 20
+    max_record_bytes: int = 100_000
+    max_event_bytes: int = 10_000
+    default_region: str = "US"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A valid record (kind "record") or event (kind "event"), identities normalised."""
+
+    kind: str
+    source: str
+    item_id: str
+    ts: int  # epoch milliseconds
+    identities: tuple[IdentityKey, ...]
+    payload: str  # attributes (records) or properties (events) as a JSON object
+    event_type: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}|{self.item_id}"
+
+    @property
+    def identity_keys(self) -> list[str]:
+        return [i.key for i in self.identities]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every pair of identities seen together: the link evidence this item carries."""
+        return list(combinations(sorted(self.identity_keys), 2))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    code: str
+    message: str
+
+
+def to_millis(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be a date-time")
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp() * 1000)
+    raise ValueError("timestamp must be an ISO-8601 date-time or epoch milliseconds")
+
+
+def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
+                  limits: Limits) -> Item:
+    """Return the normalised item, or raise IdentityRejected with a stable code."""
+    id_field, payload_field = ("recordId", "attributes") if kind == "record" else (
+        "eventId", "properties")
+    source = _required_text(raw, "source")
+    item_id = _required_text(raw, id_field)
+    event_type = _required_text(raw, "type") if kind == "event" else None
+    try:
+        ts = to_millis(raw.get("timestamp"))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
+    identities = _identities(raw.get("identities"), registry, limits)
+    payload = _payload(raw.get(payload_field), payload_field, kind, limits)
+    return Item(kind, source, item_id, ts, identities, payload, event_type)
+
+
+def _required_text(raw: dict[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise IdentityRejected("MISSING_FIELD", f"{name} is required")
+    if len(value) > 256:
+        raise IdentityRejected("VALUE_TOO_LONG", f"{name} is over 256 characters")
+    return value.strip()
+
+
+def _identities(raw: Any, registry: NamespaceRegistry, limits: Limits) -> tuple[IdentityKey, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise IdentityRejected("NO_IDENTITIES", "at least one identity is required")
+    if len(raw) > limits.max_identities:
+        raise IdentityRejected("TOO_MANY_IDENTITIES",
+                               f"{len(raw)} identities; at most {limits.max_identities} allowed")
+    keys: set[IdentityKey] = set()
+    for position, ident in enumerate(raw):
+        if not isinstance(ident, dict):
+            raise IdentityRejected("INVALID_IDENTITY", f"identities[{position}] is not an object")
+        try:
+            keys.add(normalise_identity(registry, ident.get("namespace", ""),
+                                        ident.get("value", ""), limits.default_region))
+        except IdentityRejected as exc:
+            raise IdentityRejected(exc.code, f"identities[{position}]: {exc}") from None
+    return tuple(sorted(keys))
+
+
+def _payload(value: Any, name: str, kind: str, limits: Limits) -> str:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise IdentityRejected("INVALID_PAYLOAD", f"{name} must be a JSON object")
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    limit = limits.max_record_bytes if kind == "record" else limits.max_event_bytes
+    if len(text.encode()) > limit:
+        raise IdentityRejected("TOO_LARGE", f"{kind} is over {limit} bytes")
+    return text

@@ -1,0 +1,95 @@
+"""Normalisation and validation of one identity value: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+from idgraph.identity.namespaces import Namespace, NamespaceRegistry, Normalisation
+
+MAX_VALUE_LENGTH = 1024
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+ALL_ZERO_RE = re.compile(r"^[0\-:.]+$")  # 0000..., 00000000-0000-..., 0:0:0 and so on
+
+
+class IdentityRejected(ValueError):
+    """An identity value that cannot be stored; `code` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, order=True)
+class IdentityKey:
+    namespace: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}:{self.value}"
+
+
+def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
+                       default_region: str = "US") -> IdentityKey:
+    """Normalise `raw` under its namespace, or raise IdentityRejected with the reason."""
+    ns = registry.get(namespace.strip().lower()) if isinstance(namespace, str) else None
+    if ns is None:
+        raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {namespace!r}; known: "
+                               f"{', '.join(registry.names())}")
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        raise IdentityRejected("BLANK_VALUE", f"{ns.name} value is blank")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise IdentityRejected("VALUE_TOO_LONG",
+                               f"{ns.name} value is over {MAX_VALUE_LENGTH} characters")
+    if value.casefold() in registry.blocklist or ALL_ZERO_RE.match(value):
+        raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
+    normalised = _apply(ns, value, default_region)
+    if normalised.casefold() in registry.blocklist:
+        raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
+    return IdentityKey(ns.name, normalised)
+
+
+def _apply(ns: Namespace, value: str, region: str) -> str:
+    kind = ns.normalise
+    if kind is Normalisation.TRIM:
+        return value
+    if kind is Normalisation.LOWERCASE:
+        return value.lower()
+    if kind is Normalisation.EMAIL:
+        return normalise_email(value)
+    if kind is Normalisation.PHONE:
+        return normalise_phone(value, region)
+    if kind is Normalisation.EMAIL_SHA256:
+        return _hashed(value, lambda v: normalise_email(v))
+    return _hashed(value, lambda v: normalise_phone(v, region))
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise IdentityRejected("MALFORMED_EMAIL", f"{value!r} is not an e-mail address")
+    return email
+
+
+def normalise_phone(value: str, region: str) -> str:
+    """E.164 (`+46701234567`); national numbers are read in the configured default region."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise IdentityRejected("MALFORMED_PHONE", f"{value!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise IdentityRejected("MALFORMED_PHONE", f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _hashed(value: str, normalise) -> str:
+    """Already-hashed values pass through (lowercased); plain ones are normalised, then hashed."""
+    if SHA256_RE.match(value.lower()):
+        return value.lower()
+    return hashlib.sha256(normalise(value).encode()).hexdigest()

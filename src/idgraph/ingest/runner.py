@@ -1,0 +1,80 @@
+"""`idgraph ingest FILE`: stream a file in batches through the identity service, with progress."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from idgraph.identity.service import IdentityService
+from idgraph.ingest.files import FileLine, read_items
+
+
+@dataclass
+class FileSummary:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_by_code: Counter = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_code.values())
+
+
+async def ingest_file(service: IdentityService, path: Path, batch_size: int,
+                      rejects_path: Path | None = None, show_progress: bool = True) -> FileSummary:
+    summary = FileSummary()
+    rejects = rejects_path.open("w") if rejects_path else None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(),
+                        TimeRemainingColumn(), disable=not show_progress, transient=False)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle, progress:
+            task = progress.add_task(f"ingesting {path.name}", total=path.stat().st_size)
+            batch: list[FileLine] = []
+            for line in read_items(path, handle):
+                batch.append(line)
+                if len(batch) >= batch_size:
+                    await _flush(service, batch, summary, rejects)
+                    progress.update(task, completed=_position(handle, path))
+                    batch = []
+            await _flush(service, batch, summary, rejects)
+            progress.update(task, completed=path.stat().st_size)
+    finally:
+        if rejects:
+            rejects.close()
+    return summary
+
+
+def _position(handle, path: Path) -> int:
+    try:
+        return handle.buffer.tell()
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+async def _flush(service: IdentityService, batch: list[FileLine], summary: FileSummary,
+                 rejects) -> None:
+    unreadable = [line for line in batch if line.item is None]
+    for line in unreadable:
+        _reject(summary, rejects, line, "UNREADABLE_LINE", line.error or "")
+    readable = [line for line in batch if line.item is not None]
+    records = [line for line in readable if line.kind == "record"]
+    events = [line for line in readable if line.kind == "event"]
+    if not records and not events:
+        return
+    result = await service.ingest([r.item for r in records], [e.item for e in events])
+    summary.accepted += result.accepted
+    summary.duplicates += result.duplicates
+    ordered = records + events  # the service indexes records first, then events
+    for rejection in result.rejected:
+        _reject(summary, rejects, ordered[rejection.index], rejection.code, rejection.message)
+
+
+def _reject(summary: FileSummary, rejects, line: FileLine, code: str, message: str) -> None:
+    summary.rejected_by_code[code] += 1
+    if rejects:
+        rejects.write(json.dumps({"line": line.number, "code": code, "message": message,
+                                  "input": line.raw.rstrip("\n")}) + "\n")

@@ -1,0 +1,208 @@
+"""Identity graph scenarios through GraphQL over HTTP against the real Neo4j."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from tests.identity_helpers import ident, ingest, members, profile, record
+
+
+def test_chain_of_links_is_one_profile(gql):
+    ingest(gql, [record("1", "email:a@x.com", "phone:+14155550101"),
+                 record("2", "phone:+14155550101", "crm:C1"),
+                 record("3", "crm:C1", "loyalty:L1")])
+    assert members(gql, "loyalty:L1") == {
+        "email:a@x.com", "phone:+14155550101", "crm:C1", "loyalty:L1"}
+    found = profile(gql, "email:a@x.com")
+    assert found["size"] == 4
+    assert found["primaryIdentity"] == ident("crm:C1")  # highest-priority namespace
+
+
+def test_email_case_and_spaces_find_the_same_profile(gql):
+    ingest(gql, [record("1", "email:john.greene@luma.com", "crm:C9")])
+    ingest(gql, [record("2", "email:  John.Greene@Luma.com ", "ecid:E1")])
+    assert profile(gql, "email:John.Greene@Luma.com ")["id"] == profile(gql, "crm:C9")["id"]
+    assert members(gql, "crm:C9") == {"email:john.greene@luma.com", "crm:C9", "ecid:E1"}
+
+
+def test_shared_device_follows_the_last_login_and_never_joins_two_people(gql):
+    ingest(gql, [record("1", "crm:ALICE", "device:D-1", day=1)])
+    ingest(gql, [record("2", "crm:BOB", "device:D-1", day=5)])
+    assert members(gql, "device:d-1") == {"crm:BOB", "device:d-1"}
+    assert members(gql, "crm:ALICE") == {"crm:ALICE"}
+    result = ingest(gql, [record("3", "crm:ALICE", "device:D-1", day=9)])
+    assert members(gql, "device:d-1") == {"crm:ALICE", "device:d-1"}
+    assert members(gql, "crm:BOB") == {"crm:BOB"}
+    assert result["refusedLinks"][0]["reason"].startswith("unique namespace crm")
+
+
+def test_junk_email_is_rejected_and_collapses_nothing(gql):
+    result = ingest(gql, [record(str(n), f"crm:P{n}", "email:test@test.com") for n in range(5)]
+                    + [record("ok", "crm:P9", "email:real@x.com")])
+    assert result["accepted"] == 1 and result["rejected"] == 5
+    assert {e["code"] for e in result["errors"]} == {"BLOCKED_VALUE"}
+    assert profile(gql, "crm:P1") is None  # nothing of a rejected record is stored
+    assert members(gql, "crm:P9") == {"crm:P9", "email:real@x.com"}
+
+
+def test_shared_family_email_keeps_people_apart(gql):
+    ingest(gql, [record(str(n), f"crm:P{n}", "email:family@x.com", day=n + 1)
+                 for n in range(4)])
+    assert members(gql, "email:family@x.com") == {"email:family@x.com", "crm:P3"}
+    for n in range(3):
+        assert members(gql, f"crm:P{n}") == {f"crm:P{n}"}
+
+
+def test_bad_items_are_reported_and_good_ones_go_in(gql):
+    result = ingest(gql, [
+        record("1", "email:good@x.com"),
+        record("2", "nosuch:1"),
+        record("3", "email:"),
+        record("4", "email:not-an-email"),
+        record("5", "phone:12"),
+        record("6", *[f"ecid:E{i}" for i in range(21)]),
+        record("7", "email:" + "a" * 1100 + "@x.com"),
+        record("8", "device:00000000-0000-0000-0000-000000000000"),
+    ])
+    codes = [(e["index"], e["code"]) for e in result["errors"]]
+    assert codes == [(1, "UNKNOWN_NAMESPACE"), (2, "BLANK_VALUE"), (3, "MALFORMED_EMAIL"),
+                     (4, "MALFORMED_PHONE"), (5, "TOO_MANY_IDENTITIES"), (6, "VALUE_TOO_LONG"),
+                     (7, "BLOCKED_VALUE")]
+    assert result["accepted"] == 1
+    assert members(gql, "email:good@x.com") == {"email:good@x.com"}
+
+
+def test_size_limit_caps_a_cluster(gql, live_api):
+    limit = live_api.app.state.services.identity.max_cluster_size
+    records = [record(str(n), "email:hub@x.com", f"ecid:E{n:03d}", day=1 + n % 28)
+               for n in range(limit + 10)]
+    result = ingest(gql, records)
+    assert len(members(gql, "email:hub@x.com")) == limit
+    assert {r["reason"] for r in result["refusedLinks"]} == {"cluster size limit"}
+
+
+def test_reingesting_changes_nothing(gql, cypher):
+    records = [record("1", "email:a@x.com", "crm:C1"), record("2", "crm:C1", "ecid:E1")]
+    first = ingest(gql, records)
+    before = cypher("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    again = ingest(gql, records)
+    assert first["accepted"] == 2 and again == {**again, "accepted": 0, "duplicates": 2}
+    assert cypher("MATCH (n) RETURN count(n) AS n")[0]["n"] == before
+    assert cypher("MATCH ()-[l:LINK]->() RETURN sum(l.count) AS c")[0]["c"] == 2
+
+
+def test_concurrent_ingests_on_overlapping_clusters(gql, cypher):
+    batches = [[record(f"{b}-{n}", f"crm:C{n}", f"email:p{n}@x.com", f"ecid:B{b}N{n}",
+                       source=f"s{b}") for n in range(40)] for b in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda batch: ingest(gql, batch), batches))
+    assert sum(r["accepted"] for r in results) == 160
+    assert cypher("MATCH (i:Identity) WITH i.key AS k, count(*) AS c WHERE c > 1 "
+                  "RETURN count(k) AS dupes")[0]["dupes"] == 0
+    assert cypher("MATCH (i:Identity) WHERE NOT (i)-[:IN_PROFILE]->() RETURN count(i) AS n"
+                  )[0]["n"] == 0
+    assert cypher("MATCH (i:Identity)-[r:IN_PROFILE]->() WITH i, count(r) AS c WHERE c > 1 "
+                  "RETURN count(i) AS n")[0]["n"] == 0
+    assert cypher("MATCH (p:Profile) RETURN count(p) AS n")[0]["n"] == 40
+    for n in range(40):
+        assert len(members(gql, f"crm:C{n}")) == 6
+    assert cypher("MATCH ()-[l:LINK]->() RETURN sum(l.count) AS c")[0]["c"] == 160 * 3
+
+
+UNLINK = """
+mutation U($a: IdentityInput!, $b: IdentityInput!) {
+  unlink(a: $a, b: $b) { unlinked splits { profileId fromProfileIds } }
+}
+"""
+
+
+def test_unlink_resplits_and_history_is_kept(gql, cypher):
+    ingest(gql, [record("1", "email:a@x.com", "ecid:E1"), record("2", "ecid:E1", "crm:C1")])
+    before = profile(gql, "crm:C1")["id"]
+    result = gql(UNLINK, {"a": ident("ecid:E1"), "b": ident("crm:C1")})["unlink"]
+    assert result["unlinked"] == 1 and result["splits"][0]["fromProfileIds"] == [before]
+    assert members(gql, "crm:C1") == {"crm:C1"}
+    assert members(gql, "ecid:E1") == {"email:a@x.com", "ecid:E1"}
+    status = cypher("MATCH (:Identity {key: 'crm:C1'})-[l:LINK]-() RETURN l.status AS s")
+    assert status == [{"s": "unlinked"}]  # kept as history, not deleted
+
+
+def test_merged_away_profile_ids_still_resolve(gql):
+    ingest(gql, [record("1", "email:a@x.com", day=1)])
+    ingest(gql, [record("2", "crm:C1", day=2)])
+    old_ids = {profile(gql, "email:a@x.com")["id"], profile(gql, "crm:C1")["id"]}
+    merged = ingest(gql, [record("3", "email:a@x.com", "crm:C1", day=3)])
+    survivor = profile(gql, "crm:C1")["id"]
+    assert survivor in old_ids and len(merged["merges"]) == 1
+    gone = (old_ids - {survivor}).pop()
+    assert merged["merges"][0] == {"mergedProfileId": gone, "intoProfileId": survivor}
+    query = "query($id: ID!) { profileById(id: $id) { id size history { kind related } } }"
+    found = gql(query, {"id": gone})["profileById"]
+    assert found["id"] == survivor and found["size"] == 2
+    assert {"kind": "merged", "related": [gone]} in found["history"]
+
+
+def test_resolve_in_input_order_with_nulls(gql):
+    ingest(gql, [record("1", "email:a@x.com", "crm:C1"), record("2", "crm:C2")])
+    query = "query($ids: [IdentityInput!]!) { resolve(identities: $ids) { profileId error } }"
+    ids = [ident("crm:C2"), ident("email:unknown@x.com"), ident("email: A@X.com"),
+           ident("nosuch:1")]
+    out = gql(query, {"ids": ids})["resolve"]
+    assert [bool(r["profileId"]) for r in out] == [True, False, True, False]
+    assert out[0]["profileId"] != out[2]["profileId"]
+    assert "unknown namespace" in out[3]["error"]
+
+
+EXPLAIN = """
+query E($a: IdentityInput!, $b: IdentityInput!) {
+  explain(a: $a, b: $b) { sameProfile message links { a { value } b { value } source status
+    firstRecordId } }
+}
+"""
+
+
+def test_explain_gives_the_path_or_the_reason(gql):
+    ingest(gql, [record("r1", "email:a@x.com", "phone:+14155550101"),
+                 record("r2", "phone:+14155550101", "crm:C1", source="pos")])
+    same = gql(EXPLAIN, {"a": ident("email:a@x.com"), "b": ident("crm:C1")})["explain"]
+    assert same["sameProfile"] and len(same["links"]) == 2
+    assert {lk["firstRecordId"] for lk in same["links"]} == {"r1", "r2"}
+    ingest(gql, [record("r3", "crm:C2", "phone:+14155550101", day=2)])
+    apart = gql(EXPLAIN, {"a": ident("crm:C1"), "b": ident("crm:C2")})["explain"]
+    assert not apart["sameProfile"] and "unique namespace crm" in apart["message"]
+
+
+SIMULATE = """
+query S($records: [RecordInput!]) {
+  simulateIngest(records: $records) { dryRun accepted merges { intoProfileId }
+    refusedLinks { reason } profilesCreated splits { fromProfileIds } }
+}
+"""
+
+
+def test_dry_run_reports_and_writes_nothing(gql, cypher):
+    ingest(gql, [record("1", "crm:C1", "device:D1", day=1), record("2", "email:b@x.com")])
+    before = cypher("MATCH (n) OPTIONAL MATCH (n)-[r]-() RETURN count(DISTINCT n) AS n, "
+                    "count(DISTINCT r) AS r")
+    sim = gql(SIMULATE, {"records": [record("3", "crm:C2", "device:D1", day=2),
+                                     record("4", "email:b@x.com", "ecid:E7")]})
+    sim = sim["simulateIngest"]
+    assert sim["dryRun"] and sim["accepted"] == 2
+    assert sim["refusedLinks"][0]["reason"].startswith("unique namespace crm")
+    # The device leaves C1's profile for C2 (newer evidence): a split, no merge.
+    assert sim["merges"] == [] and sim["profilesCreated"] == []
+    assert sim["splits"] == [{"fromProfileIds": [profile(gql, "crm:C1")["id"]]}]
+    after = cypher("MATCH (n) OPTIONAL MATCH (n)-[r]-() RETURN count(DISTINCT n) AS n, "
+                   "count(DISTINCT r) AS r")
+    assert after == before
+    assert members(gql, "device:D1") == {"crm:C1", "device:d1"}
+
+
+def test_single_identity_event_attaches_without_links(gql, cypher):
+    event = {"source": "web", "eventId": "e1", "timestamp": "2025-01-02T00:00:00Z",
+             "type": "page.view", "identities": [ident("ecid:E1")], "properties": {"url": "/"}}
+    result = ingest(gql, events=[event])
+    assert result["accepted"] == 1
+    assert members(gql, "ecid:E1") == {"ecid:E1"}
+    assert cypher("MATCH ()-[l:LINK]->() RETURN count(l) AS n")[0]["n"] == 0
+    assert cypher("MATCH (:Event)-[:ABOUT]->(i:Identity) RETURN i.key AS k") == [{"k": "ecid:E1"}]
