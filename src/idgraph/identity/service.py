@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,9 @@ def now_ms() -> int:
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  max_cluster_size: int = 50, batch_size: int = 1000) -> None:
+        # Called inside each ingest transaction with the newly stored items, after
+        # re-clustering: other domains (profiles' computed attributes) keep their state current.
+        self.after_batch: list[Callable[[Tx, list[Item], ClusterReport], Awaitable[None]]] = []
         self.graph = graph
         self.registry = registry
         self.limits = limits
@@ -97,6 +100,8 @@ class IdentityService:
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id}")
+        for hook in self.after_batch:
+            await hook(tx, new_items, result.report)
         return result
 
     # -- reads ------------------------------------------------------------------------------
