@@ -1,0 +1,1 @@
+"""Merged profile views: merge policies, events, computed attributes, deletion, metrics."""
