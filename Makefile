@@ -16,8 +16,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/idgraph serve --demo
 
-test: $(STAMP)
+# The GraphQL-over-HTTP audit (tests/test_api_http.py) runs graphql-http from npm.
+AUDIT := tests/http_audit/node_modules/.package-lock.json
+$(AUDIT): tests/http_audit/package.json tests/http_audit/package-lock.json
+	cd tests/http_audit && npm ci --no-audit --no-fund --silent
+
+test: $(STAMP) $(AUDIT)
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
+
+schema-file: $(STAMP)
+	$(VENV)/bin/idgraph schema export

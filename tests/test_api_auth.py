@@ -22,7 +22,8 @@ from tests.api_support import (
 from tests.conftest import settings_for
 
 PROFILE = '{ profile(identity: {namespace: "email", value: "nobody@example.com"}) { id } }'
-RESOLVE = '{ resolve(identities: [{namespace: "email", value: "nobody@example.com"}]) { profileId } }'
+RESOLVE = ('{ resolve(identities: [{namespace: "email", value: "nobody@example.com"}]) '
+           "{ profileId } }")
 
 
 @pytest.fixture(scope="module")

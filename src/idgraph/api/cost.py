@@ -126,7 +126,7 @@ class Pricer:
 
     def given_size(self, node: FieldNode) -> int | None:
         sizes = []
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value not in PAGE_ARGUMENTS:
                 continue
             value = argument.value
