@@ -131,3 +131,34 @@ def test_start_up_says_when_only_loopback_is_served(neo4j_server, empty_graph, c
     with caplog.at_level(logging.WARNING, logger="idgraph.api"), api_server(neo4j_server):
         pass
     assert any("serving loopback clients only" in r.getMessage() for r in caplog.records)
+
+
+def ws_init(url: str, payload: dict, headers: dict | None = None) -> dict | int:
+    """Open a graphql-transport-ws connection; the server's answer or its close code."""
+    from httpx_ws import WebSocketDisconnect, connect_ws
+
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    with httpx.Client(headers=headers or {}) as client, connect_ws(
+            ws_url, client, subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": payload})
+        try:
+            return ws.receive_json(timeout=30)
+        except WebSocketDisconnect as closed:
+            return closed.code
+
+
+def test_websocket_key_by_header_or_connection_init(secured, empty_graph):
+    assert ws_init(secured.url, {"apiKey": KEYS[Role.APP]}) == {"type": "connection_ack"}
+    by_header = ws_init(secured.url, {}, {"Authorization": f"Bearer {KEYS[Role.ANALYST]}"})
+    assert by_header == {"type": "connection_ack"}
+    assert ws_init(secured.url, {}) == 4403
+    assert ws_init(secured.url, {"apiKey": "wrong"}) == 4403
+
+
+def test_foreign_cursor_is_invalid_input(secured, empty_graph):
+    import base64
+
+    for cursor in ("not base64!", base64.urlsafe_b64encode(b"yesterday|abc").decode()):
+        response = post(secured.url, "query K($a: String) { apiKeys(after: $a) { edges "
+                        "{ cursor } } }", {"a": cursor}, key=KEYS[Role.ADMIN])
+        assert codes(response.json()) == ["INVALID_INPUT"]

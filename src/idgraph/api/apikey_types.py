@@ -63,6 +63,7 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
         return None
     try:
         created_at, _, key_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        datetime.fromisoformat(created_at)  # checked here so Cypher never sees a bad one
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("`after` is not a cursor from this connection.") from None
     if not key_id:

@@ -2,7 +2,8 @@
 
 No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After. With
 no key configured at all, keyless loopback clients are served as admins (development mode,
-not rate limited) and everybody else gets 401.
+not rate limited) and everybody else gets 401. A WebSocket without a key header may still send
+one in its connection_init payload.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class AuthMiddleware:
             return await self._refuse(scope, receive, send, error_response(
                 503, "Cannot check API keys: Neo4j is unreachable; retry shortly.",
                 "DATABASE_UNAVAILABLE", {"Retry-After": "5"}))
+        if principal is None and scope["type"] == "websocket":
+            # Browsers cannot set headers on WebSockets: the key may come in connection_init
+            # instead, checked by the GraphQL app (IdgraphGraphQL.on_ws_connect).
+            return await self.app(scope, receive, send)
         if principal is None:
             return await self._refuse(scope, receive, send, error_response(
                 401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",

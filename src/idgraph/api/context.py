@@ -20,6 +20,7 @@ class Context:
     key_id: str | None = None  # the calling API key's id (never the key)
     api_keys: Any = None  # idgraph.auth.service.ApiKeyService
     metrics: Any = None  # idgraph.api.metrics.Metrics
+    connection_params: dict | None = None  # a WebSocket's connection_init payload
 
     def notify_changed(self, profile_ids: set[str]) -> None:
         """Tell live subscribers which profiles a committed write changed."""

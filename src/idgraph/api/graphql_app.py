@@ -16,9 +16,11 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from idgraph.api.context import Context
 from idgraph.api.responses import error_response
@@ -77,6 +79,18 @@ class IdgraphGraphQL(GraphQL):
         if state.get("request_id"):
             context.request_id = state["request_id"]
         return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Accept a WebSocket authenticated by header, or by `apiKey` in connection_init."""
+        if context.role is not None:
+            return UNSET
+        key = (context.connection_params or {}).get("apiKey")
+        principal = await self.api_keys.authenticate(key) if isinstance(key, str) else None
+        if principal is None:
+            raise ConnectionRejectionError({"message": "Missing or unknown API key.",
+                                            "code": "UNAUTHENTICATED"})
+        context.role, context.key_id = principal.role, principal.key_id
+        return UNSET
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
