@@ -10,6 +10,7 @@ from idgraph.db.graph import Graph
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
+from idgraph.profile.service import ProfileService
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Services:
     graph: Graph
     identity: IdentityService
     changes: ChangeFeed
+    profiles: ProfileService
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph) -> Services:
@@ -29,4 +31,8 @@ class Services:
         )
         identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
                                    settings.max_cluster_size, settings.ingest_batch_size)
-        return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed())
+        profiles = ProfileService(graph)
+        # Computed attributes and test flags are kept current inside each ingest transaction.
+        identity.after_batch.append(profiles.after_batch)
+        return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed(),
+                   profiles=profiles)

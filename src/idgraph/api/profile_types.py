@@ -1,17 +1,33 @@
-"""GraphQL surface of profiles: look-up by identity or id, identities, primary, history."""
+"""GraphQL surface of profiles: look-up by identity or id, identities, history, the merged
+attributes with provenance, events, computed attributes and the test-profile flag."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from idgraph.api.identity_types import Identity, IdentityInput, from_millis
+from idgraph.api.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.permissions import Role, allow
+from idgraph.errors import InvalidInput
+from idgraph.identity.items import to_millis
+from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import ProfileView
+from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
+from idgraph.profile.service import EventRow, ProfileRead
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
+MERGED_FIELDS = {"attributes", "attributeProvenance"}
+PolicyArg = Annotated[strawberry.ID | None, strawberry.argument(
+    description="A merge policy id; the default policy when omitted.")]
 
 
 @strawberry.type(description="One change of a profile cluster: created, merged, split, ...")
@@ -24,6 +40,53 @@ class ClusterChange:
     cause: str | None
 
 
+@strawberry.type(description="A value of one fragment: where and when it came from.")
+class AttributeCandidate:
+    value: JSON
+    source: str
+    record_id: str
+    timestamp: datetime
+
+    @classmethod
+    def of(cls, c: Candidate) -> AttributeCandidate:
+        return cls(value=c.value, source=c.source, record_id=c.record_id,
+                   timestamp=from_millis(c.ts))
+
+
+@strawberry.type(description="A merged attribute: the winning value and the values it beat.")
+class AttributeValue:
+    path: str = strawberry.field(description="Dotted path of a nested attribute: address.city.")
+    value: JSON
+    source: str
+    record_id: str
+    timestamp: datetime
+    beaten: list[AttributeCandidate] = strawberry.field(description="Best first.")
+
+
+@strawberry.type(description="A time-stamped fact about the profile's identities.")
+class ExperienceEvent:
+    id: strawberry.ID = strawberry.field(description="source|eventId")
+    source: str
+    event_id: str
+    type: str
+    timestamp: datetime
+    properties: JSON
+
+    @classmethod
+    def of(cls, row: EventRow) -> ExperienceEvent:
+        return cls(id=strawberry.ID(row.key), source=row.source, event_id=row.event_id,
+                   type=row.type, timestamp=from_millis(row.ts), properties=row.properties)
+
+
+@strawberry.type(description="A computed attribute's current value on this profile.")
+class ComputedValue:
+    name: str
+    function: str
+    event_type: str
+    property: str | None
+    value: JSON = strawberry.field(description="COUNT and SUM are 0 without events; others null.")
+
+
 @strawberry.type(description="A customer: the cluster of identities reachable over links.")
 class Profile:
     id: strawberry.ID = strawberry.field(description="Stable across merges; old ids resolve.")
@@ -32,6 +95,10 @@ class Profile:
     size: int
     created_at: datetime
     updated_at: datetime
+    is_test_profile: bool = strawberry.field(
+        default=False, description="Test data (a fragment with testProfile: true).")
+    loaded: strawberry.Private[ProfileRead | None] = None
+    asked_key: strawberry.Private[str | None] = None  # the identity asked for (stitching off)
 
     @strawberry.field(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
                       description="Merges, splits and refused links, newest first.")
@@ -41,8 +108,58 @@ class Profile:
                               kind=r["kind"], related=r["related"] or [], reason=r["reason"],
                               cause=r["cause"]) for r in rows]
 
+    @strawberry.field(permission_classes=READERS,
+                      description="The merged attributes as a JSON object (nested).")
+    async def attributes(self, info: Info, merge_policy: PolicyArg = None) -> JSON:
+        return merged_attributes(await self._merged(info, merge_policy))
+
+    @strawberry.field(permission_classes=READERS,
+                      description="Per merged attribute: its value, provenance and what it beat.")
+    async def attribute_provenance(self, info: Info,
+                                   merge_policy: PolicyArg = None) -> list[AttributeValue]:
+        return [AttributeValue(path=v.path, value=v.winner.value, source=v.winner.source,
+                               record_id=v.winner.record_id,
+                               timestamp=from_millis(v.winner.ts),
+                               beaten=[AttributeCandidate.of(b) for b in v.beaten])
+                for v in await self._merged(info, merge_policy)]
+
+    @strawberry.field(permission_classes=READERS,
+                      description="Events about the profile's identities, newest first.")
+    async def events(self, info: Info, first: int | None = DEFAULT_PAGE_SIZE,
+                     after: str | None = None, types: list[str] | None = None,
+                     since: datetime | None = None,
+                     until: datetime | None = None) -> relay.Connection[ExperienceEvent]:
+        size = page_size(first, info.context.services.settings)
+        rows = await info.context.services.profiles.events(
+            str(self.id), size + 1, _after(after), types, _ms(since), _ms(until))
+        edges = [relay.Edge(cursor=_cursor(r), node=ExperienceEvent.of(r)) for r in rows[:size]]
+        return relay.Connection(edges=edges, page_info=relay.PageInfo(
+            has_next_page=len(rows) > size, has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(permission_classes=READERS,
+                      description="Every computed attribute's value over its lookback window.")
+    async def computed(self, info: Info) -> list[ComputedValue]:
+        values = await info.context.services.profiles.computed(str(self.id))
+        return [ComputedValue(name=d.name, function=d.function, event_type=d.event_type,
+                              property=d.property, value=value) for d, value in values]
+
+    async def _merged(self, info: Info, policy_id: strawberry.ID | None):
+        service = info.context.services.profiles
+        wanted = None if policy_id is None else str(policy_id)
+        read = self.loaded
+        if read is None or read.fragments is None or not _has_policy(read, wanted):
+            read = await service.read(profile_id=str(self.id), with_fragments=True,
+                                      policy_ids=(wanted,) if wanted else ())
+            if read is None:
+                return []
+            self.loaded = read
+        return service.merged(read, wanted, self.asked_key)
+
     @classmethod
-    def from_view(cls, view: ProfileView, registry) -> Profile:
+    def from_view(cls, view: ProfileView, registry, read: ProfileRead | None = None,
+                  asked_key: str | None = None) -> Profile:
         identities = sorted(
             (Identity(namespace=i["namespace"], value=i["value"],
                       first_seen=from_millis(i["firstSeen"]), last_seen=from_millis(i["lastSeen"]))
@@ -50,7 +167,53 @@ class Profile:
             key=lambda i: (registry.priority(i.namespace), i.namespace, i.value))
         return cls(id=strawberry.ID(view.id), identities=identities,
                    primary_identity=Identity.from_key(view.primary_key), size=len(identities),
-                   created_at=from_millis(view.created_at), updated_at=from_millis(view.updated_at))
+                   created_at=from_millis(view.created_at), updated_at=from_millis(view.updated_at),
+                   is_test_profile=bool(read and read.is_test), loaded=read, asked_key=asked_key)
+
+
+def _has_policy(read: ProfileRead, wanted: str | None) -> bool:
+    return wanted in (None, BUILTIN_DEFAULT.id) or any(r["id"] == wanted
+                                                       for r in read.policy_rows)
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else to_millis(value)
+
+
+def _cursor(row: EventRow) -> str:
+    return base64.urlsafe_b64encode(f"{row.ts}|{row.key}".encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[int, str] | None:
+    if cursor is None:
+        return None
+    try:
+        ts, _, key = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        if key:
+            return int(ts), key
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidInput("`after` is not a cursor from this connection.")
+
+
+def _walk(selections: Iterable[Any]) -> Iterable[Any]:
+    for selection in selections:
+        if getattr(selection, "name", None) is not None and hasattr(selection, "arguments"):
+            yield selection
+        else:  # a fragment spread or inline fragment: look inside
+            yield from _walk(selection.selections)
+
+
+def lookahead(info: Info) -> tuple[bool, tuple[str, ...]]:
+    """Whether the query reads merged attributes, and which named policies it asks for."""
+    wanted, ids = False, set()
+    for field in info.selected_fields:
+        for sub in _walk(field.selections):
+            if sub.name in MERGED_FIELDS:
+                wanted = True
+                if sub.arguments.get("mergePolicy"):
+                    ids.add(str(sub.arguments["mergePolicy"]))
+    return wanted, tuple(sorted(ids))
 
 
 @strawberry.type
@@ -58,13 +221,22 @@ class ProfileQuery:
     @strawberry.field(permission_classes=READERS,
                       description="The profile of an identity (raw values are normalised).")
     async def profile(self, info: Info, identity: IdentityInput) -> Profile | None:
-        service = info.context.services.identity
-        view = await service.profile(identity.namespace, identity.value)
-        return Profile.from_view(view, service.registry) if view else None
+        services = info.context.services
+        try:
+            key = services.identity.normalise(identity.namespace, identity.value).key
+        except IdentityRejected:
+            return None
+        fragments, policies = lookahead(info)
+        read = await services.profiles.read(key=key, with_fragments=fragments,
+                                            policy_ids=policies)
+        return Profile.from_view(read.view, services.identity.registry, read,
+                                 key) if read else None
 
     @strawberry.field(permission_classes=READERS,
                       description="A profile by id; a merged-away id gives the surviving profile.")
     async def profile_by_id(self, info: Info, id: strawberry.ID) -> Profile | None:
-        service = info.context.services.identity
-        view = await service.profile_by_id(str(id))
-        return Profile.from_view(view, service.registry) if view else None
+        services = info.context.services
+        fragments, policies = lookahead(info)
+        read = await services.profiles.read(profile_id=str(id), with_fragments=fragments,
+                                            policy_ids=policies)
+        return Profile.from_view(read.view, services.identity.registry, read) if read else None

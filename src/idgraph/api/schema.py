@@ -8,6 +8,7 @@ from strawberry.types import Info
 from idgraph.api.apikey_types import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.identity_types import IdentityMutation, IdentityQuery
 from idgraph.api.limits import schema_config, schema_extensions
+from idgraph.api.profile_admin_types import ProfileAdminMutation, ProfileAdminQuery
 from idgraph.api.profile_types import ProfileQuery
 from idgraph.config import Settings
 
@@ -18,7 +19,7 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ApiKeyQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
     @strawberry.field(description="The idgraph version serving this API.")
     def version(self) -> str:
         from importlib.metadata import version
@@ -32,7 +33,7 @@ class Query(IdentityQuery, ProfileQuery, ApiKeyQuery):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ApiKeyMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation):
     pass
 
 

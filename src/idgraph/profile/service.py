@@ -1,0 +1,136 @@
+"""Profile use cases: the merged view, events, computed attributes, and the ingest hook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from idgraph.db.graph import Graph, Tx
+from idgraph.errors import InvalidInput
+from idgraph.identity.clustering import ClusterReport
+from idgraph.identity.items import Item
+from idgraph.identity.service import ProfileView, now_ms
+from idgraph.profile import computed as c
+from idgraph.profile import repository as q
+from idgraph.profile.merge import Fragment, MergedValue, merge
+from idgraph.profile.policies import PolicyStore, pick
+
+
+@dataclass
+class ProfileRead:
+    view: ProfileView
+    is_test: bool
+    fragments: list[Fragment] | None  # None: not read (no attributes were asked for)
+    policy_rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    key: str
+    source: str
+    event_id: str
+    type: str
+    ts: int
+    properties: dict[str, Any]
+
+
+class ProfileService:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.policies = PolicyStore(graph)
+
+    # -- the merged view ----------------------------------------------------------------------
+    async def read(self, *, key: str | None = None, profile_id: str | None = None,
+                   with_fragments: bool = False, policy_ids: tuple[str, ...] = ()
+                   ) -> ProfileRead | None:
+        """The profile of an identity key (or of a profile id), in one round trip."""
+        statement, args = (q.VIEW_BY_IDENTITY, {"key": key}) if key is not None else (
+            q.VIEW_BY_ID, {"id": profile_id})
+        rows = await self.graph.read(statement, withFragments=with_fragments,
+                                     policies=list(policy_ids), **args)
+        if not rows:
+            return None
+        row = rows[0]
+        view = ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
+                           row["updatedAt"])
+        fragments = [Fragment.from_row(f) for f in row["fragments"]] if with_fragments else None
+        return ProfileRead(view, row["isTest"], fragments, row["policies"])
+
+    def merged(self, read: ProfileRead, policy_id: str | None,
+               identity: str | None) -> list[MergedValue]:
+        """Merge the fragments under a policy; `identity` is the one asked for (stitching off)."""
+        policy = pick(read.policy_rows, policy_id)
+        return merge(read.fragments or [], policy, identity or read.view.primary_key)
+
+    # -- events -------------------------------------------------------------------------------
+    async def events(self, profile_id: str, limit: int, after: tuple[int, str] | None,
+                     types: list[str] | None, since: int | None,
+                     until: int | None) -> list[EventRow]:
+        rows = await self.graph.read(
+            q.EVENTS_PAGE, id=profile_id, limit=limit, types=types, since=since, until=until,
+            afterTs=after[0] if after else None, afterKey=after[1] if after else None)
+        return [EventRow(r["key"], r["source"], r["eventId"], r["type"], r["ts"],
+                         json.loads(r["properties"] or "{}")) for r in rows]
+
+    # -- computed attributes ------------------------------------------------------------------
+    async def computed(self, profile_id: str) -> list[tuple[c.Definition, Any]]:
+        rows = await self.graph.read(c.READ_STATES, id=profile_id)
+        now = now_ms()
+        out = []
+        for row in rows:
+            definition = c.Definition.from_row(row["d"])
+            out.append((definition, c.aggregate(definition, row["states"], now)))
+        return out
+
+    async def definitions(self) -> list[c.Definition]:
+        return [c.Definition.from_row(r["d"]) for r in await self.graph.read(c.LIST_DEFS)]
+
+    async def define(self, definition: c.Definition) -> c.Definition:
+        """Store a definition and backfill it from the events already in its window."""
+        if reason := c.problem(definition):
+            raise InvalidInput(reason)
+
+        async def work(tx: Tx) -> c.Definition:
+            if await tx.run("MATCH (d:ComputedAttribute {name: $n}) RETURN d.name",
+                            n=definition.name):
+                raise InvalidInput(f"A computed attribute named {definition.name!r} exists.")
+            now = now_ms()
+            await tx.run(c.CREATE_DEF, d=definition.params(), now=now)
+            rows = await tx.run(c.EVENTS_FOR_BACKFILL, type=definition.event_type,
+                                cutoff=now - definition.lookback_ms)
+            facts = [c.EventFact(r["key"], definition.event_type, r["ts"],
+                                 json.loads(r["properties"] or "{}"), tuple(r["keys"]))
+                     for r in rows]
+            await _write_states(tx, [definition], facts, now)
+            return definition
+
+        return await self.graph.write_tx(work)
+
+    async def undefine(self, name: str) -> bool:
+        rows = await self.graph.write(c.DELETE_DEF, name=name)
+        return bool(rows and rows[0]["n"])
+
+    # -- ingest hook --------------------------------------------------------------------------
+    async def after_batch(self, tx: Tx, items: list[Item], report: ClusterReport) -> None:
+        """Inside the ingest transaction: flag test records, fold new events into state."""
+        test_keys = [it.key for it in items if it.kind == "record" and _says_test(it.payload)]
+        if test_keys:
+            await tx.run(q.FLAG_TEST_RECORDS, keys=test_keys)
+        events = [c.EventFact(it.key, it.event_type or "", it.ts, json.loads(it.payload),
+                              tuple(it.identity_keys)) for it in items if it.kind == "event"]
+        if events:
+            definitions = [c.Definition.from_row(r["d"]) for r in await tx.run(c.LIST_DEFS)]
+            await _write_states(tx, definitions, events, now_ms())
+
+
+def _says_test(payload: str) -> bool:
+    # Cheap pre-check before parsing: most records never mention the flag.
+    return '"testProfile"' in payload and json.loads(payload).get("testProfile") is True
+
+
+async def _write_states(tx: Tx, definitions: list[c.Definition], events: list[c.EventFact],
+                        now: int) -> None:
+    rows = c.state_rows(definitions, events, now)
+    if rows:
+        await tx.run(c.WRITE_STATES, rows=rows)
