@@ -33,7 +33,7 @@ class RequestIdMiddleware:
         request_id = given if SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
-        status = [500]
+        status = [101 if scope["type"] == "websocket" else 500]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
