@@ -1,0 +1,55 @@
+"""Shared benchmark plumbing: a private managed Neo4j, wiping, timing, report writing."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import neo4j
+
+from idgraph.config import Settings
+from idgraph.db import local_server
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def bench_server(port: int = 17790, heap: str = "4g", pagecache: str = "4g") -> str:
+    """Start (or reuse) the benchmark's own managed Neo4j; returns its Bolt URI."""
+    cfg = local_server.LocalServerConfig(
+        version=Settings().local_neo4j_version, bolt_port=port, http_port=port + 1,
+        state_dir=Path(".idgraph/neo4j-bench"), cache_dir=Settings().local_neo4j_cache_dir,
+        heap=heap, pagecache=pagecache, start_timeout=180)
+    return local_server.start(cfg)
+
+
+def wipe(driver: neo4j.Driver) -> None:
+    with driver.session() as session:
+        session.run("MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
+                    "IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def write_report(name: str, title: str, lines: list[str]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    header = [f"# {title}", "",
+              f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+              f"({platform.processor() or platform.machine()}), Neo4j {Settings().local_neo4j_version} "
+              "managed local server.", ""]
+    path.write_text("\n".join(header + lines) + "\n")
+    return path

@@ -1,0 +1,26 @@
+"""A small demo dataset, loaded by `idgraph serve --demo` (idempotent: re-runs add nothing)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from idgraph.config import Settings
+from idgraph.db.graph import Graph
+from idgraph.db.schema import apply_schema
+from idgraph.services import Services
+
+
+def demo_items() -> tuple[list[dict], list[dict]]:
+    text = resources.files("idgraph.demo").joinpath("demo.jsonl").read_text()
+    items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [i for i in items if "recordId" in i], [i for i in items if "eventId" in i]
+
+
+async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
+    await apply_schema(graph)
+    records, events = demo_items()
+    result = await Services.build(settings, graph).identity.ingest(records, events)
+    log(f"Demo dataset: {result.accepted} new items, {result.duplicates} already loaded, "
+        f"{len(result.rejected)} rejected (on purpose: junk values).")
+    await graph.close()  # the API opens its own connections in its own event loop
