@@ -162,3 +162,13 @@ def test_foreign_cursor_is_invalid_input(secured, empty_graph):
         response = post(secured.url, "query K($a: String) { apiKeys(after: $a) { edges "
                         "{ cursor } } }", {"a": cursor}, key=KEYS[Role.ADMIN])
         assert codes(response.json()) == ["INVALID_INPUT"]
+
+
+def test_every_root_field_declares_its_roles():
+    from idgraph.api.schema import build_schema
+
+    schema = build_schema()
+    undeclared = [f"{root}.{field.name}" for root in ("Query", "Mutation", "Subscription")
+                  if (definition := schema.get_type_by_name(root)) is not None
+                  for field in definition.fields if not field.permission_classes]
+    assert undeclared == [], "give these fields permission_classes=[allow(...)]"

@@ -8,9 +8,13 @@ from strawberry.types import Info
 from idgraph.api.apikey_types import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.identity_types import IdentityMutation, IdentityQuery
 from idgraph.api.limits import schema_config, schema_extensions
+from idgraph.api.live_types import Subscription
+from idgraph.api.permissions import Role, allow
 from idgraph.api.profile_admin_types import ProfileAdminMutation, ProfileAdminQuery
 from idgraph.api.profile_types import ProfileQuery
 from idgraph.config import Settings
+
+EVERY_ROLE = allow(*Role)
 
 
 @strawberry.type(description="Liveness of the service's dependencies.")
@@ -20,13 +24,15 @@ class Health:
 
 @strawberry.type
 class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
-    @strawberry.field(description="The idgraph version serving this API.")
+    @strawberry.field(description="The idgraph version serving this API.",
+                      permission_classes=[EVERY_ROLE])
     def version(self) -> str:
         from importlib.metadata import version
 
         return version("idgraph")
 
-    @strawberry.field(description="Checks that Neo4j answers; errors with DATABASE_UNAVAILABLE.")
+    @strawberry.field(description="Checks that Neo4j answers; errors with DATABASE_UNAVAILABLE.",
+                      permission_classes=[EVERY_ROLE])
     async def health(self, info: Info) -> Health:
         await info.context.services.graph.ping()
         return Health(neo4j="ok")
@@ -40,5 +46,6 @@ class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the limits of `settings` (defaults when None, e.g. for export)."""
     settings = settings or Settings()
-    return strawberry.Schema(query=Query, mutation=Mutation, config=schema_config(settings),
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
+                             config=schema_config(settings),
                              extensions=schema_extensions(settings))
