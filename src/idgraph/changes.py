@@ -7,26 +7,29 @@ client never blocks ingestion (it misses intermediate states, never the latest o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 
 class ChangeFeed:
     def __init__(self, queue_size: int = 1000) -> None:
-        self._subscribers: set[asyncio.Queue[str]] = set()
+        self._subscribers: set[asyncio.Queue[frozenset[str]]] = set()
         self._queue_size = queue_size
 
     def publish(self, profile_ids: Iterable[str]) -> None:
+        """Announce one committed change touching these profiles."""
+        change = frozenset(profile_ids)
         for queue in list(self._subscribers):
-            for profile_id in profile_ids:
-                if queue.full():
-                    queue.get_nowait()  # drop the oldest: the newest state is what matters
-                queue.put_nowait(profile_id)
+            if queue.full():
+                queue.get_nowait()  # drop the oldest: the newest state is what matters
+            queue.put_nowait(change)
 
-    async def subscribe(self) -> AsyncIterator[str]:
-        queue: asyncio.Queue[str] = asyncio.Queue(self._queue_size)
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[frozenset[str]]]:
+        """A queue of changes, registered at once (no change slips by before the first read)."""
+        queue: asyncio.Queue[frozenset[str]] = asyncio.Queue(self._queue_size)
         self._subscribers.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            yield queue
         finally:
             self._subscribers.discard(queue)

@@ -1,0 +1,72 @@
+"""profileChanged over graphql-transport-ws: a merge, then a deletion, pushed to the watcher."""
+
+from __future__ import annotations
+
+import json
+
+import contextlib
+
+from websockets.sync.client import connect
+
+from tests.identity_helpers import ident, ingest, record
+
+SUBSCRIBE = """
+subscription($identity: IdentityInput!) {
+  profileChanged(identity: $identity) { kind profileId profile { size identities { value } } }
+}
+"""
+DELETE = """
+mutation($identity: IdentityInput!) { deleteProfile(identity: $identity) { profileIds } }
+"""
+
+
+@contextlib.contextmanager
+def open_socket(live_api):
+    with connect(live_api.url.replace("http", "ws") + "/graphql",
+                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        yield ws
+
+
+def subscribe(ws, op_id: str, identity: str) -> None:
+    ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {
+        "query": SUBSCRIBE, "variables": {"identity": ident(identity)}}}))
+
+
+def next_payload(ws) -> dict:
+    while True:
+        message = json.loads(ws.recv(timeout=20))
+        if message["type"] == "ping":
+            ws.send(json.dumps({"type": "pong"}))
+            continue
+        assert message["type"] == "next", message
+        return message["payload"]
+
+
+def test_watcher_receives_a_merge_then_the_deletion(gql, live_api):
+    ingest(gql, [record("1", "email:a@x.com", "ecid:E1", day=1)])
+    with open_socket(live_api) as ws:
+        subscribe(ws, "1", "email:a@x.com")
+        ingest(gql, [record("2", "crm:C9", "ecid:K2", day=2)])  # unrelated: no push
+        ingest(gql, [record("3", "ecid:E1", "crm:C1", day=3)])
+        merged = next_payload(ws)["data"]["profileChanged"]
+        assert merged["kind"] == "UPDATED" and merged["profile"]["size"] == 3
+        assert {"value": "C1"} in merged["profile"]["identities"]
+
+        gql(DELETE, {"identity": ident("crm:C1")})
+        deleted = next_payload(ws)["data"]["profileChanged"]
+        assert deleted == {"kind": "DELETED", "profileId": merged["profileId"], "profile": None}
+
+
+def test_subscriptions_per_connection_are_capped(gql, live_api):
+    from idgraph.api.live_types import MAX_SUBSCRIPTIONS_PER_CONNECTION as cap
+
+    with open_socket(live_api) as ws:
+        for n in range(cap):
+            subscribe(ws, str(n), f"ecid:E{n}")
+        subscribe(ws, "over", "ecid:X")
+        message = json.loads(ws.recv(timeout=20))
+        assert message["id"] == "over", message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
