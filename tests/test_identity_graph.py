@@ -206,3 +206,14 @@ def test_single_identity_event_attaches_without_links(gql, cypher):
     assert members(gql, "ecid:E1") == {"ecid:E1"}
     assert cypher("MATCH ()-[l:LINK]->() RETURN count(l) AS n")[0]["n"] == 0
     assert cypher("MATCH (:Event)-[:ABOUT]->(i:Identity) RETURN i.key AS k") == [{"k": "ecid:E1"}]
+
+
+def test_bulk_resolve_of_thousands_keeps_input_order(gql):
+    ingest(gql, [record(str(n), f"crm:C{n}", f"email:u{n}@x.com") for n in range(1500)])
+    wanted = [ident(f"email:u{n}@x.com") if n % 2 else ident(f"crm:N{n}") for n in range(3000)]
+    query = "query($ids: [IdentityInput!]!) { resolve(identities: $ids) { identity { value } " \
+            "profileId } }"
+    out = gql(query, {"ids": wanted})["resolve"]
+    assert [r["identity"]["value"] for r in out] == [w["value"] for w in wanted]
+    assert [r["profileId"] is not None for r in out] == [
+        n % 2 == 1 and n < 1500 for n in range(3000)]
