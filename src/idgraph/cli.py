@@ -88,8 +88,9 @@ def serve(
     configure_logging(json_lines=settings.log_json)
     # Our handlers, not uvicorn's: log_config=None. On SIGTERM uvicorn stops accepting, lets
     # in-flight requests finish (up to the grace period), then runs the lifespan shutdown.
+    # WebSocket messages get the same size limit as request bodies.
     uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
-                timeout_graceful_shutdown=20)
+                timeout_graceful_shutdown=20, ws_max_size=settings.max_body_bytes)
 
 
 @schema_app.command("export")
