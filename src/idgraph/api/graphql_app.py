@@ -138,7 +138,8 @@ class IdgraphGraphQL(GraphQL):
 
     def create_response(self, response_data, sub_response: Response) -> Response:
         media_type = sub_response.headers.get("content-type", JSON)
-        del sub_response.headers["content-type"]  # else the response would carry it twice
+        if "content-type" in sub_response.headers:
+            del sub_response.headers["content-type"]  # else the response would carry it twice
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = media_type
         return response
