@@ -46,18 +46,20 @@ ATTACH_EVENT_IDENTITIES = ATTACH_RECORD_IDENTITIES.replace(
 )
 # One row per (item, pair): the pair's link for that source gains one more piece of evidence.
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history).
+# New links start active (the common outcome); re-clustering in the same transaction corrects
+# the status of any it refuses, so no other transaction ever sees an undecided link.
 MERGE_LINKS = """
 UNWIND $rows AS row
 MATCH (a:Identity {key: row.a}), (b:Identity {key: row.b})
 MERGE (a)-[l:LINK {source: row.source}]->(b)
   ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 0,
-                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'new'
+                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active'
 SET l.count = l.count + 1,
     l.lastRecordId = CASE WHEN row.ts >= l.lastSeen THEN row.id ELSE l.lastRecordId END,
     l.lastSeen = CASE WHEN row.ts > l.lastSeen THEN row.ts ELSE l.lastSeen END,
     l.firstRecordId = CASE WHEN row.ts < l.firstSeen THEN row.id ELSE l.firstRecordId END,
     l.firstSeen = CASE WHEN row.ts < l.firstSeen THEN row.ts ELSE l.firstSeen END,
-    l.status = CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN 'new'
+    l.status = CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN 'active'
                     ELSE l.status END
 """
 # One breadth-first step over all links; locks each visited profile (by writing to it) so that
