@@ -1,0 +1,187 @@
+"""Benchmark: latency of `profile(identity) { attributes identities }` over HTTP against the floor,
+the bare driver reading the same data with one Cypher query.
+
+Loads N small profiles (a CRM id and an e-mail, one CRM record, every tenth also a web record)
+with UNWIND batches through the bare driver into its own managed Neo4j, serves the API with
+uvicorn in a separate process, then times sequential reads of random identities.
+Run: `python -m bench.profile_read --profiles 1000000 --max-load-seconds 900`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import neo4j
+
+from bench.common import Timer, percentile, write_report
+from idgraph.config import Settings
+from idgraph.db import local_server
+from idgraph.profile.repository import VIEW_BY_IDENTITY
+
+PORT = 17796
+STATE_DIR = ".idgraph/neo4j-bench-profile"  # its own: other benchmarks wipe theirs
+LOAD = """
+UNWIND $rows AS row
+CREATE (p:Profile {id: row.pid, size: 2, primaryKey: row.crm, createdAt: row.ts,
+                   updatedAt: row.ts})
+CREATE (a:Identity {key: row.crm, namespace: 'crm', value: row.cv, firstSeen: row.ts,
+                    lastSeen: row.ts})-[:IN_PROFILE]->(p)
+CREATE (b:Identity {key: row.email, namespace: 'email', value: row.ev, firstSeen: row.ts,
+                    lastSeen: row.ts})-[:IN_PROFILE]->(p)
+CREATE (a)-[:LINK {source: 'crm', status: 'active', firstSeen: row.ts, lastSeen: row.ts,
+                   count: 1, firstRecordId: row.i, lastRecordId: row.i}]->(b)
+CREATE (r:Record {key: 'crm|' + row.i, source: 'crm', recordId: row.i, ts: row.ts,
+                  attributes: row.crmAttrs})
+CREATE (r)-[:KEYED_BY]->(a), (r)-[:KEYED_BY]->(b)
+FOREACH (attrs IN row.webAttrs |
+  CREATE (:Record {key: 'web|' + row.i, source: 'web', recordId: row.i, ts: row.ts + 1000,
+                   attributes: attrs})-[:KEYED_BY]->(b))
+"""
+GRAPHQL = """query P($identity: IdentityInput!) {
+  profile(identity: $identity) { attributes identities { namespace value } } }"""
+
+
+def rows(start: int, count: int) -> list[dict]:
+    out = []
+    for i in range(start, start + count):
+        crm_attrs = {"name": f"Person {i}", "tier": ["gold", "silver", "bronze"][i % 3],
+                     "address": {"city": f"City {i % 500}", "zip": f"{i % 100000:05d}"}}
+        web = [json.dumps({"tier": "web", "address": {"city": "Web"}})] if i % 10 == 0 else []
+        out.append({"i": str(i), "pid": f"p{i:08d}", "crm": f"crm:C{i}", "cv": f"C{i}",
+                    "email": f"email:p{i}@x.com", "ev": f"p{i}@x.com",
+                    "ts": 1_700_000_000_000 + i, "crmAttrs": json.dumps(crm_attrs),
+                    "webAttrs": web})
+    return out
+
+
+def load(driver: neo4j.Driver, target: int, max_seconds: float, batch: int = 10_000) -> int:
+    """Load profiles up to `target` (resuming an earlier load); stop at the time budget."""
+    have = driver.execute_query("MATCH (p:Profile) RETURN count(p) AS n").records[0]["n"]
+    started = time.monotonic()
+    while have < target and time.monotonic() - started < max_seconds:
+        size = min(batch, target - have)
+        driver.execute_query(LOAD, rows=rows(have, size))
+        have += size
+        if have % 100_000 == 0:
+            print(f"  {have:,} profiles, {time.monotonic() - started:.0f} s", flush=True)
+    return have
+
+
+def _driver(uri: str) -> neo4j.Driver:
+    # Same driver settings as the app's Graph: no notifications shipped with every result.
+    return neo4j.GraphDatabase.driver(uri, notifications_min_severity="OFF")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(uri: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
+           "IDGRAPH_RATE_LIMIT_BURST": "1000000000"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
+                             "idgraph.api.app:create_app", "--port", str(port),
+                             "--no-access-log", "--log-level", "warning"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("API did not start")
+
+
+def time_calls(call, keys: list[str]) -> list[float]:
+    samples = []
+    for key in keys:
+        with Timer() as t:
+            call(key)
+        samples.append(t.seconds * 1000)
+    return samples
+
+
+def measure(driver: neo4j.Driver, url: str, loaded: int, n: int) -> dict[str, list[float]]:
+    rng = random.Random(11)
+    keys = [f"{rng.choice(['crm:C', 'email:p'])}{rng.randrange(loaded)}" for _ in range(n)]
+    keys = [k + "@x.com" if k.startswith("email") else k for k in keys]
+
+    def bare(key: str) -> None:
+        records = driver.execute_query(VIEW_BY_IDENTITY, key=key, withFragments=True,
+                                       policies=[], routing_=neo4j.RoutingControl.READ).records
+        assert records and records[0]["fragments"]
+
+    with httpx.Client(base_url=url) as http:
+        def api(key: str) -> None:
+            namespace, value = key.split(":", 1)
+            body = http.post("/graphql", json={"query": GRAPHQL, "variables": {
+                "identity": {"namespace": namespace, "value": value}}}).json()
+            assert body["data"]["profile"]["attributes"], body
+
+        for call in (bare, api):  # warm both paths (page cache, plans, connections)
+            time_calls(call, keys[: n // 4])
+        results: dict[str, list[float]] = {"bare": [], "api": []}
+        for start in range(0, n, 100):  # interleave, so drift hits both alike
+            chunk = keys[start:start + 100]
+            results["bare"] += time_calls(bare, chunk)
+            results["api"] += time_calls(api, chunk)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--max-load-seconds", type=float, default=900)
+    parser.add_argument("--reads", type=int, default=4000)
+    args = parser.parse_args()
+    cfg = local_server.LocalServerConfig(
+        version=Settings().local_neo4j_version, bolt_port=PORT, http_port=PORT + 1,
+        state_dir=Path(STATE_DIR), cache_dir=Settings().local_neo4j_cache_dir,
+        heap="2g", pagecache="3g", start_timeout=180)
+    uri = local_server.start(cfg, log=print)
+    proc, url = serve(uri)  # applies the schema (constraints) before the load
+    try:
+        with _driver(uri) as driver, Timer() as load_time:
+            loaded = load(driver, args.profiles, args.max_load_seconds)
+        print(f"loaded {loaded:,} profiles in {load_time.seconds:.0f} s", flush=True)
+        with _driver(uri) as driver:
+            results = measure(driver, url, loaded, args.reads)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    report(loaded, args, results, load_time.seconds)
+
+
+def report(loaded: int, args, results: dict[str, list[float]], load_seconds: float) -> None:
+    lines = [f"Profiles in the graph: **{loaded:,}** (asked for {args.profiles:,}; load budget "
+             f"{args.max_load_seconds:.0f} s, this run loaded for {load_seconds:.0f} s).",
+             f"Reads: {args.reads} random identities each way, sequential, after a warm-up of "
+             f"{args.reads // 4}.", "",
+             "| path | p50 ms | p90 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
+    for name, label in (("bare", "bare driver, one Cypher query (floor)"),
+                        ("api", "GraphQL over HTTP (uvicorn, 1 worker)")):
+        s = results[name]
+        lines.append(f"| {label} | {percentile(s, 50):.2f} | {percentile(s, 90):.2f} | "
+                     f"{percentile(s, 99):.2f} | {max(s):.2f} |")
+    ratio = percentile(results["api"], 99) / percentile(results["bare"], 99)
+    lines += ["", f"p99 API / floor: **{ratio:.2f}x** (goal: <= 2x, p99 <= 10 ms)."]
+    path = write_report("profile_read", "Profile read latency", lines)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
