@@ -49,7 +49,7 @@ def write_report(name: str, title: str, lines: list[str]) -> Path:
     path = RESULTS / f"{name}.md"
     header = [f"# {title}", "",
               f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-              f"({platform.processor() or platform.machine()}), Neo4j {Settings().local_neo4j_version} "
-              "managed local server.", ""]
+              f"({platform.machine()}), Neo4j {Settings().local_neo4j_version} managed local "
+              "server.", ""]
     path.write_text("\n".join(header + lines) + "\n")
     return path

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import contextlib
+import json
 
 from websockets.sync.client import connect
 

@@ -122,24 +122,22 @@ class Graph:
 
     async def rolled_back_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in a write transaction that is always rolled back: a dry run."""
-        async with _translated_errors():
-            async with self.driver.session(database=self.database) as session:
-                tx = await session.begin_transaction(timeout=self.timeout)
-                try:
-                    return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
-                finally:
-                    await tx.rollback()
+        async with _translated_errors(), self.driver.session(database=self.database) as session:
+            tx = await session.begin_transaction(timeout=self.timeout)
+            try:
+                return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
+            finally:
+                await tx.rollback()
 
     async def _managed(self, work: Callable[[Tx], Awaitable[T]], write: bool) -> T:
         async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
             return await work(Tx(tx, self.timeout))
 
         unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
-        async with _translated_errors():
-            async with self.driver.session(database=self.database) as session:
-                if write:
-                    return await session.execute_write(unit)
-                return await session.execute_read(unit)
+        async with _translated_errors(), self.driver.session(database=self.database) as session:
+            if write:
+                return await session.execute_write(unit)
+            return await session.execute_read(unit)
 
 
 class _translated_errors:

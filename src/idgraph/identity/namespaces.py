@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -10,14 +10,14 @@ import yaml
 from pydantic import BaseModel, Field
 
 
-class NamespaceType(str, Enum):
+class NamespaceType(StrEnum):
     PERSON = "person"
     DEVICE = "device"
     COOKIE = "cookie"
     PARTNER = "partner"
 
 
-class Normalisation(str, Enum):
+class Normalisation(StrEnum):
     TRIM = "trim"
     LOWERCASE = "lowercase"
     EMAIL = "email"
