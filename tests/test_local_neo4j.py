@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port, settings_for, Neo4jServer
+from tests.conftest import LiveServer, Neo4jServer, free_port, settings_for
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="managed local Neo4j is used only without NEO4J_URI"

@@ -125,8 +125,8 @@ def _error(index: int, code: str, message: str, n_records: int) -> IngestError:
 def _changes(report: ClusterReport) -> dict:
     return {
         "profiles_created": [strawberry.ID(p) for p in report.created],
-        "merges": [ProfileMerge(merged_profile_id=strawberry.ID(a), into_profile_id=strawberry.ID(b))
-                   for a, b in report.merged],
+        "merges": [ProfileMerge(merged_profile_id=strawberry.ID(a),
+                                into_profile_id=strawberry.ID(b)) for a, b in report.merged],
         "splits": [ProfileSplit(profile_id=strawberry.ID(p),
                                 from_profile_ids=[strawberry.ID(x) for x in src])
                    for p, src in report.split],
