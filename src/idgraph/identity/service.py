@@ -48,8 +48,9 @@ def now_ms() -> int:
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  max_cluster_size: int = 50, batch_size: int = 1000) -> None:
-        # Called inside each ingest transaction with the newly stored items, after
-        # re-clustering: other domains (profiles' computed attributes) keep their state current.
+        # Called inside every transaction that stores items or re-clusters (ingest, unlink),
+        # with the newly stored items and what re-clustering changed: other domains (profiles'
+        # computed attributes and views) keep their state current in the same transaction.
         self.after_batch: list[Callable[[Tx, list[Item], ClusterReport], Awaitable[None]]] = []
         self.graph = graph
         self.registry = registry
@@ -100,9 +101,12 @@ class IdentityService:
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id}")
-        for hook in self.after_batch:
-            await hook(tx, new_items, result.report)
+        await self.run_hooks(tx, new_items, result.report)
         return result
+
+    async def run_hooks(self, tx: Tx, items: list[Item], report: ClusterReport) -> None:
+        for hook in self.after_batch:
+            await hook(tx, items, report)
 
     # -- reads ------------------------------------------------------------------------------
     def normalise(self, namespace: str, value: str) -> IdentityKey:
@@ -153,6 +157,7 @@ class IdentityService:
             seeds = {r["a"] for r in rows} | {r["b"] for r in rows}
             report = await recluster(tx, seeds, self.registry, self.max_cluster_size, now,
                                      cause=f"unlink:{reason}")
+            await self.run_hooks(tx, [], report)
             return {"unlinked": done[0]["unlinked"], "report": report}
 
         return await self.graph.write_tx(work)
