@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from functools import partial
 
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -24,6 +26,21 @@ from idgraph.errors import InvalidInput
 # The default maximum page size; an app's own is `settings.max_page_size` (see page_size()).
 MAX_PAGE_SIZE: int = Settings.model_fields["max_page_size"].default
 DEFAULT_PAGE_SIZE: int = Settings.model_fields["default_page_size"].default
+
+
+class DocumentCache(ParserCache):
+    """Reuses parsed documents. A document that fails to parse is left to strawberry's own
+    parse, so it becomes an ordinary request error (coded, counted) instead of an exception
+    escaping the extensions."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options)
+        except GraphQLError:
+            context.graphql_document = None
+        yield
 
 
 class CostLimiter(SchemaExtension):
@@ -44,6 +61,8 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
     extensions: list[Callable[[], SchemaExtension]] = [
         GraphQLMetrics,
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        # The cache key includes the token limit, so an over-long document is always refused.
+        partial(DocumentCache, maxsize=512),
         partial(QueryDepthLimiter, max_depth=settings.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(CostLimiter, settings.max_cost, settings.max_page_size,
