@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from idgraph.api.loaders import Loaders
 from idgraph.api.permissions import Role
 from idgraph.services import Services
 
@@ -21,6 +22,15 @@ class Context:
     api_keys: Any = None  # idgraph.auth.service.ApiKeyService
     metrics: Any = None  # idgraph.api.metrics.Metrics
     connection_params: dict | None = None  # a WebSocket's connection_init payload
+
+    _loaders: Any = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """This request's DataLoaders, made on first use."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.services)
+        return self._loaders
 
     def notify_changed(self, profile_ids: set[str]) -> None:
         """Tell live subscribers which profiles a committed write changed."""

@@ -141,6 +141,14 @@ class Resolution:
     profile_id: strawberry.ID | None
     error: str | None = None
 
+    @strawberry.field(permission_classes=[allow(Role.PARTNER)],
+                      description="The whole profile; batched across the list (no N+1).")
+    async def profile(self, info: Info) -> Annotated[
+            Profile, strawberry.lazy("idgraph.api.profile_types")] | None:
+        from idgraph.api.profile_types import load_profile
+
+        return await load_profile(info, str(self.profile_id)) if self.profile_id else None
+
 
 @strawberry.type(description="One link between two identities, with its provenance.")
 class LinkEvidence:

@@ -103,7 +103,7 @@ class Profile:
     @strawberry.field(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
                       description="Merges, splits and refused links, newest first.")
     async def history(self, info: Info) -> list[ClusterChange]:
-        rows = await info.context.services.identity.history(str(self.id))
+        rows = await info.context.loaders.history.load(str(self.id))
         return [ClusterChange(profile_id=strawberry.ID(r["profileId"]), at=from_millis(r["at"]),
                               kind=r["kind"], related=r["related"] or [], reason=r["reason"],
                               cause=r["cause"]) for r in rows]
@@ -141,7 +141,7 @@ class Profile:
     @strawberry.field(permission_classes=READERS,
                       description="Every computed attribute's value over its lookback window.")
     async def computed(self, info: Info) -> list[ComputedValue]:
-        values = await info.context.services.profiles.computed(str(self.id))
+        values = await info.context.loaders.computed.load(str(self.id))
         return [ComputedValue(name=d.name, function=d.function, event_type=d.event_type,
                               property=d.property, value=value) for d, value in values]
 
@@ -235,8 +235,12 @@ class ProfileQuery:
     @strawberry.field(permission_classes=READERS,
                       description="A profile by id; a merged-away id gives the surviving profile.")
     async def profile_by_id(self, info: Info, id: strawberry.ID) -> Profile | None:
-        services = info.context.services
-        fragments, policies = lookahead(info)
-        read = await services.profiles.read(profile_id=str(id), with_fragments=fragments,
-                                            policy_ids=policies)
-        return Profile.from_view(read.view, services.identity.registry, read) if read else None
+        return await load_profile(info, str(id))
+
+
+async def load_profile(info: Info, profile_id: str) -> Profile | None:
+    """A profile by id through the request's DataLoader (batched with its siblings)."""
+    fragments, policies = lookahead(info)
+    read = await info.context.loaders.profiles(fragments, policies).load(profile_id)
+    registry = info.context.services.identity.registry
+    return Profile.from_view(read.view, registry, read) if read else None

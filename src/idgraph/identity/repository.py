@@ -134,13 +134,13 @@ RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
        collect({namespace: m.namespace, value: m.value, firstSeen: m.firstSeen,
                 lastSeen: m.lastSeen}) AS identities
 """
-PROFILE_HISTORY = """
-OPTIONAL MATCH (alias:ProfileAlias {mergedInto: $id})
-WITH [$id] + collect(alias.id) AS ids
-MATCH (c:ClusterChange) WHERE c.profileId IN ids
-RETURN c.profileId AS profileId, c.at AS at, c.kind AS kind, c.related AS related,
-       c.reason AS reason, c.cause AS cause
-ORDER BY c.at DESC, c.kind
+HISTORIES = """
+UNWIND $ids AS id
+OPTIONAL MATCH (alias:ProfileAlias {mergedInto: id})
+WITH id, [id] + collect(alias.id) AS ids
+OPTIONAL MATCH (c:ClusterChange) WHERE c.profileId IN ids
+WITH id, c ORDER BY c.at DESC, c.kind
+RETURN id, collect(c {.profileId, .at, .kind, .related, .reason, .cause}) AS changes
 """
 LINKS_OF_SOURCE = """
 MATCH (a:Identity)-[l:LINK {source: $source}]->(b:Identity)

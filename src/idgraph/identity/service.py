@@ -137,7 +137,12 @@ class IdentityService:
         return _view(await self.graph.read(q.PROFILE_BY_ID, id=profile_id))
 
     async def history(self, profile_id: str) -> list[dict[str, Any]]:
-        return await self.graph.read(q.PROFILE_HISTORY, id=profile_id)
+        return (await self.histories([profile_id]))[profile_id]
+
+    async def histories(self, profile_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Cluster changes of several profiles (with their merged-away ids), newest first."""
+        rows = await self.graph.read(q.HISTORIES, ids=profile_ids)
+        return {row["id"]: row["changes"] for row in rows}
 
     # -- operations -------------------------------------------------------------------------
     async def unlink(self, pair: tuple[IdentityKey, IdentityKey] | None = None,

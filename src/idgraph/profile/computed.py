@@ -54,6 +54,15 @@ RETURN d {.*} AS d, collect(c {.ts, .vals, .events}) AS states
 ORDER BY d.name
 """
 
+READ_STATES_MANY = """
+UNWIND $ids AS id
+MATCH (d:ComputedAttribute)
+OPTIONAL MATCH (:Profile {id: id})<-[:IN_PROFILE]-(:Identity)-[:HAS_COMPUTED]->
+               (c:ComputedValue {def: d.name})
+RETURN id, d {.*} AS d, collect(c {.ts, .vals, .events}) AS states
+ORDER BY id, d.name
+"""
+
 
 @dataclass(frozen=True)
 class Definition:

@@ -37,6 +37,13 @@ RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
 
 VIEW_BY_IDENTITY = BY_IDENTITY + VIEW
 VIEW_BY_ID = BY_ID + VIEW
+# Many profiles in one round trip (DataLoaders): each row says which requested id it answers.
+VIEW_BY_IDS = """
+UNWIND $ids AS requested
+OPTIONAL MATCH (alias:ProfileAlias {id: requested})
+WITH requested, coalesce(alias.mergedInto, requested) AS target
+MATCH (p:Profile {id: target})
+""" + VIEW + ", requested"
 
 # Newest first; the cursor is (ts, key), so pages never skip or repeat when events arrive.
 EVENTS_PAGE = """

@@ -51,11 +51,14 @@ class ProfileService:
                                      policies=list(policy_ids), **args)
         if not rows:
             return None
-        row = rows[0]
-        view = ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
-                           row["updatedAt"])
-        fragments = [Fragment.from_row(f) for f in row["fragments"]] if with_fragments else None
-        return ProfileRead(view, row["isTest"], fragments, row["policies"])
+        return _read_of(rows[0], with_fragments)
+
+    async def read_many(self, profile_ids: list[str], with_fragments: bool = False,
+                        policy_ids: tuple[str, ...] = ()) -> dict[str, ProfileRead]:
+        """Several profiles by id (merged-away ids resolve) in one round trip."""
+        rows = await self.graph.read(q.VIEW_BY_IDS, ids=profile_ids, withFragments=with_fragments,
+                                     policies=list(policy_ids))
+        return {row["requested"]: _read_of(row, with_fragments) for row in rows}
 
     def merged(self, read: ProfileRead, policy_id: str | None,
                identity: str | None) -> list[MergedValue]:
@@ -75,12 +78,17 @@ class ProfileService:
 
     # -- computed attributes ------------------------------------------------------------------
     async def computed(self, profile_id: str) -> list[tuple[c.Definition, Any]]:
-        rows = await self.graph.read(c.READ_STATES, id=profile_id)
+        return (await self.computed_many([profile_id])).get(profile_id, [])
+
+    async def computed_many(self, profile_ids: list[str]
+                            ) -> dict[str, list[tuple[c.Definition, Any]]]:
+        """Every computed attribute of several profiles, in one round trip."""
+        rows = await self.graph.read(c.READ_STATES_MANY, ids=profile_ids)
         now = now_ms()
-        out = []
+        out: dict[str, list[tuple[c.Definition, Any]]] = {pid: [] for pid in profile_ids}
         for row in rows:
             definition = c.Definition.from_row(row["d"])
-            out.append((definition, c.aggregate(definition, row["states"], now)))
+            out[row["id"]].append((definition, c.aggregate(definition, row["states"], now)))
         return out
 
     async def definitions(self) -> list[c.Definition]:
@@ -122,6 +130,13 @@ class ProfileService:
         if events:
             definitions = [c.Definition.from_row(r["d"]) for r in await tx.run(c.LIST_DEFS)]
             await _write_states(tx, definitions, events, now_ms())
+
+
+def _read_of(row: dict[str, Any], with_fragments: bool) -> ProfileRead:
+    view = ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
+                       row["updatedAt"])
+    fragments = [Fragment.from_row(f) for f in row["fragments"]] if with_fragments else None
+    return ProfileRead(view, row["isTest"], fragments, row["policies"])
 
 
 def _says_test(payload: str) -> bool:

@@ -1,0 +1,38 @@
+"""Per-request DataLoaders: nested fields of many profiles cost one Neo4j round trip per
+field, not one per profile (no N+1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from idgraph.profile.service import ProfileRead
+from idgraph.services import Services
+
+
+class Loaders:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.history = DataLoader(load_fn=self._histories)
+        self.computed = DataLoader(load_fn=self._computed)
+        self._profiles: dict[tuple[bool, tuple[str, ...]], DataLoader] = {}
+
+    def profiles(self, with_fragments: bool, policies: tuple[str, ...]) -> DataLoader:
+        """Profile reads by id; one loader per shape of read (attributes asked or not)."""
+        shape = (with_fragments, policies)
+        if shape not in self._profiles:
+            async def load(ids: list[str]) -> list[ProfileRead | None]:
+                found = await self.services.profiles.read_many(ids, with_fragments, policies)
+                return [found.get(i) for i in ids]
+
+            self._profiles[shape] = DataLoader(load_fn=load)
+        return self._profiles[shape]
+
+    async def _histories(self, ids: list[str]) -> list[list[dict[str, Any]]]:
+        found = await self.services.identity.histories(ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _computed(self, ids: list[str]) -> list[list[Any]]:
+        found = await self.services.profiles.computed_many(ids)
+        return [found.get(i, []) for i in ids]
