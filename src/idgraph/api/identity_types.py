@@ -144,7 +144,7 @@ class Resolution:
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="The whole profile; batched across the list (no N+1).")
     async def profile(self, info: Info) -> Annotated[
-            Profile, strawberry.lazy("idgraph.api.profile_types")] | None:
+            "Profile", strawberry.lazy("idgraph.api.profile_types")] | None:  # noqa: UP037, F821
         from idgraph.api.profile_types import load_profile
 
         return await load_profile(info, str(self.profile_id)) if self.profile_id else None
