@@ -37,6 +37,7 @@ def cost_rule(max_cost: int, max_page_size: int, default_page_size: int,
     """A validation rule bound to one request's variables."""
 
     class CostLimit(ValidationRule):
+        per_request = True  # depends on variables: never cached with the document's rules
         def enter_document(self, node, *_args):
             fragments = {d.name.value: d for d in node.definitions
                          if isinstance(d, FragmentDefinitionNode)}

@@ -3,10 +3,12 @@ page size, introspection and field suggestions (docs/api.md explains each)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import ClassVar
 
-from graphql import GraphQLError
+from graphql import GraphQLError, validate
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -16,6 +18,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 
 from idgraph.api.cost import cost_rule
 from idgraph.api.errors import IdgraphMaskErrors
@@ -56,6 +59,39 @@ class CostLimiter(SchemaExtension):
         yield
 
 
+class CachedValidation(SchemaExtension):
+    """Validates each document text once (spec rules, depth, aliases: they depend only on the
+    text) and runs only the per-request rules (the cost, priced with this request's
+    variables) every time. Parsing and validating again was most of a profile read's cost."""
+
+    _cache: ClassVar[OrderedDict[tuple[int, str], list[GraphQLError]]] = OrderedDict()
+    MAXSIZE = 512
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            static = tuple(r for r in context.validation_rules
+                           if not getattr(r, "per_request", False))
+            dynamic = [r for r in context.validation_rules if getattr(r, "per_request", False)]
+            errors = self._static_errors(context, static)
+            if not errors and dynamic:
+                errors = validate(context.schema._schema, context.graphql_document, dynamic)
+            context.pre_execution_errors = errors
+        yield
+
+    def _static_errors(self, context, rules) -> list[GraphQLError]:
+        key = (id(context.schema), context.query or "")
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = validate_document(context.schema._schema, context.graphql_document, rules)
+            self._cache[key] = cached
+            if len(self._cache) > self.MAXSIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return list(cached)
+
+
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Extensions in order: metrics outermost (sees final errors), masking innermost."""
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -67,6 +103,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(CostLimiter, settings.max_cost, settings.max_page_size,
                 settings.default_page_size),
+        CachedValidation,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
