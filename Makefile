@@ -24,8 +24,10 @@ $(AUDIT): tests/http_audit/package.json tests/http_audit/package-lock.json
 test: $(STAMP) $(AUDIT)
 	$(VENV)/bin/pytest
 
+# Benchmarks write reports to bench/results/ (each starts its own managed Neo4j).
 bench: $(STAMP)
-	$(VENV)/bin/python -m bench.run
+	$(VENV)/bin/python -m bench.ingest
+	$(VENV)/bin/python -m bench.profile_read
 
 schema-file: $(STAMP)
 	$(VENV)/bin/idgraph schema export
