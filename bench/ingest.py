@@ -13,11 +13,11 @@ import random
 import neo4j
 
 from bench.common import Timer, bench_server, wipe, write_report
+from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
-from idgraph.identity.items import Limits
-from idgraph.identity.namespaces import load_registry
-from idgraph.identity.service import IdentityService
+from idgraph.profile import materialise
+from idgraph.services import Services
 
 # Floor A: identities and links only.
 FLOOR_LINKS = """
@@ -51,8 +51,9 @@ MERGE (a)-[l:LINK {source: row.source}]->(b)
 """
 
 
-def make_records(n: int, seed: int = 7) -> list[dict]:
-    """People with a CRM id, an e-mail and two cookies; each record shows 2-3 of them."""
+def make_records(n: int, seed: int = 7, attributes: bool = False) -> list[dict]:
+    """People with a CRM id, an e-mail and two cookies; each record shows 2-3 of them
+    (and, with `attributes`, a name, a nested city and a tier that sources disagree on)."""
     rng = random.Random(seed)
     people = max(1, n * 2 // 5)
     records = []
@@ -64,6 +65,10 @@ def make_records(n: int, seed: int = 7) -> list[dict]:
         records.append({"source": rng.choice(("crm", "web", "pos")), "recordId": str(i),
                         "timestamp": 1_700_000_000_000 + i * 1000,
                         "identities": [{"namespace": ns, "value": v} for ns, v in chosen]})
+        if attributes:
+            records[-1]["attributes"] = {
+                "name": f"P{p}", "tier": rng.choice(("gold", "silver", "bronze")),
+                "address": {"city": rng.choice(("Oslo", "Bergen", "Tromsø"))}}
     return records
 
 
@@ -85,9 +90,14 @@ def run_floor(driver: neo4j.Driver, statement: str, records: list[dict], batch: 
     return t.seconds
 
 
-async def run_idgraph(uri: str, records: list[dict], batch: int) -> tuple[float, float, int]:
+async def run_idgraph(uri: str, records: list[dict], batch: int,
+                      views: bool = True) -> tuple[float, float, int]:
     graph = Graph(uri, None, "neo4j", timeout=600)
-    service = IdentityService(graph, load_registry(), Limits(), 50, batch)
+    # The app's wiring (profile hooks included); optionally without view maintenance.
+    service = Services.build(Settings(ingest_batch_size=batch, max_cluster_size=50),
+                             graph).identity
+    if not views:
+        service.after_batch.remove(materialise.after_batch)
     try:
         with Timer() as t:
             result = await service.ingest(records)
@@ -105,9 +115,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--attributes", action="store_true", help="records carry attributes")
+    parser.add_argument("--no-views", action="store_true",
+                        help="leave out materialised view maintenance (for an A/B)")
     args = parser.parse_args()
     uri = bench_server()
-    records = make_records(args.records)
+    records = make_records(args.records, attributes=args.attributes)
     with neo4j.GraphDatabase.driver(uri) as driver:
         wipe(driver)
         asyncio.run(_schema(uri))
@@ -115,16 +128,20 @@ def main() -> None:
         wipe(driver)
         floor_b = run_floor(driver, FLOOR_RECORDS, records, args.batch)
         wipe(driver)
-        ours_s, resolve_s, found = asyncio.run(run_idgraph(uri, records, args.batch))
+        ours_s, resolve_s, found = asyncio.run(run_idgraph(uri, records, args.batch,
+                                                           views=not args.no_views))
     n = args.records
     lines = [
-        f"{n:,} records, 2-3 identities each, batches of {args.batch}.", "",
+        f"{n:,} records, 2-3 identities each{', with attributes' if args.attributes else ''}, "
+        f"batches of {args.batch}; materialised views "
+        f"{'not maintained' if args.no_views else 'maintained'}.", "",
         "| run | seconds | records/s | vs floor |", "| --- | ---: | ---: | ---: |",
         f"| floor: bare driver UNWIND ... MERGE (identities, links) | {floor_s:.1f} | "
         f"{n / floor_s:,.0f} | 1.00 |",
         f"| floor B: bare driver, records + identities + links | {floor_b:.1f} | "
         f"{n / floor_b:,.0f} | {floor_s / floor_b:.2f} |",
-        f"| idgraph ingest (validation, records, linking rules, profiles) | {ours_s:.1f} | "
+        f"| idgraph ingest (validation, records, linking rules, profiles, hooks) | "
+        f"{ours_s:.1f} | "
         f"{n / ours_s:,.0f} | {floor_s / ours_s:.2f} |", "",
         f"idgraph vs floor B (same stored input, no identity resolution): "
         f"{floor_b / ours_s:.2f}.", "",

@@ -10,6 +10,7 @@ from idgraph.db.graph import Graph
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
+from idgraph.profile import materialise
 from idgraph.profile.service import ProfileService
 
 
@@ -32,7 +33,10 @@ class Services:
         identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
                                    settings.max_cluster_size, settings.ingest_batch_size)
         profiles = ProfileService(graph)
-        # Computed attributes and test flags are kept current inside each ingest transaction.
+        # Computed attributes, test flags and then (reading those flags) the materialised
+        # views are kept current inside each ingest transaction.
         identity.after_batch.append(profiles.after_batch)
+        identity.after_batch.append(materialise.after_batch)
+        profiles.policies.after_default_change.append(lambda: materialise.rebuild(graph))
         return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed(),
                    profiles=profiles)

@@ -95,8 +95,10 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component) -> Clust
         if decision.status != ACTIVE and statuses.get((a, b)) != {"refused"}:
             report.refused.append((a, b, decision.reason or ""))
     for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
-        if any(component.profile_of.get(k) != pid for k in cluster):
-            report.changed_profiles.add(pid)
+        moved_from = {component.profile_of.get(k) for k in cluster} - {pid}
+        if moved_from:
+            # Both ends changed: the profile that gained members and each one that lost some.
+            report.changed_profiles |= {pid} | {old for old in moved_from if old}
     report.changed_profiles |= set(plan.retired)
     return report
 

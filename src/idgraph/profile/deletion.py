@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from idgraph.db.graph import Tx
 from idgraph.identity.clustering import ClusterReport, recluster
 from idgraph.identity.service import IdentityService, now_ms
+from idgraph.profile import materialise
 
 # Writing to the profile locks it: a concurrent ingest of this cluster waits for us.
 CLUSTER = """
@@ -116,6 +117,7 @@ async def delete_profile(tx: Tx, identity_key: str) -> Receipt:
     receipt.profile_ids = [row["id"], *sorted(row["aliases"])]
     await _delete_attached(tx, row["keys"], receipt)
     await _delete_profiles(tx, [row["id"]], receipt)
+    await materialise.drop(tx, [row["id"]])
     return receipt
 
 
@@ -135,6 +137,10 @@ async def delete_source(tx: Tx, source: str, identity: IdentityService) -> Recei
                                          cause=f"delete source:{source}")
     await _delete_profiles(tx, touched["profiles"], receipt)
     receipt.profile_ids = sorted(set(touched["profiles"]))
+    # Every touched profile lost the source's records, not only the re-clustered ones: the
+    # hooks (materialised views) see them all as changed; deleted ones drop their views.
+    receipt.report.changed_profiles |= set(receipt.profile_ids)
+    await identity.run_hooks(tx, [], receipt.report)
     return receipt
 
 

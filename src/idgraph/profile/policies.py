@@ -7,6 +7,7 @@ stored policy is the default, the built-in timestamp-ordered one (id "default") 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +28,12 @@ SET m.name = $p.name, m.kind = $p.kind, m.sources = $p.sources, m.stitching = $p
     m.isDefault = $p.isDefault, m.updatedAt = $now
 RETURN m {.*} AS m
 """
-DELETE = "MATCH (m:MergePolicy {id: $id}) DELETE m RETURN count(*) AS n"
+DELETE = """
+MATCH (m:MergePolicy {id: $id})
+WITH m, coalesce(m.isDefault, false) AS wasDefault
+DELETE m
+RETURN count(*) AS n, any(d IN collect(wasDefault) WHERE d) AS wasDefault
+"""
 
 
 def from_row(row: dict[str, Any] | None) -> Policy | None:
@@ -73,6 +79,9 @@ def _params(policy: Policy) -> dict[str, Any]:
 class PolicyStore:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        # Called after a committed change of which policy is the default, or of its rules
+        # (the materialised views follow the default policy).
+        self.after_default_change: list[Callable[[], Awaitable[object]]] = []
 
     async def list(self) -> list[Policy]:
         stored = [from_row(r["m"]) for r in await self.graph.read(LIST)]
@@ -94,21 +103,34 @@ class PolicyStore:
     async def delete(self, policy_id: str) -> bool:
         self._not_builtin(policy_id)
         rows = await self.graph.write(DELETE, id=policy_id)
+        if rows and rows[0]["wasDefault"]:
+            await self._default_changed()
         return bool(rows and rows[0]["n"])
 
     async def _save(self, policy: Policy) -> Policy:
         validate(policy)
 
-        async def work(tx: Tx) -> Policy:
+        async def work(tx: Tx) -> tuple[Policy, bool]:
             taken = await tx.run(NAME_TAKEN, name=policy.name.strip(), id=policy.id)
             if taken[0]["n"]:
                 raise InvalidInput(f"A merge policy named {policy.name!r} exists.")
+            before = await tx.run(GET, id=policy.id)
+            was_default = bool(before and before[0]["m"].get("isDefault"))
             if policy.is_default:
                 await tx.run(CLEAR_DEFAULT, id=policy.id)
             rows = await tx.run(SAVE, p=_params(policy), now=now_ms())
-            return from_row(rows[0]["m"])  # type: ignore[return-value]
+            saved = from_row(rows[0]["m"])
+            assert saved is not None  # SAVE always returns the node
+            return saved, was_default or policy.is_default
 
-        return await self.graph.write_tx(work)
+        saved, default_changed = await self.graph.write_tx(work)
+        if default_changed:
+            await self._default_changed()
+        return saved
+
+    async def _default_changed(self) -> None:
+        for hook in self.after_default_change:
+            await hook()
 
     @staticmethod
     def _not_builtin(policy_id: str) -> None:

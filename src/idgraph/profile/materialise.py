@@ -1,0 +1,151 @@
+"""The materialised merged view: per profile, the default policy's merged attributes as the
+properties of one (:ProfileView) node, so a segment rule scans profiles, not fragments.
+
+(:Profile)-[:VIEW]->(:ProfileView {`address.city`: …, _profile, _json, _isTest, _size,
+_updatedAt, _policy}). Attribute paths whose every part matches ATTRIBUTE_PATH and whose value
+Neo4j can store (a scalar or a non-empty list of one scalar type) become properties; the whole
+merged object is always in `_json`. Metadata names start with `_`, which no attribute property
+can, so the two never collide. Kept exact inside every transaction that changes a profile's
+records or members (see docs/profiles.md, "The materialised view").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from idgraph.db.graph import Graph, Tx
+from idgraph.identity.clustering import ClusterReport
+from idgraph.identity.items import Item
+from idgraph.identity.service import now_ms
+from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
+from idgraph.profile.policies import pick
+from idgraph.profile.repository import IS_TEST
+
+PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
+ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
+INT64 = (-(2**63), 2**63 - 1)
+REBUILD_CHUNK = 500
+
+# Everything a refresh needs for many profiles in one round trip: the profiles named or
+# holding the identities given (a retired or deleted id yields no row), their fragments, test
+# flag and the stored default policy. Record keys are read only when that policy stitches off.
+READ = """
+CALL () {
+  OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
+  RETURN collect(mp {.*}) AS policies
+}
+CALL () {
+  UNWIND $ids AS id MATCH (p:Profile {id: id}) RETURN p
+  UNION
+  UNWIND $keys AS k MATCH (:Identity {key: k})-[:IN_PROFILE]->(p:Profile) RETURN p
+}
+CALL (p, policies) {
+  MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:KEYED_BY]-(r:Record)
+  WITH DISTINCT r
+  RETURN collect({source: r.source, recordId: r.recordId, ts: r.ts, attributes: r.attributes,
+    keys: CASE WHEN any(x IN policies WHERE NOT x.stitching)
+               THEN [(r)-[:KEYED_BY]->(k:Identity) | k.key] ELSE [] END}) AS fragments
+}
+RETURN p.id AS id, p.primaryKey AS primaryKey, p.size AS size, fragments, policies,
+       """ + IS_TEST + " AS isTest"
+WRITE = """
+UNWIND $rows AS row
+MATCH (p:Profile {id: row.id})
+MERGE (p)-[:VIEW]->(v:ProfileView)
+SET v = row.props
+"""
+DROP = """
+UNWIND $ids AS id
+MATCH (v:ProfileView {_profile: id})
+DETACH DELETE v
+"""
+# One chunk of a rebuild, in id order (index-backed), locking the profiles so a concurrent
+# ingest of the same profile waits for the chunk (or the chunk for it) instead of racing.
+NEXT_CHUNK = """
+MATCH (p:Profile) WHERE p.id > $after
+WITH p ORDER BY p.id LIMIT $limit
+SET p.lockedAt = $now
+RETURN p.id AS id
+"""
+
+
+async def after_batch(tx: Tx, items: list[Item], report: ClusterReport) -> None:
+    """Identity hook: new records change their profiles' views; re-clustering its profiles'."""
+    keys = {k for it in items if it.kind == "record" for k in it.identity_keys}
+    await refresh(tx, report.changed_profiles, keys)
+
+
+async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = ()) -> None:
+    """Recompute the views of the profiles `ids` and of the profiles holding `keys`, batched;
+    drop the views of ids that are no profile any more (merged away, deleted)."""
+    ids, keys = sorted(set(ids)), sorted(set(keys))
+    if not ids and not keys:
+        return
+    rows = await tx.run(READ, ids=ids, keys=keys)
+    now = now_ms()
+    if rows:
+        policy = pick(rows[0]["policies"], None)
+        await tx.run(WRITE, rows=[{"id": r["id"], "props": properties(r, policy, now)}
+                                  for r in rows])
+    gone = set(ids) - {r["id"] for r in rows}
+    if gone:
+        await drop(tx, gone)
+
+
+async def drop(tx: Tx, ids: Iterable[str]) -> None:
+    await tx.run(DROP, ids=sorted(set(ids)))
+
+
+async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK) -> int:
+    """Recompute every view, one write transaction per chunk of profiles; returns the count.
+
+    One transaction for all profiles could outgrow memory and the timeout, and CALL … IN
+    TRANSACTIONS cannot run inside a managed transaction. Each chunk reads the default policy
+    in its own transaction, and ingest hooks read it in theirs, so once the loop ends every view
+    follows the policy in force.
+    """
+    after, done = "", 0
+    while True:
+        ids = await graph.write_tx(lambda tx, a=after: _rebuild_chunk(tx, a, chunk))
+        done += len(ids)
+        if len(ids) < chunk:
+            return done
+        after = ids[-1]
+
+
+async def _rebuild_chunk(tx: Tx, after: str, chunk: int) -> list[str]:
+    ids = [r["id"] for r in await tx.run(NEXT_CHUNK, after=after, limit=chunk, now=now_ms())]
+    await refresh(tx, ids)
+    return ids
+
+
+def properties(row: dict[str, Any], policy: Policy, now: int) -> dict[str, Any]:
+    """The view node's properties: storable attribute paths, the merged JSON and metadata."""
+    fragments = [Fragment.from_row(f) for f in row["fragments"]]
+    # Stitching off: the primary identity's view, as profileById shows it.
+    values = merge(fragments, policy, row["primaryKey"])
+    props = {v.path: v.winner.value for v in values
+             if ATTRIBUTE_PATH.fullmatch(v.path) and storable(v.winner.value)}
+    props.update({
+        "_profile": row["id"], "_isTest": bool(row["isTest"]), "_size": row["size"],
+        "_updatedAt": now, "_policy": policy.id,
+        "_json": json.dumps(merged_attributes(values), sort_keys=True, separators=(",", ":")),
+    })
+    return props
+
+
+def storable(value: Any) -> bool:
+    """A Neo4j property value: a scalar, or a non-empty list of scalars of one type."""
+    if isinstance(value, list):
+        kinds = {type(x) for x in value}
+        return len(kinds) == 1 and all(_scalar(x) for x in value)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool | str | float):
+        return True
+    return isinstance(value, int) and INT64[0] <= value <= INT64[1]
