@@ -4,6 +4,7 @@ clear failures; and the API's readiness when that Neo4j dies and comes back."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -120,3 +121,22 @@ def test_api_reports_neo4j_down_and_recovers_when_it_returns(own_server, empty_g
         assert client.get("/readyz").status_code == 200
         assert client.post("/graphql", json={"query": "{ health { neo4j } }"}).json() == {
             "data": {"health": {"neo4j": "ok"}}}
+
+
+def test_missing_maven_on_first_start_is_a_clear_error(own_server, tmp_path):
+    env, state_dir, _ = own_server
+    java_home = str(Path(os.path.realpath(shutil.which("java"))).parents[1])
+    result = run_cli({**env, "JAVA_HOME": java_home, "PATH": str(tmp_path),
+                      "IDGRAPH_LOCAL_NEO4J_CACHE_DIR": str(tmp_path / "empty-cache")},
+                     "neo4j", "start", timeout=60)
+    assert result.returncode != 0
+    assert "Maven (`mvn`) not found" in result.stderr and "NEO4J_URI" in result.stderr
+
+
+def test_neo4j_that_does_not_come_up_is_a_clear_error(own_server):
+    env, state_dir, _ = own_server
+    result = run_cli({**env, "IDGRAPH_LOCAL_NEO4J_HEAP": "4096g"}, "neo4j", "start",
+                     timeout=120)
+    assert result.returncode != 0
+    assert "Neo4j exited during start-up" in result.stderr and "console.log" in result.stderr
+    assert java_processes(state_dir) == []

@@ -141,6 +141,7 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
 
     graph = graph_for(settings, log=_err)
     try:
+        await graph.verify()
         await apply_schema(graph)
         services = Services.build(settings, graph)
         return await ingest_file(services.identity, file, batch_size, rejects, progress)

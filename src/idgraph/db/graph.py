@@ -64,6 +64,9 @@ class Graph:
     auth: tuple[str, str] | None
     database: str
     timeout: float = 30.0
+    # How long the driver retries transient failures (deadlocks between concurrent ingests,
+    # a leader switch, a restart) before a request fails with a clear error.
+    retry_time: float = 8.0
     _driver: neo4j.AsyncDriver | None = field(default=None, repr=False)
 
     @property
@@ -71,7 +74,7 @@ class Graph:
         if self._driver is None:
             self._driver = AsyncGraphDatabase.driver(
                 self.uri, auth=self.auth, connection_timeout=5.0,
-                connection_acquisition_timeout=10.0, max_transaction_retry_time=15.0,
+                connection_acquisition_timeout=10.0, max_transaction_retry_time=self.retry_time,
                 notifications_min_severity="OFF",
             )
         return self._driver
@@ -94,9 +97,18 @@ class Graph:
         in_use = sum(1 for c in every if getattr(c, "in_use", False))
         return in_use, len(every) - in_use
 
+    async def verify(self) -> None:
+        """Fail fast (no retries) with DatabaseUnavailable when the server cannot be reached."""
+        try:
+            await self.driver.verify_connectivity()
+        except (ServiceUnavailable, SessionExpired, OSError, DriverError, Neo4jError) as exc:
+            raise DatabaseUnavailable(
+                f"Neo4j at {self.uri} is unreachable ({exc}). Check NEO4J_URI, or unset it to "
+                "use the managed local Neo4j (`idgraph neo4j start`).") from exc
+
     async def ping(self) -> None:
-        """Raise DatabaseUnavailable unless Neo4j answers a trivial query."""
-        await self.read("RETURN 1 AS ok")
+        """Raise DatabaseUnavailable at once (no retries) unless Neo4j answers: readiness."""
+        await self.verify()
 
     async def read(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         return await self._execute(cypher, params, RoutingControl.READ)

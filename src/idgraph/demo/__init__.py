@@ -18,6 +18,7 @@ def demo_items() -> tuple[list[dict], list[dict]]:
 
 
 async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
+    await graph.verify()
     await apply_schema(graph)
     records, events = demo_items()
     result = await Services.build(settings, graph).identity.ingest(records, events)
