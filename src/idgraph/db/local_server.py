@@ -228,7 +228,8 @@ def start(cfg: LocalServerConfig, log=print) -> str:
     for sub in ("conf", "data", "logs", "run", "plugins", "import"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     (home / "conf" / "neo4j.conf").write_text(_conf_text(cfg))
-    cmd = [java, f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", *JVM_FLAGS, "-cp", f"{lib}/*", MAIN_CLASS,
+    cmd = [java, f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", *JVM_FLAGS,
+           f"-XX:ErrorFile={home / 'logs' / 'hs_err_pid%p.log'}", "-cp", f"{lib}/*", MAIN_CLASS,
            f"--home-dir={home}", f"--config-dir={home / 'conf'}", "--console-mode"]
     with open(home / "console.log", "ab") as console:
         proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT,
