@@ -67,3 +67,19 @@ def test_unreachable_neo4j_is_a_clear_error(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "unreachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rebuild_views_restores_every_profile_view(neo4j_server, gql, cypher, tmp_path):
+    from tests.identity_helpers import ingest, record
+    from tests.materialised_helpers import assert_views_match
+
+    ingest(gql, [record(str(n), f"crm:C{n}", f"email:p{n}@x.com", attributes={"n": n})
+                 for n in range(7)])
+    cypher("MATCH (v:ProfileView) DETACH DELETE v")  # as on a graph from before views existed
+    env = {**os.environ, "NEO4J_URI": neo4j_server.uri,
+           "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else ""}
+    done = subprocess.run([sys.executable, "-m", "idgraph", "profiles", "rebuild-views"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "rebuilt 7 profile views"
+    assert len(assert_views_match(gql, cypher)) == 7

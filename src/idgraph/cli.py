@@ -149,5 +149,38 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
         await graph.close()
 
 
+profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+
+
+@profiles_app.command("rebuild-views")
+def rebuild_views() -> None:
+    """Recompute every profile's materialised view (after an upgrade, or to repair one)."""
+    try:
+        count = asyncio.run(_rebuild_views(Settings()))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"rebuilt {count} profile views")
+
+
+async def _rebuild_views(settings: Settings) -> int:
+    from rich.progress import Progress
+
+    from idgraph.db.connect import graph_for
+    from idgraph.db.schema import apply_schema
+    from idgraph.profile.materialise import count_profiles, rebuild
+
+    graph = graph_for(settings, log=_err)
+    try:
+        await graph.verify()
+        await apply_schema(graph)
+        total = await count_profiles(graph)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("rebuilding views", total=total)
+            return await rebuild(graph, on_chunk=lambda n: progress.advance(task, n))
+    finally:
+        await graph.close()
+
+
 def main() -> None:  # pragma: no cover - entry point convenience
     sys.exit(app())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from idgraph.db.graph import Graph, Tx
@@ -99,7 +99,12 @@ async def drop(tx: Tx, ids: Iterable[str]) -> None:
     await tx.run(DROP, ids=sorted(set(ids)))
 
 
-async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK) -> int:
+async def count_profiles(graph: Graph) -> int:
+    return (await graph.read("MATCH (p:Profile) RETURN count(p) AS n"))[0]["n"]
+
+
+async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK,
+                  on_chunk: Callable[[int], None] | None = None) -> int:
     """Recompute every view, one write transaction per chunk of profiles; returns the count.
 
     One transaction for all profiles could outgrow memory and the timeout, and CALL … IN
@@ -111,6 +116,8 @@ async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK) -> int:
     while True:
         ids = await graph.write_tx(lambda tx, a=after: _rebuild_chunk(tx, a, chunk))
         done += len(ids)
+        if on_chunk:
+            on_chunk(len(ids))
         if len(ids) < chunk:
             return done
         after = ids[-1]
