@@ -178,3 +178,30 @@ def gql(live_api: LiveServer, empty_graph) -> Iterator[GraphQLClient]:
     client = GraphQLClient(live_api.url)
     yield client
     client.http.close()
+
+
+@pytest.fixture
+async def services(neo4j_server: Neo4jServer, empty_graph):
+    """The app's services in-process (for schema.execute tests), on an empty graph."""
+    from idgraph.db.connect import graph_for
+    from idgraph.db.schema import apply_schema
+    from idgraph.services import Services
+
+    settings = settings_for(neo4j_server)
+    graph = graph_for(settings, start_local=False)
+    await apply_schema(graph)
+    yield Services.build(settings, graph)
+    await graph.close()
+
+
+async def execute_counting_round_trips(services, query: str, variables: dict, role):
+    """Run a GraphQL document in-process; returns (result, Neo4j round trips it cost)."""
+    from idgraph.api.context import Context
+    from idgraph.api.schema import build_schema
+    from idgraph.db.graph import start_counting_round_trips
+
+    trips = start_counting_round_trips()
+    result = await build_schema(services.settings).execute(
+        query, variable_values=variables,
+        context_value=Context(services=services, request=None, role=role))
+    return result, trips[0]

@@ -3,15 +3,9 @@ provenance, ties, nested attributes, stitching, and the events connection."""
 
 from __future__ import annotations
 
-from idgraph.api.context import Context
 from idgraph.api.permissions import Role
-from idgraph.api.schema import build_schema
-from idgraph.db.connect import graph_for
-from idgraph.db.graph import start_counting_round_trips
-from idgraph.db.schema import apply_schema
 from idgraph.profile.merge import PRECEDENCE, Policy
-from idgraph.services import Services
-from tests.conftest import settings_for
+from tests.conftest import execute_counting_round_trips
 from tests.identity_helpers import ingest, record
 from tests.profile_helpers import attributes, create_policy, event, events_page
 
@@ -141,28 +135,19 @@ def test_event_page_size_is_bounded_by_settings(gql, live_api):
     assert response.json()["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
 
 
-async def test_profile_with_merged_attributes_is_one_round_trip(neo4j_server, empty_graph):
-    settings = settings_for(neo4j_server)
-    graph = graph_for(settings, start_local=False)
-    services = Services.build(settings, graph)
-    try:
-        await apply_schema(graph)
-        await services.identity.ingest([record("1", "crm:C1", "email:a@x.com", source="crm",
-                                               attributes={"a": 1}),
-                                        record("2", "email:a@x.com", source="web", day=2,
-                                               attributes={"a": 2, "b": {"c": 3}})])
-        policy = await services.profiles.policies.create(
-            Policy("", "crm only", kind=PRECEDENCE, sources=("crm",)))
-        query = """query Q($p: ID) { profile(identity: {namespace: "crm", value: "C1"}) {
-          identities { value } attributes
-          named: attributes(mergePolicy: $p) ... on Profile { attributeProvenance { path } } } }"""
-        trips = start_counting_round_trips()
-        result = await build_schema(settings).execute(
-            query, variable_values={"p": policy.id},
-            context_value=Context(services=services, request=None, role=Role.APP))
-        assert result.errors is None
-        assert result.data["profile"]["attributes"] == {"a": 2, "b": {"c": 3}}
-        assert result.data["profile"]["named"] == {"a": 1}
-        assert trips == [1]
-    finally:
-        await graph.close()
+async def test_profile_with_merged_attributes_is_one_round_trip(services):
+    await services.identity.ingest([record("1", "crm:C1", "email:a@x.com", source="crm",
+                                           attributes={"a": 1}),
+                                    record("2", "email:a@x.com", source="web", day=2,
+                                           attributes={"a": 2, "b": {"c": 3}})])
+    policy = await services.profiles.policies.create(
+        Policy("", "crm only", kind=PRECEDENCE, sources=("crm",)))
+    query = """query Q($p: ID) { profile(identity: {namespace: "crm", value: "C1"}) {
+      identities { value } attributes
+      named: attributes(mergePolicy: $p) ... on Profile { attributeProvenance { path } } } }"""
+    result, trips = await execute_counting_round_trips(services, query, {"p": policy.id},
+                                                       Role.APP)
+    assert result.errors is None
+    assert result.data["profile"]["attributes"] == {"a": 2, "b": {"c": 3}}
+    assert result.data["profile"]["named"] == {"a": 1}
+    assert trips == 1
