@@ -28,6 +28,7 @@ class ApiKeyService:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._open: tuple[float, bool] | None = None  # when "no key stored" was last seen
 
     async def authenticate(self, key: str) -> Principal | None:
         digest = hash_key(key)
@@ -45,8 +46,18 @@ class ApiKeyService:
         return principal
 
     async def open_to_loopback(self) -> bool:
-        """True when no key is configured at all: then loopback clients are served as admins."""
-        return not self.static and not await self.repository.any_stored()
+        """True when no key is configured at all: then loopback clients are served as admins.
+
+        Only "open" is cached (like looked-up keys), so keyless local use costs no extra round
+        trip per request; creating a key here closes it at once (other processes within
+        `cache_seconds`). "Closed" is asked again each time: such a request is refused anyway."""
+        if self.static:
+            return False
+        if self._open is not None and self.clock() - self._open[0] < self.cache_seconds:
+            return True
+        is_open = not await self.repository.any_stored()
+        self._open = (self.clock(), True) if is_open else None
+        return is_open
 
     async def create(self, name: str, role: Role) -> tuple[dict[str, Any], str]:
         """Store a new key; returns its record and the plaintext key (shown this once only)."""
@@ -55,6 +66,7 @@ class ApiKeyService:
             raise InvalidInput(f"An API key name needs 1 to {MAX_NAME_LENGTH} characters.")
         key = generate_key()
         record = await self.repository.create(uuid.uuid4().hex, name, role.value, hash_key(key))
+        self._open = None
         return record, key
 
     async def page(self, limit: int, after: tuple[str, str] | None) -> list[dict[str, Any]]:
@@ -65,4 +77,5 @@ class ApiKeyService:
         if digest is None:
             return False
         self._cache.pop(digest, None)
+        self._open = None
         return True
