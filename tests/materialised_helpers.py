@@ -19,7 +19,8 @@ ORPHAN_VIEWS = """
 MATCH (v:ProfileView) WHERE NOT EXISTS { (:Profile)-[:VIEW]->(v) }
 RETURN count(v) AS n
 """
-FIELDS = "id size isTestProfile attributes"
+# attributeProvenance always merges fragments at read time; `attributes` may come from the view.
+FIELDS = "id size isTestProfile attributes attributeProvenance { path value }"
 
 
 def api_profiles(gql, primaries: list[str]) -> list[dict]:
@@ -44,6 +45,8 @@ def assert_views_match(gql, cypher) -> list[dict]:
         assert view is not None, f"profile {row['id']} has no view"
         assert api["id"] == row["id"] == view["_profile"]
         assert json.loads(view["_json"]) == api["attributes"], row["id"]
+        from_fragments = {a["path"]: a["value"] for a in api["attributeProvenance"]}
+        assert flatten(json.loads(view["_json"])) == from_fragments, row["id"]
         assert view["_isTest"] == api["isTestProfile"] and view["_size"] == api["size"]
         expected = {path: value for path, value in flatten(api["attributes"]).items()
                     if ATTRIBUTE_PATH.fullmatch(path) and storable(value)}

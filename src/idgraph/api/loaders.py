@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from idgraph.profile.service import ProfileRead
+from idgraph.profile.service import ProfileRead, ReadShape
 from idgraph.services import Services
 
 
@@ -16,14 +16,14 @@ class Loaders:
         self.services = services
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
-        self._profiles: dict[tuple[bool, tuple[str, ...]], DataLoader] = {}
+        self._profiles: dict[ReadShape, DataLoader] = {}
 
-    def profiles(self, with_fragments: bool, policies: tuple[str, ...]) -> DataLoader:
+    def profiles(self, shape: ReadShape) -> DataLoader:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
-        shape = (with_fragments, policies)
         if shape not in self._profiles:
             async def load(ids: list[str]) -> list[ProfileRead | None]:
-                found = await self.services.profiles.read_many(ids, with_fragments, policies)
+                found = await self.services.profiles.read_many(
+                    ids, shape.fragments, shape.policies, shape.view)
                 return [found.get(i) for i in ids]
 
             self._profiles[shape] = DataLoader(load_fn=load)

@@ -22,7 +22,7 @@ from idgraph.identity.items import to_millis
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import ProfileView
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
-from idgraph.profile.service import EventRow, ProfileRead
+from idgraph.profile.service import EventRow, ProfileRead, ReadShape
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
@@ -111,6 +111,10 @@ class Profile:
     @strawberry.field(permission_classes=READERS,
                       description="The merged attributes as a JSON object (nested).")
     async def attributes(self, info: Info, merge_policy: PolicyArg = None) -> JSON:
+        if merge_policy is None and self.loaded is not None:
+            ready = self.loaded.default_attributes(self.asked_key)
+            if ready is not None:
+                return ready
         return merged_attributes(await self._merged(info, merge_policy))
 
     @strawberry.field(permission_classes=READERS,
@@ -204,16 +208,20 @@ def _walk(selections: Iterable[Any]) -> Iterable[Any]:
             yield from _walk(selection.selections)
 
 
-def lookahead(info: Info) -> tuple[bool, tuple[str, ...]]:
-    """Whether the query reads merged attributes, and which named policies it asks for."""
-    wanted, ids = False, set()
+def lookahead(info: Info) -> ReadShape:
+    """What the read must fetch: only the materialised view when the query asks for default
+    `attributes` alone; fragments (and the named policies) when it merges at read time."""
+    merged_fields, ids = [], set()
     for field in info.selected_fields:
         for sub in _walk(field.selections):
             if sub.name in MERGED_FIELDS:
-                wanted = True
+                merged_fields.append(sub)
                 if sub.arguments.get("mergePolicy"):
                     ids.add(str(sub.arguments["mergePolicy"]))
-    return wanted, tuple(sorted(ids))
+    view_only = bool(merged_fields) and all(
+        f.name == "attributes" and not f.arguments.get("mergePolicy") for f in merged_fields)
+    return ReadShape(fragments=bool(merged_fields) and not view_only,
+                     policies=tuple(sorted(ids)), view=view_only)
 
 
 @strawberry.type
@@ -226,9 +234,9 @@ class ProfileQuery:
             key = services.identity.normalise(identity.namespace, identity.value).key
         except IdentityRejected:
             return None
-        fragments, policies = lookahead(info)
-        read = await services.profiles.read(key=key, with_fragments=fragments,
-                                            policy_ids=policies)
+        shape = lookahead(info)
+        read = await services.profiles.read(key=key, with_fragments=shape.fragments,
+                                            policy_ids=shape.policies, with_view=shape.view)
         return Profile.from_view(read.view, services.identity.registry, read,
                                  key) if read else None
 
@@ -240,7 +248,6 @@ class ProfileQuery:
 
 async def load_profile(info: Info, profile_id: str) -> Profile | None:
     """A profile by id through the request's DataLoader (batched with its siblings)."""
-    fragments, policies = lookahead(info)
-    read = await info.context.loaders.profiles(fragments, policies).load(profile_id)
+    read = await info.context.loaders.profiles(lookahead(info)).load(profile_id)
     registry = info.context.services.identity.registry
     return Profile.from_view(read.view, registry, read) if read else None

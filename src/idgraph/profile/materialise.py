@@ -138,7 +138,7 @@ def properties(row: dict[str, Any], policy: Policy, now: int) -> dict[str, Any]:
              if ATTRIBUTE_PATH.fullmatch(v.path) and storable(v.winner.value)}
     props.update({
         "_profile": row["id"], "_isTest": bool(row["isTest"]), "_size": row["size"],
-        "_updatedAt": now, "_policy": policy.id,
+        "_updatedAt": now, "_policy": policy.id, "_stitched": policy.stitching,
         "_json": json.dumps(merged_attributes(values), sort_keys=True, separators=(",", ":")),
     })
     return props

@@ -32,8 +32,12 @@ CALL () {
   MATCH (mp:MergePolicy) WHERE $withFragments AND (mp.isDefault OR mp.id IN $policies)
   RETURN collect(mp {.*}) AS policies
 }
+// The materialised default-policy view, when the caller only wants default attributes: the
+// merge is then already done (profile/materialise.py keeps it exact).
+OPTIONAL MATCH (p)-[:VIEW]->(pv:ProfileView) WHERE $withView
 RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
-       p.updatedAt AS updatedAt, identities, fragments, policies, """ + IS_TEST + " AS isTest"
+       p.updatedAt AS updatedAt, identities, fragments, policies,
+       pv._json AS viewJson, pv._stitched AS viewStitched, """ + IS_TEST + " AS isTest"
 
 VIEW_BY_IDENTITY = BY_IDENTITY + VIEW
 VIEW_BY_ID = BY_ID + VIEW

@@ -23,6 +23,25 @@ class ProfileRead:
     is_test: bool
     fragments: list[Fragment] | None  # None: not read (no attributes were asked for)
     policy_rows: list[dict[str, Any]]
+    view_json: str | None = None  # the materialised default-policy attributes, when read
+    view_stitched: bool | None = None
+
+    def default_attributes(self, asked_key: str | None) -> dict[str, Any] | None:
+        """The default policy's attributes from the materialised view, when it applies."""
+        if self.view_json is None:
+            return None
+        if self.view_stitched is not True and asked_key not in (None, self.view.primary_key):
+            return None  # stitching off: the view is the primary identity's, not this one's
+        return json.loads(self.view_json)
+
+
+@dataclass(frozen=True)
+class ReadShape:
+    """What a profile read must bring back, decided from the GraphQL selection."""
+
+    fragments: bool = False  # fragments and policies, to merge at read time
+    policies: tuple[str, ...] = ()
+    view: bool = False  # the materialised default-policy attributes
 
 
 @dataclass(frozen=True)
@@ -42,22 +61,23 @@ class ProfileService:
 
     # -- the merged view ----------------------------------------------------------------------
     async def read(self, *, key: str | None = None, profile_id: str | None = None,
-                   with_fragments: bool = False, policy_ids: tuple[str, ...] = ()
-                   ) -> ProfileRead | None:
+                   with_fragments: bool = False, policy_ids: tuple[str, ...] = (),
+                   with_view: bool = False) -> ProfileRead | None:
         """The profile of an identity key (or of a profile id), in one round trip."""
         statement, args = (q.VIEW_BY_IDENTITY, {"key": key}) if key is not None else (
             q.VIEW_BY_ID, {"id": profile_id})
         rows = await self.graph.read(statement, withFragments=with_fragments,
-                                     policies=list(policy_ids), **args)
+                                     policies=list(policy_ids), withView=with_view, **args)
         if not rows:
             return None
         return _read_of(rows[0], with_fragments)
 
     async def read_many(self, profile_ids: list[str], with_fragments: bool = False,
-                        policy_ids: tuple[str, ...] = ()) -> dict[str, ProfileRead]:
+                        policy_ids: tuple[str, ...] = (), with_view: bool = False
+                        ) -> dict[str, ProfileRead]:
         """Several profiles by id (merged-away ids resolve) in one round trip."""
         rows = await self.graph.read(q.VIEW_BY_IDS, ids=profile_ids, withFragments=with_fragments,
-                                     policies=list(policy_ids))
+                                     policies=list(policy_ids), withView=with_view)
         return {row["requested"]: _read_of(row, with_fragments) for row in rows}
 
     def merged(self, read: ProfileRead, policy_id: str | None,
@@ -136,7 +156,8 @@ def _read_of(row: dict[str, Any], with_fragments: bool) -> ProfileRead:
     view = ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
                        row["updatedAt"])
     fragments = [Fragment.from_row(f) for f in row["fragments"]] if with_fragments else None
-    return ProfileRead(view, row["isTest"], fragments, row["policies"])
+    return ProfileRead(view, row["isTest"], fragments, row["policies"], row.get("viewJson"),
+                       row.get("viewStitched"))
 
 
 def _says_test(payload: str) -> bool:
