@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import ClassVar
 
-from graphql import GraphQLError, validate
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    VariableNode,
+    Visitor,
+    validate,
+    visit,
+)
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -20,7 +28,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
-from idgraph.api.cost import cost_rule
+from idgraph.api.cost import PAGE_ARGUMENTS, cost_rule
 from idgraph.api.errors import IdgraphMaskErrors
 from idgraph.api.metrics import GraphQLMetrics
 from idgraph.config import Settings
@@ -61,35 +69,58 @@ class CostLimiter(SchemaExtension):
 
 class CachedValidation(SchemaExtension):
     """Validates each document text once (spec rules, depth, aliases: they depend only on the
-    text) and runs only the per-request rules (the cost, priced with this request's
-    variables) every time. Parsing and validating again was most of a profile read's cost."""
+    text) and runs only the per-request rules (the cost, when a page size comes from a
+    variable) every time. Parsing and validating again was most of a profile read's cost."""
 
-    _cache: ClassVar[OrderedDict[tuple[int, str], list[GraphQLError]]] = OrderedDict()
+    # query text -> (page sizes come from variables, errors of the cached rules)
+    _cache: ClassVar[OrderedDict[tuple[int, str], tuple[bool, list[GraphQLError]]]] = (
+        OrderedDict())
     MAXSIZE = 512
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
-            static = tuple(r for r in context.validation_rules
-                           if not getattr(r, "per_request", False))
-            dynamic = [r for r in context.validation_rules if getattr(r, "per_request", False)]
-            errors = self._static_errors(context, static)
+            varies, errors = self._cached(context)
+            dynamic = [r for r in context.validation_rules if varies and _per_request(r)]
             if not errors and dynamic:
                 errors = validate(context.schema._schema, context.graphql_document, dynamic)
-            context.pre_execution_errors = errors
+            context.pre_execution_errors = list(errors)
         yield
 
-    def _static_errors(self, context, rules) -> list[GraphQLError]:
+    def _cached(self, context) -> tuple[bool, list[GraphQLError]]:
         key = (id(context.schema), context.query or "")
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = validate_document(context.schema._schema, context.graphql_document, rules)
-            self._cache[key] = cached
+        entry = self._cache.get(key)
+        if entry is None:
+            # A cost rule whose page sizes are all literals prices the same every time: it is
+            # validated and cached with the document's other rules.
+            varies = _page_sizes_from_variables(context.graphql_document)
+            rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
+            entry = (varies, validate_document(context.schema._schema,
+                                               context.graphql_document, rules))
+            self._cache[key] = entry
             if len(self._cache) > self.MAXSIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        return list(cached)
+        return entry
+
+
+def _per_request(rule) -> bool:
+    return getattr(rule, "per_request", False)
+
+
+def _page_sizes_from_variables(document: DocumentNode) -> bool:
+    """True when some `first`/`last` argument takes its value from a variable."""
+    found = False
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_args) -> None:
+            nonlocal found
+            if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
+                found = True
+
+    visit(document, Finder())
+    return found
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 from strawberry.types import Info
 
@@ -27,9 +29,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
-        from importlib.metadata import version
-
-        return version("idgraph")
+        return _installed_version()
 
     @strawberry.field(description="Checks that Neo4j answers; errors with DATABASE_UNAVAILABLE.",
                       permission_classes=[EVERY_ROLE])
@@ -41,6 +41,14 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
 @strawberry.type
 class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation):
     pass
+
+
+@functools.cache
+def _installed_version() -> str:
+    # Reading package metadata touches the file system: once per process is enough.
+    from importlib.metadata import version
+
+    return version("idgraph")
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
