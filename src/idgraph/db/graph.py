@@ -55,6 +55,12 @@ class Tx:
         result = await self._tx.run(cypher, params)
         return await result.data()
 
+    async def values(self, cypher: str, **params: Any) -> list[list[Any]]:
+        """Rows as plain lists: cheaper than dicts for large, hot results."""
+        _count_round_trip()
+        result = await self._tx.run(cypher, params)
+        return await result.values()
+
 
 @dataclass
 class Graph:

@@ -51,16 +51,16 @@ async def read_component(tx: Tx, seeds: set[str], now: int) -> Component:
     component = Component()
     frontier = set(seeds)
     while frontier:
-        rows = await tx.run(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now)
+        rows = await tx.values(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now)
         discovered: set[str] = set()
-        for row in rows:
-            component.profile_of[row["key"]] = row["profileId"]
-            if row["profileId"]:
-                component.created_at[row["profileId"]] = row["profileCreatedAt"] or 0
-            for link in row["links"]:
-                a, b = sorted((row["key"], link["other"]))
-                component.links[(a, b, link["source"])] = link
-                discovered.add(link["other"])
+        for key, profile_id, created_at, links in rows:
+            component.profile_of[key] = profile_id
+            if profile_id:
+                component.created_at[profile_id] = created_at or 0
+            for other, source, last_seen, status in links:
+                a, b = sorted((key, other))
+                component.links[(a, b, source)] = {"lastSeen": last_seen, "status": status}
+                discovered.add(other)
         frontier = discovered - component.profile_of.keys()
     return component
 

@@ -63,17 +63,17 @@ SET l.count = l.count + 1,
                     ELSE l.status END
 """
 # One breadth-first step over all links; locks each visited profile (by writing to it) so that
-# concurrent writers touching the same clusters serialise instead of racing.
+# concurrent writers touching the same clusters serialise instead of racing. Rows are
+# [key, profileId, profileCreatedAt, [[other, source, lastSeen, status], ...]] (lists, not maps:
+# this is the hottest read of an ingest).
 EXPAND_COMPONENT = """
 UNWIND $keys AS k
 MATCH (i:Identity {key: k})
 OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
 FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
 WITH i, p
-OPTIONAL MATCH (i)-[l:LINK]-(j:Identity)
 RETURN i.key AS key, p.id AS profileId, p.createdAt AS profileCreatedAt,
-       collect(CASE WHEN l IS NULL THEN NULL ELSE
-         {other: j.key, source: l.source, lastSeen: l.lastSeen, status: l.status} END) AS links
+       COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] } AS links
 """
 CREATE_PROFILES = """
 UNWIND $rows AS row
