@@ -69,3 +69,12 @@ def test_subscriptions_per_connection_are_capped(gql, live_api):
         assert message["id"] == "over", message
         errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
         assert errors[0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+
+
+def test_new_data_without_a_merge_is_pushed_too(gql, live_api):
+    ingest(gql, [record("1", "email:a@x.com", "ecid:E1", day=1)])
+    with open_socket(live_api) as ws:
+        subscribe(ws, "1", "ecid:E1")
+        ingest(gql, [record("2", "email:a@x.com", "ecid:E1", day=2)])  # same pair, new record
+        pushed = next_payload(ws)["data"]["profileChanged"]
+        assert pushed["kind"] == "UPDATED" and pushed["profile"]["size"] == 2

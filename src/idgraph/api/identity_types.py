@@ -224,7 +224,7 @@ async def _ingest(info: Info, records: list[RecordInput] | None,
     evs = [event_dict(e) for e in events or []]
     outcome = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run)
     if not dry_run:
-        info.context.notify_changed(outcome.report.changed_profiles)
+        info.context.notify_changed(outcome.report.touched_profiles)
     return IngestResult.build(outcome, len(recs), dry_run)
 
 

@@ -22,6 +22,8 @@ class ClusterReport:
     split: list[tuple[str, list[str]]] = field(default_factory=list)  # (new id, from ids)
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, reason)
     changed_profiles: set[str] = field(default_factory=set)
+    # Profiles whose data (records, events) or membership an ingest changed: live updates.
+    touched_profiles: set[str] = field(default_factory=set)
 
 
 @dataclass

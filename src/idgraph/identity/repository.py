@@ -1,6 +1,6 @@
 """Every Cypher statement of the identity graph. Values are parameters; nothing is formatted in.
 
-Model: (:Identity {key, namespace, value, firstSeen, lastSeen})
+Model: (:Identity {key, namespace, value, firstSeen, lastSeen, createdBatch})
        -[:LINK {source, firstSeen, lastSeen, count, firstRecordId, lastRecordId,
                 status: active|refused|unlinked, reason}]-> (:Identity)   (one per pair and source)
        (:Identity)-[:IN_PROFILE]->(:Profile {id, createdAt, updatedAt, size, primaryKey})
@@ -28,17 +28,21 @@ MERGE (e:Event {key: row.key})
                 e.properties = row.payload, e.batch = $batch, e.ingestedAt = $now
 RETURN row.key AS key, e.batch = $batch AS created
 """
-# One row per (item, identity): merge the identity and attach the item to it.
+# One row per (item, identity): merge the identity and attach the item to it. Returns each
+# identity once: whether this batch created it, and the profile it is in (None when new).
 ATTACH_RECORD_IDENTITIES = """
 UNWIND $rows AS row
 MERGE (i:Identity {key: row.identity})
   ON CREATE SET i.namespace = row.namespace, i.value = row.value, i.firstSeen = row.ts,
-                i.lastSeen = row.ts
+                i.lastSeen = row.ts, i.createdBatch = $batch
   ON MATCH SET i.lastSeen = CASE WHEN row.ts > i.lastSeen THEN row.ts ELSE i.lastSeen END,
                i.firstSeen = CASE WHEN row.ts < i.firstSeen THEN row.ts ELSE i.firstSeen END
 WITH i, row
 MATCH (r:Record {key: row.item})
 MERGE (r)-[:KEYED_BY]->(i)
+WITH DISTINCT i
+OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
+RETURN i.key AS key, i.createdBatch = $batch AS created, p.id AS profileId
 """
 ATTACH_EVENT_IDENTITIES = ATTACH_RECORD_IDENTITIES.replace(
     "MATCH (r:Record {key: row.item})\nMERGE (r)-[:KEYED_BY]->(i)",
@@ -48,19 +52,24 @@ ATTACH_EVENT_IDENTITIES = ATTACH_RECORD_IDENTITIES.replace(
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history).
 # New links start active (the common outcome); re-clustering in the same transaction corrects
 # the status of any it refuses, so no other transaction ever sees an undecided link.
+# Returns the pairs that were not already active: only those can change the clusters.
 MERGE_LINKS = """
 UNWIND $rows AS row
 MATCH (a:Identity {key: row.a}), (b:Identity {key: row.b})
 MERGE (a)-[l:LINK {source: row.source}]->(b)
   ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 0,
-                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active'
+                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'new'
+WITH row, l, l.status AS before
 SET l.count = l.count + 1,
     l.lastRecordId = CASE WHEN row.ts >= l.lastSeen THEN row.id ELSE l.lastRecordId END,
     l.lastSeen = CASE WHEN row.ts > l.lastSeen THEN row.ts ELSE l.lastSeen END,
     l.firstRecordId = CASE WHEN row.ts < l.firstSeen THEN row.id ELSE l.firstRecordId END,
     l.firstSeen = CASE WHEN row.ts < l.firstSeen THEN row.ts ELSE l.firstSeen END,
-    l.status = CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN 'active'
-                    ELSE l.status END
+    l.status = CASE WHEN before = 'new' THEN 'active'
+                    WHEN before = 'unlinked' AND row.ts > l.unlinkedAt THEN 'active'
+                    ELSE before END
+WITH row, before WHERE before <> 'active'
+RETURN DISTINCT row.a AS a, row.b AS b
 """
 # One breadth-first step over all links; locks each visited profile (by writing to it) so that
 # concurrent writers touching the same clusters serialise instead of racing. Rows are

@@ -30,6 +30,7 @@ class IngestResult:
         for name in ("created", "merged", "split", "refused"):
             getattr(self.report, name).extend(getattr(other.report, name))
         self.report.changed_profiles |= other.report.changed_profiles
+        self.report.touched_profiles |= other.report.touched_profiles
 
 
 @dataclass(frozen=True)
@@ -86,21 +87,19 @@ class IdentityService:
         batch_id, now = uuid.uuid4().hex, now_ms()
         new_items = await _claim(tx, items, batch_id, now)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
-        for kind, statement in (("record", q.ATTACH_RECORD_IDENTITIES),
-                                ("event", q.ATTACH_EVENT_IDENTITIES)):
-            rows = [{"item": it.key, "identity": i.key, "namespace": i.namespace,
-                     "value": i.value, "ts": it.ts}
-                    for it in new_items if it.kind == kind for i in it.identities]
-            if rows:
-                await tx.run(statement, rows=rows)
+        seeds, touched = await _attach(tx, new_items, batch_id)
         link_rows = [{"a": a, "b": b, "source": it.source, "id": it.item_id, "ts": it.ts}
                      for it in new_items for a, b in it.pairs()]
         if link_rows:
-            await tx.run(q.MERGE_LINKS, rows=link_rows)
-        seeds = {k for it in new_items for k in it.identity_keys}
+            # Evidence for a pair that is already active never changes the clusters (replaying
+            # it earlier only joins sets that end up joined anyway; see docs/identity.md), so
+            # only new identities and unsettled pairs are re-clustered.
+            for row in await tx.run(q.MERGE_LINKS, rows=link_rows):
+                seeds |= {row["a"], row["b"]}
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id}")
+        result.report.touched_profiles = touched | result.report.changed_profiles
         await self.run_hooks(tx, new_items, result.report)
         return result
 
@@ -166,6 +165,23 @@ class IdentityService:
             return {"unlinked": done[0]["unlinked"], "report": report}
 
         return await self.graph.write_tx(work)
+
+
+async def _attach(tx: Tx, items: list[Item], batch_id: str) -> tuple[set[str], set[str]]:
+    """Merge identities and attach items: (identities this batch created, profiles touched)."""
+    created: set[str] = set()
+    touched: set[str] = set()
+    for kind, statement in (("record", q.ATTACH_RECORD_IDENTITIES),
+                            ("event", q.ATTACH_EVENT_IDENTITIES)):
+        rows = [{"item": it.key, "identity": i.key, "namespace": i.namespace,
+                 "value": i.value, "ts": it.ts}
+                for it in items if it.kind == kind for i in it.identities]
+        for row in await tx.run(statement, rows=rows, batch=batch_id) if rows else []:
+            if row["created"]:
+                created.add(row["key"])
+            if row["profileId"]:
+                touched.add(row["profileId"])
+    return created, touched
 
 
 def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
