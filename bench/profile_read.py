@@ -145,9 +145,11 @@ def measure(driver: neo4j.Driver, url: str, loaded: int, n: int) -> dict[str, li
     keys = [k + "@x.com" if k.startswith("email") else k for k in keys]
 
     def bare(key: str) -> None:
-        records = driver.execute_query(VIEW_BY_IDENTITY, key=key, withFragments=True,
-                                       policies=[], routing_=neo4j.RoutingControl.READ).records
-        assert records and records[0]["fragments"]
+        # The same statement the API sends for this selection: identities + materialised view.
+        records = driver.execute_query(VIEW_BY_IDENTITY, key=key, withFragments=False,
+                                       withView=True, policies=[],
+                                       routing_=neo4j.RoutingControl.READ).records
+        assert records and records[0]["viewJson"]
 
     with httpx.Client(base_url=url) as http:
         def api(key: str) -> None:
