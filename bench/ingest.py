@@ -19,11 +19,8 @@ from idgraph.db.schema import apply_schema
 from idgraph.profile import materialise
 from idgraph.services import Services
 
-# Floor A: identities and links only.
-FLOOR_LINKS = """
-UNWIND $rows AS row
-UNWIND row.ids AS key
-MERGE (:Identity {key: key})
+# Both floors end by merging one link per pair and source, as idgraph does.
+MERGE_PAIRS = """
 WITH DISTINCT row
 UNWIND row.pairs AS pair
 MATCH (a:Identity {key: pair[0]}), (b:Identity {key: pair[1]})
@@ -31,6 +28,12 @@ MERGE (a)-[l:LINK {source: row.source}]->(b)
   ON CREATE SET l.count = 1, l.firstSeen = row.ts, l.lastSeen = row.ts
   ON MATCH SET l.count = l.count + 1
 """
+# Floor A: identities and links only.
+FLOOR_LINKS = """
+UNWIND $rows AS row
+UNWIND row.ids AS key
+MERGE (:Identity {key: key})
+""" + MERGE_PAIRS
 
 
 # Floor B: the same input stored as is: record nodes keyed by their identities, plus links.
@@ -42,13 +45,7 @@ WITH r, row
 UNWIND row.ids AS key
 MERGE (i:Identity {key: key})
 CREATE (r)-[:KEYED_BY]->(i)
-WITH DISTINCT row
-UNWIND row.pairs AS pair
-MATCH (a:Identity {key: pair[0]}), (b:Identity {key: pair[1]})
-MERGE (a)-[l:LINK {source: row.source}]->(b)
-  ON CREATE SET l.count = 1, l.firstSeen = row.ts, l.lastSeen = row.ts
-  ON MATCH SET l.count = l.count + 1
-"""
+""" + MERGE_PAIRS
 
 
 def make_records(n: int, seed: int = 7, attributes: bool = False) -> list[dict]:
