@@ -81,6 +81,3 @@ class Settings(BaseSettings):
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
-
-    def uses_managed_neo4j(self) -> bool:
-        return not self.neo4j_uri

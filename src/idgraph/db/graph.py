@@ -133,10 +133,13 @@ class Graph:
 
     async def write_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in one write transaction, retried by the driver on transient errors."""
-        return await self._managed(work, write=True)
 
-    async def read_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        return await self._managed(work, write=False)
+        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
+            return await work(Tx(tx, self.timeout))
+
+        unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
+        async with _translated_errors(), self.driver.session(database=self.database) as session:
+            return await session.execute_write(unit)
 
     async def rolled_back_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in a write transaction that is always rolled back: a dry run."""
@@ -146,16 +149,6 @@ class Graph:
                 return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
             finally:
                 await tx.rollback()
-
-    async def _managed(self, work: Callable[[Tx], Awaitable[T]], write: bool) -> T:
-        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
-            return await work(Tx(tx, self.timeout))
-
-        unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
-        async with _translated_errors(), self.driver.session(database=self.database) as session:
-            if write:
-                return await session.execute_write(unit)
-            return await session.execute_read(unit)
 
 
 class _translated_errors:

@@ -134,15 +134,6 @@ RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
        collect({namespace: m.namespace, value: m.value, firstSeen: m.firstSeen,
                 lastSeen: m.lastSeen}) AS identities
 """
-PROFILE_BY_ID = """
-OPTIONAL MATCH (alias:ProfileAlias {id: $id})
-WITH coalesce(alias.mergedInto, $id) AS target
-MATCH (p:Profile {id: target})<-[:IN_PROFILE]-(m:Identity)
-RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
-       p.updatedAt AS updatedAt,
-       collect({namespace: m.namespace, value: m.value, firstSeen: m.firstSeen,
-                lastSeen: m.lastSeen}) AS identities
-"""
 HISTORIES = """
 UNWIND $ids AS id
 OPTIONAL MATCH (alias:ProfileAlias {mergedInto: id})
@@ -162,14 +153,6 @@ MATCH (a:Identity {key: row.a})-[l:LINK]->(b:Identity {key: row.b})
 WHERE ($source IS NULL OR l.source = $source) AND l.status <> 'unlinked'
 SET l.status = 'unlinked', l.reason = $reason, l.unlinkedAt = $now, l.statusAt = $now
 RETURN count(l) AS unlinked
-"""
-LINKS_BETWEEN = """
-UNWIND $keys AS k
-MATCH (a:Identity {key: k})-[l:LINK]-(b:Identity)
-WHERE b.key IN $keys
-RETURN startNode(l).key AS a, endNode(l).key AS b, l.source AS source, l.status AS status,
-       l.reason AS reason, l.firstSeen AS firstSeen, l.lastSeen AS lastSeen, l.count AS count,
-       l.firstRecordId AS firstRecordId, l.lastRecordId AS lastRecordId
 """
 # Why two identities are (or are not) one profile: the shortest chain of active links, else the
 # shortest chain over any evidence, whose refused or unlinked links say what keeps them apart.

@@ -132,12 +132,6 @@ class IdentityService:
             return None
         return _view(await self.graph.read(q.PROFILE_BY_IDENTITY, key=key))
 
-    async def profile_by_id(self, profile_id: str) -> ProfileView | None:
-        return _view(await self.graph.read(q.PROFILE_BY_ID, id=profile_id))
-
-    async def history(self, profile_id: str) -> list[dict[str, Any]]:
-        return (await self.histories([profile_id]))[profile_id]
-
     async def histories(self, profile_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Cluster changes of several profiles (with their merged-away ids), newest first."""
         rows = await self.graph.read(q.HISTORIES, ids=profile_ids)

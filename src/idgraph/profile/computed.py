@@ -46,14 +46,6 @@ MATCH (e:Event {type: $type}) WHERE e.ts >= $cutoff
 RETURN e.key AS key, e.ts AS ts, e.properties AS properties,
        [(e)-[:ABOUT]->(i:Identity) | i.key] AS keys
 """
-READ_STATES = """
-MATCH (d:ComputedAttribute)
-OPTIONAL MATCH (:Profile {id: $id})<-[:IN_PROFILE]-(:Identity)-[:HAS_COMPUTED]->
-               (c:ComputedValue {def: d.name})
-RETURN d {.*} AS d, collect(c {.ts, .vals, .events}) AS states
-ORDER BY d.name
-"""
-
 READ_STATES_MANY = """
 UNWIND $ids AS id
 MATCH (d:ComputedAttribute)

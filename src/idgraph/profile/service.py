@@ -97,9 +97,6 @@ class ProfileService:
                          json.loads(r["properties"] or "{}")) for r in rows]
 
     # -- computed attributes ------------------------------------------------------------------
-    async def computed(self, profile_id: str) -> list[tuple[c.Definition, Any]]:
-        return (await self.computed_many([profile_id])).get(profile_id, [])
-
     async def computed_many(self, profile_ids: list[str]
                             ) -> dict[str, list[tuple[c.Definition, Any]]]:
         """Every computed attribute of several profiles, in one round trip."""
