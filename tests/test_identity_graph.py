@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+from datetime import UTC, datetime
 
 from tests.identity_helpers import ident, ingest, members, profile, record
 
@@ -217,3 +218,17 @@ def test_bulk_resolve_of_thousands_keeps_input_order(gql):
     assert [r["identity"]["value"] for r in out] == [w["value"] for w in wanted]
     assert [r["profileId"] is not None for r in out] == [
         n % 2 == 1 and n < 1500 for n in range(3000)]
+
+
+def test_evidence_newer_than_an_unlink_links_again_older_does_not(gql, cypher):
+    ingest(gql, [record("1", "email:a@x.com", "ecid:E1", day=1, source="web")])
+    gql(UNLINK, {"a": ident("email:a@x.com"), "b": ident("ecid:E1")})
+    unlinked_at = cypher("MATCH ()-[l:LINK]->() RETURN l.unlinkedAt AS t")[0]["t"]
+    ingest(gql, [record("2", "email:a@x.com", "ecid:E1", day=2, source="web")])  # older
+    assert members(gql, "ecid:E1") == {"ecid:E1"}
+    after_unlink = datetime.fromtimestamp(unlinked_at / 1000 + 60, tz=UTC).isoformat()
+    late = {**record("3", "email:a@x.com", "ecid:E1", source="web"), "timestamp": after_unlink}
+    ingest(gql, [late])
+    assert members(gql, "ecid:E1") == {"ecid:E1", "email:a@x.com"}
+    assert cypher("MATCH ()-[l:LINK]->() RETURN l.status AS s, l.count AS n") == [
+        {"s": "active", "n": 3}]

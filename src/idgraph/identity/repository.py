@@ -1,7 +1,7 @@
 """Every Cypher statement of the identity graph. Values are parameters; nothing is formatted in.
 
 Model: (:Identity {key, namespace, value, firstSeen, lastSeen, createdBatch})
-       -[:LINK {source, firstSeen, lastSeen, count, firstRecordId, lastRecordId,
+       -[:LINK {source, firstSeen, lastSeen, count, firstRecordId, lastRecordId, batch,
                 status: active|refused|unlinked, reason}]-> (:Identity)   (one per pair and source)
        (:Identity)-[:IN_PROFILE]->(:Profile {id, createdAt, updatedAt, size, primaryKey})
        (:ProfileAlias {id, mergedInto, at})  a retired profile id, resolvable forever
@@ -52,23 +52,26 @@ ATTACH_EVENT_IDENTITIES = ATTACH_RECORD_IDENTITIES.replace(
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history).
 # New links start active (the common outcome); re-clustering in the same transaction corrects
 # the status of any it refuses, so no other transaction ever sees an undecided link.
-# Returns the pairs that were not already active: only those can change the clusters.
+# Returns the pairs that were not already active (new, refused, re-activated in this batch):
+# only those can change the clusters.
 MERGE_LINKS = """
 UNWIND $rows AS row
 MATCH (a:Identity {key: row.a}), (b:Identity {key: row.b})
 MERGE (a)-[l:LINK {source: row.source}]->(b)
-  ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 0,
-                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'new'
-WITH row, l, l.status AS before
-SET l.count = l.count + 1,
-    l.lastRecordId = CASE WHEN row.ts >= l.lastSeen THEN row.id ELSE l.lastRecordId END,
-    l.lastSeen = CASE WHEN row.ts > l.lastSeen THEN row.ts ELSE l.lastSeen END,
-    l.firstRecordId = CASE WHEN row.ts < l.firstSeen THEN row.id ELSE l.firstRecordId END,
-    l.firstSeen = CASE WHEN row.ts < l.firstSeen THEN row.ts ELSE l.firstSeen END,
-    l.status = CASE WHEN before = 'new' THEN 'active'
-                    WHEN before = 'unlinked' AND row.ts > l.unlinkedAt THEN 'active'
-                    ELSE before END
-WITH row, before WHERE before <> 'active'
+  ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 1,
+                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active',
+                l.batch = $batch
+  ON MATCH SET l.count = l.count + 1
+WITH row, l
+// Only properties that change are written: most evidence repeats a known link.
+FOREACH (_ IN CASE WHEN row.ts > l.lastSeen OR (row.ts = l.lastSeen AND row.id <> l.lastRecordId)
+                   THEN [1] ELSE [] END |
+  SET l.lastSeen = row.ts, l.lastRecordId = row.id)
+FOREACH (_ IN CASE WHEN row.ts < l.firstSeen THEN [1] ELSE [] END |
+  SET l.firstSeen = row.ts, l.firstRecordId = row.id)
+FOREACH (_ IN CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN [1] ELSE [] END |
+  SET l.status = 'active', l.batch = $batch)
+WITH row, l WHERE l.batch = $batch OR l.status <> 'active'
 RETURN DISTINCT row.a AS a, row.b AS b
 """
 # One breadth-first step over all links; locks each visited profile (by writing to it) so that

@@ -94,7 +94,7 @@ class IdentityService:
             # Evidence for a pair that is already active never changes the clusters (replaying
             # it earlier only joins sets that end up joined anyway; see docs/identity.md), so
             # only new identities and unsettled pairs are re-clustered.
-            for row in await tx.run(q.MERGE_LINKS, rows=link_rows):
+            for row in await tx.run(q.MERGE_LINKS, rows=link_rows, batch=batch_id):
                 seeds |= {row["a"], row["b"]}
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
