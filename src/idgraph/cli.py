@@ -84,7 +84,8 @@ def serve(
         raise fail(str(exc)) from exc
     _err(f"GraphiQL: http://{host}:{port}/graphql   (Neo4j: {graph.uri})")
     _err('Try:  { profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) '
-         "{ id primaryIdentity { namespace value } identities { namespace value } } }")
+         "{ id primaryIdentity { namespace value } identities { namespace value } attributes "
+         "computed { name value } } }")
     configure_logging(json_lines=settings.log_json)
     # Our handlers, not uvicorn's: log_config=None. On SIGTERM uvicorn stops accepting, lets
     # in-flight requests finish (up to the grace period), then runs the lifespan shutdown.

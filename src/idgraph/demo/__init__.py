@@ -8,6 +8,7 @@ from importlib import resources
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
+from idgraph.profile.computed import DAY_MS, Definition
 from idgraph.services import Services
 
 
@@ -17,11 +18,25 @@ def demo_items() -> tuple[list[dict], list[dict]]:
     return [i for i in items if "recordId" in i], [i for i in items if "eventId" in i]
 
 
+# Computed attributes the demo defines (once), so `Profile.computed` has something to show.
+# A 100-year window: the demo events have fixed dates and must stay inside it.
+LIFETIME = 100 * 365 * DAY_MS
+DEMO_COMPUTED = [
+    Definition("lifetimePurchaseValue", "SUM", "commerce.purchase", "value", LIFETIME),
+    Definition("lifetimePurchases", "COUNT", "commerce.purchase", None, LIFETIME),
+]
+
+
 async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
     await graph.verify()
     await apply_schema(graph)
+    services = Services.build(settings, graph)
+    defined = {d.name for d in await services.profiles.definitions()}
+    for definition in DEMO_COMPUTED:
+        if definition.name not in defined:
+            await services.profiles.define(definition)
     records, events = demo_items()
-    result = await Services.build(settings, graph).identity.ingest(records, events)
+    result = await services.identity.ingest(records, events)
     log(f"Demo dataset: {result.accepted} new items, {result.duplicates} already loaded, "
         f"{len(result.rejected)} rejected (on purpose: junk values).")
     await graph.close()  # the API opens its own connections in its own event loop
