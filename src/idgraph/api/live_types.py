@@ -53,30 +53,31 @@ class Subscription:
                              description="The profile of an identity, pushed on every change.")
     async def profile_changed(self, info: Info,
                               identity: IdentityInput) -> AsyncGenerator[ProfileChange, None]:
-        key = to_key(info, identity)
-        service = info.context.services.identity
+        key = to_key(info, identity).key
         counter = _claim_slot(info)
         try:
             with info.context.services.changes.subscribe() as changes:
-                async for event in _follow(service, key, changes):
+                async for event in _follow(info.context.services, key, changes):
                     yield event
         finally:
             counter["open"] -= 1
 
 
-async def _follow(service, key, changes) -> AsyncGenerator[ProfileChange, None]:
-    view = await service.profile(key.namespace, key.value)
-    watched = view.id if view else None
+async def _follow(services, key: str, changes) -> AsyncGenerator[ProfileChange, None]:
+    # The same read as the `profile` query, with the materialised view for `attributes`.
+    read = await services.profiles.read(key=key, with_view=True)
+    watched = read.view.id if read else None
     while True:
         changed_ids = await changes.get()
         if watched is not None and watched not in changed_ids:
             continue
-        view = await service.profile(key.namespace, key.value)
-        if view is None and watched is not None:
+        read = await services.profiles.read(key=key, with_view=True)
+        if read is None and watched is not None:
             yield ProfileChange(kind=ChangeKind.DELETED, profile_id=strawberry.ID(watched),
                                 profile=None)
             watched = None
-        elif view is not None:
-            watched = view.id
-            yield ProfileChange(kind=ChangeKind.UPDATED, profile_id=strawberry.ID(view.id),
-                                profile=Profile.from_view(view, service.registry))
+        elif read is not None:
+            watched = read.view.id
+            yield ProfileChange(kind=ChangeKind.UPDATED, profile_id=strawberry.ID(watched),
+                                profile=Profile.from_view(read.view, services.identity.registry,
+                                                          read, key))

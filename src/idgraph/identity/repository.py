@@ -129,14 +129,6 @@ UNWIND range(0, size($keys) - 1) AS idx
 OPTIONAL MATCH (:Identity {key: $keys[idx]})-[:IN_PROFILE]->(p:Profile)
 RETURN idx, p.id AS profileId
 """
-PROFILE_BY_IDENTITY = """
-MATCH (:Identity {key: $key})-[:IN_PROFILE]->(p:Profile)
-MATCH (p)<-[:IN_PROFILE]-(m:Identity)
-RETURN p.id AS id, p.primaryKey AS primaryKey, p.createdAt AS createdAt,
-       p.updatedAt AS updatedAt,
-       collect({namespace: m.namespace, value: m.value, firstSeen: m.firstSeen,
-                lastSeen: m.lastSeen}) AS identities
-"""
 HISTORIES = """
 UNWIND $ids AS id
 OPTIONAL MATCH (alias:ProfileAlias {mergedInto: id})

@@ -125,13 +125,6 @@ class IdentityService:
         by_index = {row["idx"]: row["profileId"] for row in rows}
         return [by_index.get(i) for i in range(len(keys))]
 
-    async def profile(self, namespace: str, value: str) -> ProfileView | None:
-        try:
-            key = self.normalise(namespace, value).key
-        except IdentityRejected:
-            return None
-        return _view(await self.graph.read(q.PROFILE_BY_IDENTITY, key=key))
-
     async def histories(self, profile_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Cluster changes of several profiles (with their merged-away ids), newest first."""
         rows = await self.graph.read(q.HISTORIES, ids=profile_ids)
@@ -200,14 +193,6 @@ async def _claim(tx: Tx, items: list[Item], batch_id: str, now: int) -> list[Ite
                 if row["created"]:
                     created.add((kind, row["key"]))
     return [it for it in items if (it.kind, it.key) in created]
-
-
-def _view(rows: list[dict[str, Any]]) -> ProfileView | None:
-    if not rows:
-        return None
-    row = rows[0]
-    return ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
-                       row["updatedAt"])
 
 
 async def explain(service: IdentityService, a: IdentityKey, b: IdentityKey) -> dict[str, Any]:
