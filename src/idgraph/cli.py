@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -136,18 +137,11 @@ def ingest(
 
 async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path | None,
                   progress: bool, ingest_file):
-    from idgraph.db.connect import graph_for
-    from idgraph.db.schema import apply_schema
     from idgraph.services import Services
 
-    graph = graph_for(settings, log=_err)
-    try:
-        await graph.verify()
-        await apply_schema(graph)
+    async with _ready_graph(settings) as graph:
         services = Services.build(settings, graph)
         return await ingest_file(services.identity, file, batch_size, rejects, progress)
-    finally:
-        await graph.close()
 
 
 profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)
@@ -167,18 +161,26 @@ def rebuild_views() -> None:
 async def _rebuild_views(settings: Settings) -> int:
     from rich.progress import Progress
 
+    from idgraph.profile.materialise import count_profiles, rebuild
+
+    async with _ready_graph(settings) as graph:
+        total = await count_profiles(graph)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("rebuilding views", total=total)
+            return await rebuild(graph, on_chunk=lambda n: progress.advance(task, n))
+
+
+@contextlib.asynccontextmanager
+async def _ready_graph(settings: Settings):
+    """The configured Neo4j, checked reachable (fast failure) and with the schema applied."""
     from idgraph.db.connect import graph_for
     from idgraph.db.schema import apply_schema
-    from idgraph.profile.materialise import count_profiles, rebuild
 
     graph = graph_for(settings, log=_err)
     try:
         await graph.verify()
         await apply_schema(graph)
-        total = await count_profiles(graph)
-        with Progress(transient=True) as progress:
-            task = progress.add_task("rebuilding views", total=total)
-            return await rebuild(graph, on_chunk=lambda n: progress.advance(task, n))
+        yield graph
     finally:
         await graph.close()
 
