@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     graphiql: bool = True
     field_suggestions: bool = True
     log_json: bool = True
+    # Serve `profile(identity: $x) { ... }` documents of the hot shape without the general
+    # executor (api/fast_reads.py; same answers). Off: every request takes the general path.
+    fast_profile_reads: bool = True
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

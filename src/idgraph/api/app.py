@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     app.state.services = services
     app.state.metrics = metrics
     app.state.api_keys = api_keys
+    app.state.graphql = graphql
     return app
 
 

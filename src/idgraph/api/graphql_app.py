@@ -23,6 +23,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from idgraph.api.context import Context
+from idgraph.api.fast_reads import FastProfileReads
+from idgraph.api.limits import CachedValidation
 from idgraph.api.responses import error_response
 from idgraph.api.schema import build_schema
 from idgraph.config import Settings
@@ -51,6 +53,11 @@ def _q(param: str) -> float:
         return 0.0
 
 
+def _json_post(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return request.method == "POST" and content_type.split(";")[0].strip() == JSON
+
+
 def is_request_error(result: Any) -> bool:
     # Errors raised before execution carry no path; executed ones always have one.
     return result.data is None and bool(result.errors) and all(
@@ -68,6 +75,9 @@ class IdgraphGraphQL(GraphQL):
         self.services = services
         self.api_keys = api_keys
         self.metrics = metrics
+        self.fast_reads = FastProfileReads(services, self.schema, metrics,
+                                           CachedValidation.validated_clean
+                                           ) if settings.fast_profile_reads else None
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         state = request.scope.get("state", {})
@@ -96,6 +106,11 @@ class IdgraphGraphQL(GraphQL):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
+        if self.fast_reads is not None and _json_post(request):
+            media_type = preferred_media_type(request.headers.get("accept", ""))
+            response = await self.fast_reads.serve(request, media_type)
+            if response is not None:
+                return await response(scope, receive, send)
         try:
             response = await self.run(request)
         except HTTPException as exc:

@@ -87,6 +87,16 @@ class CachedValidation(SchemaExtension):
             context.pre_execution_errors = list(errors)
         yield
 
+    @classmethod
+    def validated_clean(cls, schema: object, query: str) -> bool | None:
+        """Whether a document text passed every validation rule with nothing left to check per
+        request; None when it has not been validated yet."""
+        entry = cls._cache.get((id(schema), query))
+        if entry is None:
+            return None
+        varies, errors = entry
+        return not varies and not errors
+
     def _cached(self, context) -> tuple[bool, list[GraphQLError]]:
         key = (id(context.schema), context.query or "")
         entry = self._cache.get(key)

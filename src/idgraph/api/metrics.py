@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -72,6 +72,14 @@ class Metrics:
         self._names.add(name)
         return name
 
+    def observe_operation(self, name: str | None, kind: str, seconds: float,
+                          codes: Iterable[str]) -> None:
+        label = self.operation_label(name)
+        self.operations.labels(label, kind).inc()
+        self.operation_latency.labels(label).observe(seconds)
+        for code in codes:
+            self.errors.labels(label, code).inc()
+
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
         route = path if path in ROUTES else "other"
         self.requests.labels(method, route, str(status)).inc()
@@ -88,12 +96,10 @@ class GraphQLMetrics(SchemaExtension):
         if metrics is None:
             return
         context = self.execution_context
-        name = metrics.operation_label(context.operation_name)
-        kind = _operation_type(context)
-        metrics.operations.labels(name, kind).inc()
-        metrics.operation_latency.labels(name).observe(time.perf_counter() - started)
-        for error in getattr(context.result, "errors", None) or ():
-            metrics.errors.labels(name, (error.extensions or {}).get("code", "UNKNOWN")).inc()
+        errors = getattr(context.result, "errors", None) or ()
+        metrics.observe_operation(
+            context.operation_name, _operation_type(context), time.perf_counter() - started,
+            [(error.extensions or {}).get("code", "UNKNOWN") for error in errors])
 
 
 def _operation_type(context) -> str:

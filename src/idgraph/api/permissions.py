@@ -22,6 +22,7 @@ def allow(*roles: Role) -> type[BasePermission]:
     names = ", ".join(sorted(r.value for r in allowed))
 
     class Allowed(BasePermission):
+        roles = allowed
         message = f"Forbidden: this operation needs one of the roles {names}."
         error_extensions = {"code": "FORBIDDEN"}
 

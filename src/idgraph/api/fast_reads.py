@@ -1,0 +1,259 @@
+"""A precompiled path for the front-end's hottest request: `profile(identity: $x) { ... }`.
+
+Executing that document through the general GraphQL machinery (HTTP view, extensions, the
+executor's per-field resolvers) costs about as much CPU as the Neo4j read itself. Documents of
+one narrow shape are therefore compiled, once per document text, into a `ProfileReadPlan` that
+does the same read and writes the same JSON directly:
+
+- one query operation, one non-null `IdentityInput` variable, one root field `profile` taking
+  it, no directives, fragments or repeated response keys (aliases are fine);
+- only the Profile fields in `PROFILE_SCALARS`, `attributes` without a merge policy, and
+  `identities` / `primaryIdentity` with the fields in `IDENTITY_FIELDS`.
+
+Everything else, and any request this path is not certain about (a document not yet validated
+clean by the general path under this app's limits, unexpected variables, a caller without a
+reader role, a missing materialised view, any error), goes the general way, so the answers
+and the error behaviour are the general path's. tests/test_api_fast_reads.py holds the two
+paths to identical responses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idgraph.api.identity_types import Identity
+from idgraph.api.profile_types import READERS, Profile
+from idgraph.identity.normalise import IdentityRejected
+from idgraph.services import Services
+
+# Serialised as strawberry does: DateTime by isoformat(), ID as a string, JSON as it is.
+PROFILE_SCALARS = {
+    "__typename": lambda p: "Profile",
+    "id": lambda p: str(p.id),
+    "size": lambda p: p.size,
+    "createdAt": lambda p: p.created_at.isoformat(),
+    "updatedAt": lambda p: p.updated_at.isoformat(),
+    "isTestProfile": lambda p: p.is_test_profile,
+}
+IDENTITY_FIELDS = {
+    "__typename": lambda i: "Identity",
+    "namespace": lambda i: i.namespace,
+    "value": lambda i: i.value,
+    "firstSeen": lambda i: i.first_seen.isoformat() if i.first_seen else None,
+    "lastSeen": lambda i: i.last_seen.isoformat() if i.last_seen else None,
+}
+IDENTITY_OBJECTS = {"identities", "primaryIdentity"}
+BODY_KEYS = {"query", "variables", "operationName", "extensions"}
+
+
+class NotCompilable(Exception):
+    """The document is outside the fast path's shape: the general path serves it."""
+
+
+class FallBack(Exception):
+    """This request must go the general way (the answer could differ from the general path's)."""
+
+
+@dataclass(frozen=True)
+class ProfileReadPlan:
+    operation_name: str | None
+    variable: str  # the IdentityInput variable's name
+    root_key: str  # the response key of the `profile` field
+    # (response key, field name, identity sub-selection or None), in selection order
+    fields: tuple[tuple[str, str, tuple[tuple[str, str], ...] | None], ...]
+
+    @property
+    def wants_attributes(self) -> bool:
+        return any(name == "attributes" for _, name, _ in self.fields)
+
+    def render(self, profile: Profile, attributes: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, name, sub in self.fields:
+            if name == "attributes":
+                out[key] = attributes
+            elif name == "identities":
+                out[key] = [_identity(i, sub) for i in profile.identities]
+            elif name == "primaryIdentity":
+                out[key] = _identity(profile.primary_identity, sub)
+            else:
+                out[key] = PROFILE_SCALARS[name](profile)
+        return out
+
+
+def _identity(identity: Identity, sub) -> dict[str, Any]:
+    return {key: IDENTITY_FIELDS[name](identity) for key, name in sub}
+
+
+def compile_document(document: DocumentNode) -> ProfileReadPlan:
+    """The plan of a document of the fast path's shape; NotCompilable otherwise."""
+    if len(document.definitions) != 1:
+        raise NotCompilable("one operation only")
+    op = document.definitions[0]
+    if not isinstance(op, OperationDefinitionNode) or op.operation != OperationType.QUERY:
+        raise NotCompilable("queries only")
+    if op.directives or len(op.variable_definitions) != 1:
+        raise NotCompilable("one variable, no directives")
+    definition = op.variable_definitions[0]
+    type_ = definition.type
+    if (definition.default_value is not None or definition.directives
+            or not isinstance(type_, NonNullTypeNode)
+            or isinstance(type_.type, ListTypeNode)
+            or not isinstance(type_.type, NamedTypeNode)
+            or type_.type.name.value != "IdentityInput"):
+        raise NotCompilable("the variable must be IdentityInput!")
+    root = _fields(op.selection_set)
+    if len(root) != 1 or root[0].name.value != "profile" or len(root[0].arguments) != 1:
+        raise NotCompilable("one root field: profile(identity: $x)")
+    argument = root[0].arguments[0]
+    variable = definition.variable.name.value
+    if (argument.name.value != "identity" or not isinstance(argument.value, VariableNode)
+            or argument.value.name.value != variable):
+        raise NotCompilable("profile(identity: $x) with the operation's variable")
+    fields = []
+    for field in _fields(root[0].selection_set):
+        name = field.name.value
+        if field.arguments:
+            raise NotCompilable("no arguments below profile")
+        if name in IDENTITY_OBJECTS:
+            sub = tuple((_key(f), f.name.value) for f in _fields(field.selection_set))
+            if any(f.arguments or n not in IDENTITY_FIELDS for f, (_, n) in
+                   zip(_fields(field.selection_set), sub, strict=True)):
+                raise NotCompilable("identity fields only")
+            fields.append((_key(field), name, sub))
+        elif name in PROFILE_SCALARS or name == "attributes":
+            if field.selection_set is not None:
+                raise NotCompilable("scalars have no selections")
+            fields.append((_key(field), name, None))
+        else:
+            raise NotCompilable(f"field {name} is served by the general path")
+    return ProfileReadPlan(op.name.value if op.name else None, variable, _key(root[0]),
+                           tuple(fields))
+
+
+def _fields(selection_set) -> list[FieldNode]:
+    """The selections as plain fields with unique response keys; NotCompilable otherwise."""
+    if selection_set is None:
+        raise NotCompilable("objects need a selection")
+    fields = []
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            raise NotCompilable("plain fields only")
+        fields.append(selection)
+    if len({_key(f) for f in fields}) != len(fields):
+        raise NotCompilable("repeated response keys")
+    return fields
+
+
+def _key(field: FieldNode) -> str:
+    return field.alias.value if field.alias else field.name.value
+
+
+class FastProfileReads:
+    """Serves compiled profile reads over HTTP POST; `serve` returns None to fall back."""
+
+    MAXSIZE = 512
+
+    def __init__(self, services: Services, schema: Any, metrics: Any,
+                 validated_clean: Any) -> None:
+        self.services = services
+        self.schema = schema
+        self.metrics = metrics
+        # query text -> True/False: did the general path validate it with no errors (and are
+        # its rules free of per-request parts)? None until it has seen the text.
+        self.validated_clean = validated_clean
+        self.plans: OrderedDict[str, ProfileReadPlan | None] = OrderedDict()
+        self.readers = READERS[0].roles
+        self.served = 0  # requests answered here (tests and metrics read it)
+
+    async def serve(self, request: Request, media_type: str) -> Response | None:
+        started = time.perf_counter()
+        raw = await request.body()  # cached on the request for the general path; its errors
+        try:                        # (a body over the size limit) are the general path's too
+            body = json.loads(raw)
+            plan = self._plan_for(body)
+            if plan is None:
+                return None
+            data = await self._execute(plan, request, body)
+        except Exception:  # noqa: BLE001 - FallBack, bad JSON, a database error: the general
+            return None  # path answers (and reports errors with its codes and masking)
+        self.served += 1
+        if self.metrics is not None:
+            self.metrics.observe_operation(plan.operation_name, "query",
+                                           time.perf_counter() - started, ())
+        return Response(json.dumps({"data": data}), media_type=media_type)
+
+    def _plan_for(self, body: Any) -> ProfileReadPlan | None:
+        if not isinstance(body, dict) or not body.keys() <= BODY_KEYS:
+            return None
+        query = body.get("query")
+        if not isinstance(query, str):
+            return None
+        if query in self.plans:
+            self.plans.move_to_end(query)
+            return self.plans[query]
+        clean = self.validated_clean(self.schema, query)
+        if clean is None:
+            return None  # not validated yet: the general path does it (and caches it)
+        plan = None
+        if clean:
+            try:
+                plan = compile_document(parse(query))
+            except (NotCompilable, GraphQLError):
+                plan = None
+        self.plans[query] = plan
+        if len(self.plans) > self.MAXSIZE:
+            self.plans.popitem(last=False)
+        return plan
+
+    async def _execute(self, plan: ProfileReadPlan, request: Request,
+                       body: dict) -> dict[str, Any]:
+        if body.get("operationName") not in (None, plan.operation_name):
+            raise FallBack
+        if body.get("extensions"):
+            raise FallBack
+        variables = body.get("variables")
+        if not isinstance(variables, dict) or variables.keys() != {plan.variable}:
+            raise FallBack
+        identity = variables[plan.variable]
+        if (not isinstance(identity, dict) or identity.keys() != {"namespace", "value"}
+                or not all(isinstance(v, str) for v in identity.values())):
+            raise FallBack
+        principal = request.scope.get("state", {}).get("principal")
+        if principal is None or principal.role not in self.readers:
+            raise FallBack
+        return {plan.root_key: await self._profile(plan, identity)}
+
+    async def _profile(self, plan: ProfileReadPlan, identity: dict) -> dict[str, Any] | None:
+        services = self.services
+        try:
+            key = services.identity.normalise(identity["namespace"], identity["value"]).key
+        except IdentityRejected:
+            return None
+        wants_attributes = plan.wants_attributes
+        read = await services.profiles.read(key=key, with_view=wants_attributes)
+        if read is None:
+            return None
+        attributes = read.default_attributes(key) if wants_attributes else None
+        if wants_attributes and attributes is None:
+            raise FallBack  # no materialised view applies: the general path merges fragments
+        profile = Profile.from_view(read.view, services.identity.registry, read, key)
+        return plan.render(profile, attributes)

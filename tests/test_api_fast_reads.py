@@ -1,0 +1,150 @@
+"""The precompiled profile read (api/fast_reads.py) answers exactly as the general GraphQL path:
+same status, media type and body, for every document shape it takes, and it leaves alone the
+documents and requests it must not take."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api_support import api_server
+from tests.identity_helpers import ident, ingest, record
+
+COMPILABLE = [
+    "query P($identity: IdentityInput!) { profile(identity: $identity) { attributes "
+    "identities { namespace value } } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { id size createdAt updatedAt "
+    "isTestProfile __typename } }",
+    "query Front($i: IdentityInput!) { me: profile(identity: $i) { key: id attributes "
+    "primaryIdentity { namespace value firstSeen lastSeen __typename } "
+    "all: identities { ns: namespace value firstSeen lastSeen } } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { identities { value } } }",
+]
+NOT_COMPILABLE = [
+    # merged at read time, other fields, directives, fragments, two root fields, literals
+    "query($i: IdentityInput!) { profile(identity: $i) { attributes(mergePolicy: \"x\") } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { id events(first: 2) { edges "
+    "{ node { id } } } } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { id @include(if: true) } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { ...F } } fragment F on Profile { id }",
+    "query($i: IdentityInput!) { profile(identity: $i) { id } version }",
+    "query { profile(identity: {namespace: \"crm\", value: \"C1\"}) { id } }",
+    "query($i: IdentityInput!) { profile(identity: $i) { id computed { name value } } }",
+]
+IDENTITIES = [ident("crm:C1"), {"namespace": "email", "value": " Ann@X.com "},
+              ident("ecid:E9"), ident("crm:unknown"), {"namespace": "email", "value": "bad"},
+              {"namespace": "nope", "value": "x"}]
+
+
+@pytest.fixture(scope="module")
+def general_api(neo4j_server):
+    with api_server(neo4j_server, fast_profile_reads=False) as server:
+        yield server
+
+
+@pytest.fixture
+def data(gql):
+    ingest(gql, [record("1", "crm:C1", "email:ann@x.com", day=1,
+                        attributes={"name": "Ann", "address": {"city": "Oslo"}}),
+                 record("2", "email:ann@x.com", "ecid:E9", source="web", day=2,
+                        attributes={"address": {"city": "Bergen", "zip": "5003"}}),
+                 record("3", "crm:C2", day=3, attributes={"testProfile": True})])
+
+
+def send(url: str, query: str, variables, **headers) -> httpx.Response:
+    return httpx.post(f"{url}/graphql", json={"query": query, "variables": variables},
+                      headers=headers, timeout=30)
+
+
+def same(fast: httpx.Response, general: httpx.Response) -> None:
+    assert fast.status_code == general.status_code
+    assert fast.headers["content-type"] == general.headers["content-type"]
+    assert fast.json() == general.json()
+
+
+def fast_served(live_api) -> int:
+    return live_api.app.state.graphql.fast_reads.served
+
+
+@pytest.mark.parametrize("query", COMPILABLE)
+def test_compiled_reads_answer_as_the_general_path(live_api, general_api, data, query):
+    variable = "identity" if "$identity" in query else "i"
+    for identity in IDENTITIES:
+        variables = {variable: identity}
+        first = send(live_api.url, query, variables)  # validates the text (general path)
+        before = fast_served(live_api)
+        fast = send(live_api.url, query, variables)
+        assert fast_served(live_api) == before + 1, "the second request took the fast path"
+        same(fast, send(general_api.url, query, variables))
+        same(first, fast)
+    answer = send(live_api.url, query, {variable: ident("crm:C1")}).json()["data"]
+    assert answer[next(iter(answer))] is not None  # the data exists: not all nulls
+
+
+def test_media_type_follows_accept(live_api, general_api, data):
+    query, variables = COMPILABLE[0], {"identity": ident("crm:C1")}
+    accept = {"accept": "application/graphql-response+json"}
+    send(live_api.url, query, variables, **accept)
+    same(send(live_api.url, query, variables, **accept),
+         send(general_api.url, query, variables, **accept))
+
+
+@pytest.mark.parametrize("query", NOT_COMPILABLE)
+def test_other_documents_take_the_general_path(live_api, general_api, data, query):
+    variables = {} if "$i" not in query else {"i": ident("crm:C1")}
+    before = fast_served(live_api)
+    for _ in range(2):
+        same(send(live_api.url, query, variables), send(general_api.url, query, variables))
+    assert fast_served(live_api) == before
+
+
+@pytest.mark.parametrize("variables", [
+    {"i": {"namespace": "crm", "value": "C1", "extra": 1}},  # coercion error
+    {"i": {"namespace": "crm"}},  # missing value
+    {"i": {"namespace": "crm", "value": 7}},  # wrong type
+    {"i": ident("crm:C1"), "other": 1},  # an undeclared variable
+    {},  # missing variable
+])
+def test_odd_variables_take_the_general_path(live_api, general_api, data, variables):
+    query = COMPILABLE[1]
+    send(live_api.url, query, {"i": ident("crm:C1")})
+    before = fast_served(live_api)
+    same(send(live_api.url, query, variables), send(general_api.url, query, variables))
+    assert fast_served(live_api) == before
+
+
+def test_a_profile_without_its_view_is_merged_by_the_general_path(live_api, general_api,
+                                                                  data, cypher):
+    query, variables = COMPILABLE[0], {"identity": ident("crm:C1")}
+    send(live_api.url, query, variables)
+    cypher("MATCH (v:ProfileView) DETACH DELETE v")
+    before = fast_served(live_api)
+    answer = send(live_api.url, query, variables)
+    assert fast_served(live_api) == before
+    assert answer.json()["data"]["profile"]["attributes"]["address"] == {
+        "city": "Bergen", "zip": "5003"}
+    same(answer, send(general_api.url, query, variables))
+
+
+def test_documents_refused_by_this_apps_limits_never_take_the_fast_path(neo4j_server, data):
+    query, variables = COMPILABLE[2], {"i": ident("crm:C1")}  # four aliases
+    with api_server(neo4j_server, max_aliases=2) as strict:
+        for _ in range(3):
+            body = send(strict.url, query, variables).json()
+            assert "data" not in body and body["errors"]
+        assert strict.app.state.graphql.fast_reads.served == 0
+
+
+def test_fast_reads_are_counted_in_metrics(live_api, data):
+    query, variables = COMPILABLE[2], {"i": ident("crm:C1")}
+
+    def count() -> float:
+        text = httpx.get(f"{live_api.url}/metrics").text
+        line = next((ln for ln in text.splitlines() if ln.startswith(
+            'idgraph_graphql_operations_total{operation="Front",type="query"}')), None)
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    start = count()
+    for _ in range(3):
+        send(live_api.url, query, variables)
+    assert count() == start + 3
