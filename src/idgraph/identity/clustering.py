@@ -53,7 +53,7 @@ async def read_component(tx: Tx, seeds: set[str], now: int) -> Component:
     component = Component()
     frontier = set(seeds)
     while frontier:
-        rows = await tx.values(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now)
+        rows = (await tx.values(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now))[0][0]
         discovered: set[str] = set()
         for key, profile_id, created_at, links in rows:
             component.profile_of[key] = profile_id
@@ -113,21 +113,11 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
         (new_rows if pid in plan.created else kept_rows).append(row)
         moves += [{"key": k, "profile": pid} for k in sorted(cluster)
                   if component.profile_of.get(k) != pid]
-    if new_rows:
-        await tx.run(q.CREATE_PROFILES, rows=new_rows, now=now)
-    if kept_rows:
-        await tx.run(q.UPDATE_PROFILES, rows=kept_rows, now=now)
-    if moves:
-        await tx.run(q.MOVE_MEMBERS, rows=moves)
-    if plan.retired:
-        await tx.run(q.RETIRE_PROFILES, now=now,
-                     rows=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())])
     status_rows = _link_status_rows(clustering, component)
-    if status_rows:
-        await tx.run(q.SET_LINK_STATUS, rows=status_rows, now=now)
     changes = _history_rows(plan, status_rows, clustering, component)
-    if changes:
-        await tx.run(q.RECORD_CHANGES, rows=changes, now=now, cause=cause)
+    await tx.run(q.WRITE_CLUSTERS, created=new_rows, kept=kept_rows, moves=moves,
+                 retired=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())],
+                 statuses=status_rows, changes=changes, now=now, cause=cause)
 
 
 def _link_status_rows(clustering: Clustering, component: Component) -> list[dict]:

@@ -85,17 +85,8 @@ class IdentityService:
 
     async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
         batch_id, now = uuid.uuid4().hex, now_ms()
-        new_items = await _claim(tx, items, batch_id, now)
+        new_items, seeds, touched = await _store(tx, items, batch_id, now)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
-        seeds, touched = await _attach(tx, new_items, batch_id)
-        link_rows = [{"a": a, "b": b, "source": it.source, "id": it.item_id, "ts": it.ts}
-                     for it in new_items for a, b in it.pairs()]
-        if link_rows:
-            # Evidence for a pair that is already active never changes the clusters (replaying
-            # it earlier only joins sets that end up joined anyway; see docs/identity.md), so
-            # only new identities and unsettled pairs are re-clustered.
-            for row in await tx.run(q.MERGE_LINKS, rows=link_rows, batch=batch_id):
-                seeds |= {row["a"], row["b"]}
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id}")
@@ -154,21 +145,37 @@ class IdentityService:
         return await self.graph.write_tx(work)
 
 
-async def _attach(tx: Tx, items: list[Item], batch_id: str) -> tuple[set[str], set[str]]:
-    """Merge identities and attach items: (identities this batch created, profiles touched)."""
+async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
+                 ) -> tuple[list[Item], set[str], set[str]]:
+    """Claim items, attach identities, add link evidence: (items this batch created, seeds to
+    re-cluster, profiles touched). Seeds are the identities this batch created and the ends of
+    pairs that are not settled: evidence for a pair that is already active never changes the
+    clusters (replaying it earlier only joins sets that end up joined anyway; see
+    docs/identity.md), so only new identities and unsettled pairs are re-clustered."""
     created: set[str] = set()
+    seeds: set[str] = set()
     touched: set[str] = set()
-    for kind, statement in (("record", q.ATTACH_RECORD_IDENTITIES),
-                            ("event", q.ATTACH_EVENT_IDENTITIES)):
-        rows = [{"item": it.key, "identity": i.key, "namespace": i.namespace,
-                 "value": i.value, "ts": it.ts}
-                for it in items if it.kind == kind for i in it.identities]
-        for row in await tx.run(statement, rows=rows, batch=batch_id) if rows else []:
-            if row["created"]:
-                created.add(row["key"])
-            if row["profileId"]:
-                touched.add(row["profileId"])
-    return created, touched
+    for kind, statement in (("record", q.INGEST_RECORDS), ("event", q.INGEST_EVENTS)):
+        rows = [_store_row(it) for it in items if it.kind == kind]
+        if not rows:
+            continue
+        stored = (await tx.values(statement, rows=rows, batch=batch_id, now=now))[0][0]
+        for key, identities, unsettled in stored:
+            created.add(f"{kind}|{key}")
+            seeds.update(unsettled)
+            for identity, is_new, profile_id in identities:
+                if is_new:
+                    seeds.add(identity)
+                if profile_id:
+                    touched.add(profile_id)
+    return [it for it in items if f"{it.kind}|{it.key}" in created], seeds, touched
+
+
+def _store_row(item: Item) -> dict[str, Any]:
+    return {"key": item.key, "source": item.source, "id": item.item_id, "ts": item.ts,
+            "payload": item.payload, "type": item.event_type,
+            "ids": [[i.key, i.namespace, i.value] for i in item.identities],
+            "pairs": [list(pair) for pair in item.pairs()]}
 
 
 def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
@@ -180,19 +187,6 @@ def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
         else:
             seen[(item.kind, item.key)] = item
     return list(seen.values())
-
-
-async def _claim(tx: Tx, items: list[Item], batch_id: str, now: int) -> list[Item]:
-    created: set[tuple[str, str]] = set()
-    for kind, statement in (("record", q.CLAIM_RECORDS), ("event", q.CLAIM_EVENTS)):
-        rows = [{"key": it.key, "source": it.source, "id": it.item_id, "ts": it.ts,
-                 "payload": it.payload, "type": it.event_type}
-                for it in items if it.kind == kind]
-        if rows:
-            for row in await tx.run(statement, rows=rows, batch=batch_id, now=now):
-                if row["created"]:
-                    created.add((kind, row["key"]))
-    return [it for it in items if (it.kind, it.key) in created]
 
 
 async def explain(service: IdentityService, a: IdentityKey, b: IdentityKey) -> dict[str, Any]:
