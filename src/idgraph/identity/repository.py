@@ -16,9 +16,11 @@ from __future__ import annotations
 # One statement per batch and item kind: claim each item key; for the items this transaction
 # created (re-ingest is a no-op), merge their identities, attach the item to them and give each
 # pair of identities the item carries one more piece of evidence on the pair's link for the
-# item's source. Returns one row: per created item, its key, its identities as [key, created by
-# this batch, profile id or null], and the identity keys of its pairs that are not settled (a
-# new link, a re-activated one, or one not active): only those can change the clusters.
+# item's source. Returns one row: `items`, per created item its key, its identities as [key,
+# created by this batch] and the identity keys of its pairs that are not settled (a new link, a
+# re-activated one, or one not active): only those can change the clusters; and `visited`, the
+# first step of re-clustering done here for every identity attached: its profile, locked, and
+# its links, as EXPAND_COMPONENT returns them.
 # Identity times and link properties are written only when they change: most evidence repeats
 # what is known, and every write takes a lock.
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history). New
@@ -60,10 +62,19 @@ CALL (row) {
   UNWIND pair AS key
   RETURN collect(key) AS unsettled
 }
-RETURN collect([row.key,
-                [i IN identities | [i.key, i.createdBatch = $batch,
-                                    head([(i)-[:IN_PROFILE]->(p:Profile) | p.id])]],
-                unsettled]) AS items
+WITH collect([row.key, [i IN identities | [i.key, i.createdBatch = $batch]], unsettled]) AS items,
+     collect(identities) AS attached
+CALL (attached) {
+  UNWIND attached AS identities
+  UNWIND identities AS i
+  WITH DISTINCT i
+  OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
+  FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
+  WITH i, p
+  RETURN collect([i.key, p.id, p.createdAt, COLLECT {
+    MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }]) AS visited
+}
+RETURN items, visited
 """
 INGEST_EVENTS = INGEST_RECORDS.replace(
     "MERGE (r:Record {key: row.key})\n"

@@ -42,6 +42,11 @@ CALL () {
   UNION
   UNWIND $keys AS k MATCH (:Identity {key: k})-[:IN_PROFILE]->(p:Profile) RETURN p
 }
+// Lock each profile before reading its fragments: a concurrent ingest adding records to it
+// (not re-clustering, so holding no lock yet) waits, then reads ours, and the last view written
+// holds every record.
+SET p.lockedAt = $now
+WITH p, policies
 CALL (p, policies) {
   MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:KEYED_BY]-(r:Record)
   WITH DISTINCT r
@@ -85,10 +90,10 @@ async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = ()) -> None:
     ids, keys = sorted(set(ids)), sorted(set(keys))
     if not ids and not keys:
         return
-    [[policies, found]] = await tx.values(READ, ids=ids, keys=keys)
+    now = now_ms()
+    [[policies, found]] = await tx.values(READ, ids=ids, keys=keys, now=now)
     rows = [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
              "isTest": is_test} for pid, primary, size, fragments, is_test in found]
-    now = now_ms()
     if rows:
         policy = pick(policies, None)
         await tx.run(WRITE, rows=[{"id": r["id"], "props": properties(r, policy, now)}
