@@ -140,7 +140,8 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
     from idgraph.services import Services
 
     async with _ready_graph(settings) as graph:
-        services = Services.build(settings, graph)
+        services = Services.build(settings.model_copy(update={"ingest_batch_size": batch_size}),
+                                  graph)
         return await ingest_file(services.identity, file, batch_size, rejects, progress)
 
 

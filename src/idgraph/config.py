@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_record_bytes: int = 100_000
     max_event_bytes: int = 10_000
     ingest_batch_size: int = 1000
+    # Batch transactions of one ingest call in flight at once (docs/identity.md, "Concurrent
+    # batches"); 1 runs them one after another, in input order.
+    ingest_concurrency: int = Field(default=2, ge=1)
 
     # API.
     host: str = "127.0.0.1"

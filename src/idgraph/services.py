@@ -31,7 +31,8 @@ class Services:
             default_region=settings.default_phone_region,
         )
         identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
-                                   settings.max_cluster_size, settings.ingest_batch_size)
+                                   settings.max_cluster_size, settings.ingest_batch_size,
+                                   settings.ingest_concurrency)
         profiles = ProfileService(graph)
         # Computed attributes, test flags and then (reading those flags) the materialised
         # views are kept current inside each ingest transaction.

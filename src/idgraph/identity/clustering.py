@@ -48,20 +48,26 @@ class Component:
         return statuses
 
 
-async def read_component(tx: Tx, seeds: set[str], now: int) -> Component:
-    """Breadth-first over every link from the seeds, locking each visited profile."""
+async def read_component(tx: Tx, seeds: set[str], now: int,
+                         visited: dict[str, list] | None = None) -> Component:
+    """Breadth-first over every link from the seeds, locking each visited profile. `visited`:
+    expansion rows this transaction already read (and locked), by identity key."""
     component = Component()
+    known = visited or {}
     frontier = set(seeds)
     while frontier:
-        rows = await tx.values(q.EXPAND_COMPONENT, keys=sorted(frontier), now=now)
+        rows = [known[k] for k in frontier if k in known]
+        missing = sorted(k for k in frontier if k not in known)
+        if missing:
+            rows += (await tx.values(q.EXPAND_COMPONENT, keys=missing, now=now))[0][0]
         discovered: set[str] = set()
         for key, profile_id, created_at, links in rows:
             component.profile_of[key] = profile_id
             if profile_id:
                 component.created_at[profile_id] = created_at or 0
             for other, source, last_seen, status in links:
-                a, b = sorted((key, other))
-                component.links[(a, b, source)] = {"lastSeen": last_seen, "status": status}
+                pair = (key, other, source) if key < other else (other, key, source)
+                component.links[pair] = {"lastSeen": last_seen, "status": status}
                 discovered.add(other)
         frontier = discovered - component.profile_of.keys()
     return component
@@ -72,19 +78,22 @@ def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
 
 
 async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_size: int,
-                    now: int, cause: str) -> ClusterReport:
-    component = await read_component(tx, seeds, now)
+                    now: int, cause: str, visited: dict[str, list] | None = None,
+                    ) -> ClusterReport:
+    component = await read_component(tx, seeds, now, visited)
     clustering = cluster_component(component.profile_of, component.evidence(),
                                    registry.is_unique, max_size)
     old = {k: p for k, p in component.profile_of.items() if p}
     plan = plan_profile_ids(clustering.clusters, old, component.created_at,
                             lambda: uuid.uuid4().hex)
-    report = _report(clustering, plan, component)
-    await _write(tx, clustering, plan, component, registry, now, cause)
+    statuses = component.pair_statuses()
+    report = _report(clustering, plan, component, statuses)
+    await _write(tx, clustering, plan, component, statuses, registry, now, cause)
     return report
 
 
-def _report(clustering: Clustering, plan: IdPlan, component: Component) -> ClusterReport:
+def _report(clustering: Clustering, plan: IdPlan, component: Component,
+            statuses: dict[tuple[str, str], set[str]]) -> ClusterReport:
     report = ClusterReport()
     for new_id, sources in plan.created.items():
         if sources:
@@ -92,7 +101,6 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component) -> Clust
         else:
             report.created.append(new_id)
     report.merged = sorted(plan.retired.items())
-    statuses = component.pair_statuses()
     for (a, b), decision in sorted(clustering.decisions.items()):
         if decision.status != ACTIVE and statuses.get((a, b)) != {"refused"}:
             report.refused.append((a, b, decision.reason or ""))
@@ -106,33 +114,24 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component) -> Clust
 
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
-                 registry: NamespaceRegistry, now: int, cause: str) -> None:
+                 statuses: dict[tuple[str, str], set[str]], registry: NamespaceRegistry,
+                 now: int, cause: str) -> None:
     new_rows, kept_rows, moves = [], [], []
     for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
         row = {"id": pid, "size": len(cluster), "primary": primary_of(cluster, registry)}
         (new_rows if pid in plan.created else kept_rows).append(row)
         moves += [{"key": k, "profile": pid} for k in sorted(cluster)
                   if component.profile_of.get(k) != pid]
-    if new_rows:
-        await tx.run(q.CREATE_PROFILES, rows=new_rows, now=now)
-    if kept_rows:
-        await tx.run(q.UPDATE_PROFILES, rows=kept_rows, now=now)
-    if moves:
-        await tx.run(q.MOVE_MEMBERS, rows=moves)
-    if plan.retired:
-        await tx.run(q.RETIRE_PROFILES, now=now,
-                     rows=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())])
-    status_rows = _link_status_rows(clustering, component)
-    if status_rows:
-        await tx.run(q.SET_LINK_STATUS, rows=status_rows, now=now)
+    status_rows = _link_status_rows(clustering, statuses)
     changes = _history_rows(plan, status_rows, clustering, component)
-    if changes:
-        await tx.run(q.RECORD_CHANGES, rows=changes, now=now, cause=cause)
+    await tx.run(q.WRITE_CLUSTERS, created=new_rows, kept=kept_rows, moves=moves,
+                 retired=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())],
+                 statuses=status_rows, changes=changes, now=now, cause=cause)
 
 
-def _link_status_rows(clustering: Clustering, component: Component) -> list[dict]:
+def _link_status_rows(clustering: Clustering,
+                      statuses: dict[tuple[str, str], set[str]]) -> list[dict]:
     rows = []
-    statuses = component.pair_statuses()
     for (a, b), decision in clustering.decisions.items():
         if statuses.get((a, b)) != {decision.status}:
             rows.append({"a": a, "b": b, "status": decision.status, "reason": decision.reason})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -39,9 +40,11 @@ class NamespaceRegistry(BaseModel, frozen=True):
     blocklist: frozenset[str] = frozenset()
 
     def get(self, name: str) -> Namespace | None:
-        return self._by_name().get(name)
+        return self._by_name.get(name)
 
+    @cached_property
     def _by_name(self) -> dict[str, Namespace]:
+        # Looked up several times per identity at ingest: built once, not per call.
         return {ns.name: ns for ns in self.namespaces}
 
     def names(self) -> list[str]:

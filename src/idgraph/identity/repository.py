@@ -13,116 +13,134 @@ Times are epoch milliseconds.
 
 from __future__ import annotations
 
-# Claim item keys; only the ones this transaction created are processed (idempotent re-ingest).
-CLAIM_RECORDS = """
+# One statement per batch and item kind: claim each item key; for the items this transaction
+# created (re-ingest is a no-op), merge their identities, attach the item to them and give each
+# pair of identities the item carries one more piece of evidence on the pair's link for the
+# item's source. Returns one row: `items`, per created item its key, its identities as [key,
+# created by this batch] and the identity keys of its pairs that are not settled (a new link, a
+# re-activated one, or one not active): only those can change the clusters; and `visited`, the
+# first step of re-clustering done here for every identity attached: its profile, locked, and
+# its links, as EXPAND_COMPONENT returns them.
+# Identity times and link properties are written only when they change: most evidence repeats
+# what is known, and every write takes a lock.
+# Evidence newer than a manual unlink re-activates the link (the unlink stays in history). New
+# links start active (the common outcome); re-clustering in the same transaction corrects the
+# status of any it refuses, so no other transaction ever sees an undecided link.
+INGEST_RECORDS = """
 UNWIND $rows AS row
 MERGE (r:Record {key: row.key})
   ON CREATE SET r.source = row.source, r.recordId = row.id, r.ts = row.ts,
                 r.attributes = row.payload, r.batch = $batch, r.ingestedAt = $now
-RETURN row.key AS key, r.batch = $batch AS created
+WITH r, row WHERE r.batch = $batch
+CALL (r, row) {
+  UNWIND row.ids AS id
+  MERGE (i:Identity {key: id[0]})
+    ON CREATE SET i.namespace = id[1], i.value = id[2], i.firstSeen = row.ts,
+                  i.lastSeen = row.ts, i.createdBatch = $batch
+  FOREACH (_ IN CASE WHEN row.ts > i.lastSeen THEN [1] ELSE [] END | SET i.lastSeen = row.ts)
+  FOREACH (_ IN CASE WHEN row.ts < i.firstSeen THEN [1] ELSE [] END | SET i.firstSeen = row.ts)
+  CREATE (r)-[:KEYED_BY]->(i)
+  RETURN collect(i) AS identities
+}
+CALL (row) {
+  UNWIND row.pairs AS pair
+  MATCH (a:Identity {key: pair[0]}), (b:Identity {key: pair[1]})
+  MERGE (a)-[l:LINK {source: row.source}]->(b)
+    ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 1,
+                  l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active',
+                  l.batch = $batch
+    ON MATCH SET l.count = l.count + 1
+  WITH row, pair, l
+  FOREACH (_ IN CASE WHEN row.ts > l.lastSeen OR (row.ts = l.lastSeen AND row.id <> l.lastRecordId)
+                     THEN [1] ELSE [] END |
+    SET l.lastSeen = row.ts, l.lastRecordId = row.id)
+  FOREACH (_ IN CASE WHEN row.ts < l.firstSeen THEN [1] ELSE [] END |
+    SET l.firstSeen = row.ts, l.firstRecordId = row.id)
+  FOREACH (_ IN CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN [1] ELSE [] END |
+    SET l.status = 'active', l.batch = $batch)
+  WITH pair, l WHERE l.batch = $batch OR l.status <> 'active'
+  UNWIND pair AS key
+  RETURN collect(key) AS unsettled
+}
+WITH collect([row.key, [i IN identities | [i.key, i.createdBatch = $batch]], unsettled]) AS items,
+     collect(identities) AS attached
+CALL (attached) {
+  UNWIND attached AS identities
+  UNWIND identities AS i
+  WITH DISTINCT i
+  OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
+  FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
+  WITH i, p
+  RETURN collect([i.key, p.id, p.createdAt, COLLECT {
+    MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }]) AS visited
+}
+RETURN items, visited
 """
-CLAIM_EVENTS = """
-UNWIND $rows AS row
-MERGE (e:Event {key: row.key})
-  ON CREATE SET e.source = row.source, e.eventId = row.id, e.ts = row.ts, e.type = row.type,
-                e.properties = row.payload, e.batch = $batch, e.ingestedAt = $now
-RETURN row.key AS key, e.batch = $batch AS created
-"""
-# One row per (item, identity): merge the identity and attach the item to it. Returns each
-# identity once: whether this batch created it, and the profile it is in (None when new).
-ATTACH_RECORD_IDENTITIES = """
-UNWIND $rows AS row
-MERGE (i:Identity {key: row.identity})
-  ON CREATE SET i.namespace = row.namespace, i.value = row.value, i.firstSeen = row.ts,
-                i.lastSeen = row.ts, i.createdBatch = $batch
-  ON MATCH SET i.lastSeen = CASE WHEN row.ts > i.lastSeen THEN row.ts ELSE i.lastSeen END,
-               i.firstSeen = CASE WHEN row.ts < i.firstSeen THEN row.ts ELSE i.firstSeen END
-WITH i, row
-MATCH (r:Record {key: row.item})
-MERGE (r)-[:KEYED_BY]->(i)
-WITH DISTINCT i
-OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
-RETURN i.key AS key, i.createdBatch = $batch AS created, p.id AS profileId
-"""
-ATTACH_EVENT_IDENTITIES = ATTACH_RECORD_IDENTITIES.replace(
-    "MATCH (r:Record {key: row.item})\nMERGE (r)-[:KEYED_BY]->(i)",
-    "MATCH (r:Event {key: row.item})\nMERGE (r)-[:ABOUT]->(i)",
-)
-# One row per (item, pair): the pair's link for that source gains one more piece of evidence.
-# Evidence newer than a manual unlink re-activates the link (the unlink stays in history).
-# New links start active (the common outcome); re-clustering in the same transaction corrects
-# the status of any it refuses, so no other transaction ever sees an undecided link.
-# Returns the pairs that were not already active (new, refused, re-activated in this batch):
-# only those can change the clusters.
-MERGE_LINKS = """
-UNWIND $rows AS row
-MATCH (a:Identity {key: row.a}), (b:Identity {key: row.b})
-MERGE (a)-[l:LINK {source: row.source}]->(b)
-  ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 1,
-                l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active',
-                l.batch = $batch
-  ON MATCH SET l.count = l.count + 1
-WITH row, l
-// Only properties that change are written: most evidence repeats a known link.
-FOREACH (_ IN CASE WHEN row.ts > l.lastSeen OR (row.ts = l.lastSeen AND row.id <> l.lastRecordId)
-                   THEN [1] ELSE [] END |
-  SET l.lastSeen = row.ts, l.lastRecordId = row.id)
-FOREACH (_ IN CASE WHEN row.ts < l.firstSeen THEN [1] ELSE [] END |
-  SET l.firstSeen = row.ts, l.firstRecordId = row.id)
-FOREACH (_ IN CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN [1] ELSE [] END |
-  SET l.status = 'active', l.batch = $batch)
-WITH row, l WHERE l.batch = $batch OR l.status <> 'active'
-RETURN DISTINCT row.a AS a, row.b AS b
-"""
+INGEST_EVENTS = INGEST_RECORDS.replace(
+    "MERGE (r:Record {key: row.key})\n"
+    "  ON CREATE SET r.source = row.source, r.recordId = row.id, r.ts = row.ts,\n"
+    "                r.attributes = row.payload,",
+    "MERGE (r:Event {key: row.key})\n"
+    "  ON CREATE SET r.source = row.source, r.eventId = row.id, r.ts = row.ts, r.type = row.type,\n"
+    "                r.properties = row.payload,",
+).replace("CREATE (r)-[:KEYED_BY]->(i)", "CREATE (r)-[:ABOUT]->(i)")
 # One breadth-first step over all links; locks each visited profile (by writing to it) so that
-# concurrent writers touching the same clusters serialise instead of racing. Rows are
-# [key, profileId, profileCreatedAt, [[other, source, lastSeen, status], ...]] (lists, not maps:
-# this is the hottest read of an ingest).
+# concurrent writers touching the same clusters serialise instead of racing. One row holding a
+# list of [key, profileId, profileCreatedAt, [[other, source, lastSeen, status], ...]] per
+# identity (lists, not maps, and one row, not one per identity: this is the hottest read of an
+# ingest, and the driver's cost is per row).
 EXPAND_COMPONENT = """
 UNWIND $keys AS k
 MATCH (i:Identity {key: k})
 OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
 FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
 WITH i, p
-RETURN i.key AS key, p.id AS profileId, p.createdAt AS profileCreatedAt,
-       COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] } AS links
+RETURN collect([i.key, p.id, p.createdAt,
+                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }
+               ]) AS rows
 """
-CREATE_PROFILES = """
-UNWIND $rows AS row
-CREATE (p:Profile {id: row.id, createdAt: $now, updatedAt: $now, size: row.size,
-                   primaryKey: row.primary})
-"""
-UPDATE_PROFILES = """
-UNWIND $rows AS row
-MATCH (p:Profile {id: row.id})
-SET p.size = row.size, p.primaryKey = row.primary, p.updatedAt = $now
-"""
-RETIRE_PROFILES = """
-UNWIND $rows AS row
-MATCH (p:Profile {id: row.id})
-REMOVE p:Profile
-SET p:ProfileAlias, p.mergedInto = row.into, p.at = $now
-WITH p, row
-MATCH (older:ProfileAlias {mergedInto: row.id})
-SET older.mergedInto = row.into
-"""
-MOVE_MEMBERS = """
-UNWIND $rows AS row
-MATCH (i:Identity {key: row.key}), (p:Profile {id: row.profile})
-OPTIONAL MATCH (i)-[old:IN_PROFILE]->()
-DELETE old
-CREATE (i)-[:IN_PROFILE]->(p)
-"""
-SET_LINK_STATUS = """
-UNWIND $rows AS row
-MATCH (a:Identity {key: row.a})-[l:LINK]->(b:Identity {key: row.b})
-WHERE l.status <> 'unlinked'
-SET l.status = row.status, l.reason = row.reason, l.statusAt = $now
-"""
-RECORD_CHANGES = """
-UNWIND $rows AS row
-CREATE (:ClusterChange {profileId: row.profileId, at: $now, kind: row.kind,
-                        related: row.related, reason: row.reason, cause: $cause})
+# Everything re-clustering changed, written back in one statement (each part may be empty):
+# new profiles, kept ones (size, primary), memberships that moved, retired ids (aliases, with
+# older aliases flattened to the survivor), decided link statuses and the history entries.
+# The parts run in this order: members move into profiles that exist, away from retired ones.
+WRITE_CLUSTERS = """
+CALL () {
+  UNWIND $created AS row
+  CREATE (:Profile {id: row.id, createdAt: $now, updatedAt: $now, size: row.size,
+                    primaryKey: row.primary})
+}
+CALL () {
+  UNWIND $kept AS row
+  MATCH (p:Profile {id: row.id})
+  SET p.size = row.size, p.primaryKey = row.primary, p.updatedAt = $now
+}
+CALL () {
+  UNWIND $moves AS row
+  MATCH (i:Identity {key: row.key}), (p:Profile {id: row.profile})
+  OPTIONAL MATCH (i)-[old:IN_PROFILE]->()
+  DELETE old
+  CREATE (i)-[:IN_PROFILE]->(p)
+}
+CALL () {
+  UNWIND $retired AS row
+  MATCH (p:Profile {id: row.id})
+  REMOVE p:Profile
+  SET p:ProfileAlias, p.mergedInto = row.into, p.at = $now
+  WITH p, row
+  MATCH (older:ProfileAlias {mergedInto: row.id})
+  SET older.mergedInto = row.into
+}
+CALL () {
+  UNWIND $statuses AS row
+  MATCH (a:Identity {key: row.a})-[l:LINK]->(b:Identity {key: row.b})
+  WHERE l.status <> 'unlinked'
+  SET l.status = row.status, l.reason = row.reason, l.statusAt = $now
+}
+CALL () {
+  UNWIND $changes AS row
+  CREATE (:ClusterChange {profileId: row.profileId, at: $now, kind: row.kind,
+                          related: row.related, reason: row.reason, cause: $cause})
+}
 """
 RESOLVE = """
 UNWIND range(0, size($keys) - 1) AS idx

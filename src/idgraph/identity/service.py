@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from idgraph.db.graph import Graph, Tx
 from idgraph.identity import repository as q
+from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport, recluster
 from idgraph.identity.items import Item, Limits, Rejection, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
@@ -48,7 +50,8 @@ def now_ms() -> int:
 
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
-                 max_cluster_size: int = 50, batch_size: int = 1000) -> None:
+                 max_cluster_size: int = 50, batch_size: int = 1000,
+                 concurrency: int = 1) -> None:
         # Called inside every transaction that stores items or re-clusters (ingest, unlink),
         # with the newly stored items and what re-clustering changed: other domains (profiles'
         # computed attributes and views) keep their state current in the same transaction.
@@ -58,6 +61,9 @@ class IdentityService:
         self.limits = limits
         self.max_cluster_size = max_cluster_size
         self.batch_size = batch_size
+        # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
+        # one batch while Python prepares or finishes another.
+        self.concurrency = max(1, concurrency)
 
     # -- ingest -----------------------------------------------------------------------------
     def validate(self, records: Sequence[dict], events: Sequence[dict],
@@ -77,28 +83,44 @@ class IdentityService:
         good, bad = self.validate(records, events)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
-        run = self.graph.rolled_back_tx if dry_run else self.graph.write_tx
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
-            result.absorb(await run(lambda tx, b=batch: self._ingest_batch(tx, b)))
+        if dry_run or self.concurrency == 1 or len(items) <= self.batch_size:
+            run = self.graph.rolled_back_tx if dry_run else self.graph.write_tx
+            for start in range(0, len(items), self.batch_size):
+                batch = items[start:start + self.batch_size]
+                result.absorb(await run(lambda tx, b=batch: self._ingest_batch(tx, b)))
+            return result
+        for unit_results in await self._run_units(plan_units(items, self.batch_size)):
+            for batch_result in unit_results:
+                result.absorb(batch_result)
         return result
+
+    async def _run_units(self, units: list[Unit]) -> list[list[IngestResult]]:
+        """Up to `concurrency` units at once, each batch its own write transaction; results in
+        planned order. On a failure the other units stop (their open batches roll back)."""
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def run(unit: Unit) -> list[IngestResult]:
+            async with slots:
+                return [await self.graph.write_tx(lambda tx, b=batch: self._ingest_batch(tx, b))
+                        for batch in unit]
+
+        tasks = [asyncio.create_task(run(unit)) for unit in units]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
         batch_id, now = uuid.uuid4().hex, now_ms()
-        new_items = await _claim(tx, items, batch_id, now)
+        new_items, seeds, visited = await _store(tx, items, batch_id, now)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
-        seeds, touched = await _attach(tx, new_items, batch_id)
-        link_rows = [{"a": a, "b": b, "source": it.source, "id": it.item_id, "ts": it.ts}
-                     for it in new_items for a, b in it.pairs()]
-        if link_rows:
-            # Evidence for a pair that is already active never changes the clusters (replaying
-            # it earlier only joins sets that end up joined anyway; see docs/identity.md), so
-            # only new identities and unsettled pairs are re-clustered.
-            for row in await tx.run(q.MERGE_LINKS, rows=link_rows, batch=batch_id):
-                seeds |= {row["a"], row["b"]}
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
-                                            now, cause=f"ingest:{batch_id}")
+                                            now, cause=f"ingest:{batch_id}", visited=visited)
+        touched = {row[1] for row in visited.values() if row[1]}
         result.report.touched_profiles = touched | result.report.changed_profiles
         await self.run_hooks(tx, new_items, result.report)
         return result
@@ -154,21 +176,35 @@ class IdentityService:
         return await self.graph.write_tx(work)
 
 
-async def _attach(tx: Tx, items: list[Item], batch_id: str) -> tuple[set[str], set[str]]:
-    """Merge identities and attach items: (identities this batch created, profiles touched)."""
+async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
+                 ) -> tuple[list[Item], set[str], dict[str, list]]:
+    """Claim items, attach identities, add link evidence: (items this batch created, seeds to
+    re-cluster, the expansion rows of every identity attached). Seeds are the identities this
+    batch created and the ends of pairs that are not settled: evidence for a pair that is
+    already active never changes the clusters (replaying it earlier only joins sets that end up
+    joined anyway; see docs/identity.md), so only new identities and unsettled pairs are
+    re-clustered."""
     created: set[str] = set()
-    touched: set[str] = set()
-    for kind, statement in (("record", q.ATTACH_RECORD_IDENTITIES),
-                            ("event", q.ATTACH_EVENT_IDENTITIES)):
-        rows = [{"item": it.key, "identity": i.key, "namespace": i.namespace,
-                 "value": i.value, "ts": it.ts}
-                for it in items if it.kind == kind for i in it.identities]
-        for row in await tx.run(statement, rows=rows, batch=batch_id) if rows else []:
-            if row["created"]:
-                created.add(row["key"])
-            if row["profileId"]:
-                touched.add(row["profileId"])
-    return created, touched
+    seeds: set[str] = set()
+    visited: dict[str, list] = {}
+    for kind, statement in (("record", q.INGEST_RECORDS), ("event", q.INGEST_EVENTS)):
+        rows = [_store_row(it) for it in items if it.kind == kind]
+        if not rows:
+            continue
+        [[stored, expanded]] = await tx.values(statement, rows=rows, batch=batch_id, now=now)
+        for key, identities, unsettled in stored:
+            created.add(f"{kind}|{key}")
+            seeds.update(unsettled)
+            seeds.update(identity for identity, is_new in identities if is_new)
+        visited.update((row[0], row) for row in expanded)
+    return [it for it in items if f"{it.kind}|{it.key}" in created], seeds, visited
+
+
+def _store_row(item: Item) -> dict[str, Any]:
+    return {"key": item.key, "source": item.source, "id": item.item_id, "ts": item.ts,
+            "payload": item.payload, "type": item.event_type,
+            "ids": [[i.key, i.namespace, i.value] for i in item.identities],
+            "pairs": [list(pair) for pair in item.pairs()]}
 
 
 def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
@@ -180,19 +216,6 @@ def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
         else:
             seen[(item.kind, item.key)] = item
     return list(seen.values())
-
-
-async def _claim(tx: Tx, items: list[Item], batch_id: str, now: int) -> list[Item]:
-    created: set[tuple[str, str]] = set()
-    for kind, statement in (("record", q.CLAIM_RECORDS), ("event", q.CLAIM_EVENTS)):
-        rows = [{"key": it.key, "source": it.source, "id": it.item_id, "ts": it.ts,
-                 "payload": it.payload, "type": it.event_type}
-                for it in items if it.kind == kind]
-        if rows:
-            for row in await tx.run(statement, rows=rows, batch=batch_id, now=now):
-                if row["created"]:
-                    created.add((kind, row["key"]))
-    return [it for it in items if (it.kind, it.key) in created]
 
 
 async def explain(service: IdentityService, a: IdentityKey, b: IdentityKey) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class FileSummary:
 async def ingest_file(service: IdentityService, path: Path, batch_size: int,
                       rejects_path: Path | None = None, show_progress: bool = True) -> FileSummary:
     summary = FileSummary()
+    # Enough lines per call for the service to keep `concurrency` batches in flight.
+    lines_per_call = batch_size * service.concurrency
     rejects = rejects_path.open("w") if rejects_path else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(),
                         TimeRemainingColumn(), disable=not show_progress, transient=False)
@@ -36,7 +38,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
             batch: list[FileLine] = []
             for line in read_items(path, handle):
                 batch.append(line)
-                if len(batch) >= batch_size:
+                if len(batch) >= lines_per_call:
                     await _flush(service, batch, summary, rejects)
                     progress.update(task, completed=_position(handle, path))
                     batch = []

@@ -30,7 +30,7 @@ INT64 = (-(2**63), 2**63 - 1)
 REBUILD_CHUNK = 500
 
 # Everything a refresh needs for many profiles in one round trip: the profiles named or
-# holding the identities given (a retired or deleted id yields no row), their fragments, test
+# holding the identities given (a retired or deleted id yields no entry), their fragments, test
 # flag and the stored default policy. Record keys are read only when that policy stitches off.
 READ = """
 CALL () {
@@ -42,6 +42,11 @@ CALL () {
   UNION
   UNWIND $keys AS k MATCH (:Identity {key: k})-[:IN_PROFILE]->(p:Profile) RETURN p
 }
+// Lock each profile before reading its fragments: a concurrent ingest adding records to it
+// (not re-clustering, so holding no lock yet) waits, then reads ours, and the last view written
+// holds every record.
+SET p.lockedAt = $now
+WITH p, policies
 CALL (p, policies) {
   MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:KEYED_BY]-(r:Record)
   WITH DISTINCT r
@@ -49,8 +54,9 @@ CALL (p, policies) {
     keys: CASE WHEN any(x IN policies WHERE NOT x.stitching)
                THEN [(r)-[:KEYED_BY]->(k:Identity) | k.key] ELSE [] END}) AS fragments
 }
-RETURN p.id AS id, p.primaryKey AS primaryKey, p.size AS size, fragments, policies,
-       """ + IS_TEST + " AS isTest"
+// One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest] per profile.
+RETURN head(collect(policies)) AS policies,
+       collect([p.id, p.primaryKey, p.size, fragments, """ + IS_TEST + "]) AS profiles"
 WRITE = """
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.id})
@@ -84,10 +90,12 @@ async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = ()) -> None:
     ids, keys = sorted(set(ids)), sorted(set(keys))
     if not ids and not keys:
         return
-    rows = await tx.run(READ, ids=ids, keys=keys)
     now = now_ms()
+    [[policies, found]] = await tx.values(READ, ids=ids, keys=keys, now=now)
+    rows = [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
+             "isTest": is_test} for pid, primary, size, fragments, is_test in found]
     if rows:
-        policy = pick(rows[0]["policies"], None)
+        policy = pick(policies, None)
         await tx.run(WRITE, rows=[{"id": r["id"], "props": properties(r, policy, now)}
                                   for r in rows])
     gone = set(ids) - {r["id"] for r in rows}
