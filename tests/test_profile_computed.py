@@ -3,6 +3,9 @@ backfill on definition, merges, and events about several identities counted once
 
 from __future__ import annotations
 
+import threading
+import time
+
 from tests.identity_helpers import ident, ingest, record
 from tests.profile_helpers import ago, event
 
@@ -73,3 +76,32 @@ def test_invalid_definitions_are_refused(gql):
     define(gql, "dup", "COUNT")
     again = gql.post(DEFINE, {"input": {"name": "dup", "function": "COUNT", "eventType": "x"}})
     assert again.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_a_concurrent_writer_never_loses_an_update(gql, driver, cypher):
+    """Two transactions appending to one identity's computed state: the later one waits for
+    the earlier one's lock and then reads its append (no lost update)."""
+    define(gql, "orders", "COUNT")
+    ingest(gql, [record("1", "crm:C1")], events=[event("a", "crm:C1", at=ago(days=2))])
+    with driver.session() as session, session.begin_transaction() as other:
+        # Another writer appends an event to the state and holds its lock, uncommitted.
+        other.run("MATCH (c:ComputedValue {key: 'crm:C1'}) "
+                  "SET c.ts = c.ts + [$ts], c.vals = c.vals + [1], c.events = c.events + ['b']",
+                  ts=cypher("RETURN timestamp() AS t")[0]["t"] - 3_600_000).consume()
+        late = threading.Thread(target=ingest, args=(gql,), kwargs={
+            "events": [event("c", "crm:C1", at=ago(days=1))]})
+        late.start()
+        wait_until_a_transaction_is_blocked(cypher)
+        other.commit()
+    late.join(timeout=60)
+    assert computed(gql, "crm:C1") == {"orders": 3}
+
+
+def wait_until_a_transaction_is_blocked(cypher, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        statuses = [r["status"] for r in cypher("SHOW TRANSACTIONS YIELD status")]
+        if any(s.startswith("Blocked") for s in statuses):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no transaction waited for the lock: {statuses}")

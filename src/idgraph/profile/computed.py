@@ -30,13 +30,17 @@ WITH DISTINCT d
 DELETE d
 RETURN count(d) AS n
 """
-# Append this batch's contributions and drop what fell out of the window.
+# Append this batch's contributions and drop what fell out of the window. The state is locked
+# (by a write) before it is read: under read-committed isolation, a read first would let two
+# concurrent writers each append to the same old list, and the later commit would drop the
+# other's events (a lost update). Locked first, the later writer waits, then reads the append.
 WRITE_STATES = """
 UNWIND $rows AS row
 MATCH (i:Identity {key: row.key})
 MERGE (c:ComputedValue {id: row.def + '|' + row.key})
   ON CREATE SET c.def = row.def, c.key = row.key, c.ts = [], c.vals = [], c.events = []
 MERGE (i)-[:HAS_COMPUTED]->(c)
+SET c.lockedAt = timestamp()
 WITH c, row, c.ts + row.ts AS ts, c.vals + row.vals AS vals, c.events + row.events AS evs
 WITH c, ts, vals, evs, [j IN range(0, size(ts) - 1) WHERE ts[j] >= row.cutoff] AS keep
 SET c.ts = [j IN keep | ts[j]], c.vals = [j IN keep | vals[j]], c.events = [j IN keep | evs[j]]
