@@ -47,6 +47,8 @@ FOREACH (attrs IN row.webAttrs |
   CREATE (:Record {key: 'web|' + row.i, source: 'web', recordId: row.i, ts: row.ts + 1000,
                    attributes: attrs})-[:KEYED_BY]->(b))
 """
+# Front-ends call with an `app` key (keyless loopback admin is a development mode).
+APP_KEY = "bench-front-end-key-0123456789abcdef"
 GRAPHQL = """query P($identity: IdentityInput!) {
   profile(identity: $identity) { attributes identities { namespace value } } }"""
 
@@ -114,7 +116,8 @@ def free_port() -> int:
 
 def serve(uri: str, **env_overrides: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
+    env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_API_KEYS": f"{APP_KEY}:app",
+           "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
            "IDGRAPH_RATE_LIMIT_BURST": "1000000000", **env_overrides}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
                              "idgraph.api.app:create_app", "--port", str(port),
@@ -178,7 +181,7 @@ def measure(driver: neo4j.Driver, urls: dict[str, str], loaded: int,
             connections[name].request("POST", "/graphql", json.dumps({
                 "query": GRAPHQL, "variables": {"identity": {"namespace": namespace,
                                                              "value": value}}}),
-                {"content-type": "application/json"})
+                {"content-type": "application/json", "authorization": f"Bearer {APP_KEY}"})
             body = json.loads(connections[name].getresponse().read())
             assert body["data"]["profile"]["attributes"], body
         return call
