@@ -7,7 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api_support import api_server
+from idgraph.api.permissions import Role
+from tests.api_support import KEY_SPEC, KEYS, api_server
+from tests.conftest import free_port
 from tests.identity_helpers import ident, ingest, record
 
 COMPILABLE = [
@@ -148,3 +150,24 @@ def test_fast_reads_are_counted_in_metrics(live_api, data):
     for _ in range(3):
         send(live_api.url, query, variables)
     assert count() == start + 3
+
+
+def test_a_database_failure_is_answered_once_as_the_general_path_answers_it(neo4j_server):
+    # Neo4j "down": nothing listens on the URI. Requests fail after the (shortened) retries.
+    # Start-up keys, so that authentication itself needs no database.
+    dead = {"neo4j_uri": f"bolt://127.0.0.1:{free_port()}", "neo4j_retry_seconds": 0.3,
+            "api_keys": KEY_SPEC}
+    query = COMPILABLE[2]
+    variables = {"i": ident("crm:C1")}
+    headers = {"x-request-id": "fast-path-db-down-1",
+               "authorization": f"Bearer {KEYS[Role.APP]}"}
+    with api_server(neo4j_server, **dead) as fast, \
+            api_server(neo4j_server, fast_profile_reads=False, **dead) as general:
+        send(fast.url, query, variables, **headers)  # validated by the general path
+        answer = send(fast.url, query, variables, **headers)
+        assert fast.app.state.graphql.fast_reads.served == 1
+        same(answer, send(general.url, query, variables, **headers))
+    body = answer.json()
+    assert body["data"] == {"me": None}
+    assert body["errors"][0]["extensions"] == {"code": "DATABASE_UNAVAILABLE",
+                                               "requestId": "fast-path-db-down-1"}

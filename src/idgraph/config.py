@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     # Every query runs under this timeout (seconds), so no request can hold the graph forever.
     neo4j_query_timeout: float = 30.0
+    # How long transient failures (a deadlock, a leader switch, a restart) are retried before a
+    # request fails with a clear error.
+    neo4j_retry_seconds: float = 8.0
 
     # The managed local Neo4j (used when neo4j_uri is unset).
     local_neo4j_version: str = NEO4J_VERSION

@@ -46,6 +46,15 @@ def _with_code(error: GraphQLError, message: str, code: str, **extra) -> GraphQL
                         extensions={**(error.extensions or {}), "code": code, **extra})
 
 
+def database_failure(error: DatabaseError, request_id: str) -> tuple[str, str]:
+    """Log a database failure and say what the client is told: (message, code)."""
+    if isinstance(error, DatabaseUnavailable):
+        log.warning("request %s: %s", request_id, error)
+        return DATABASE_UNAVAILABLE, "DATABASE_UNAVAILABLE"
+    log.error("request %s: %s", request_id, error)
+    return DATABASE_FAILED, "DATABASE_ERROR"
+
+
 def _should_mask(error: GraphQLError) -> bool:
     # A GraphQLError raised on purpose (a permission check) is meant for the client.
     return error.original_error is not None and not isinstance(
@@ -80,13 +89,9 @@ class IdgraphMaskErrors(MaskErrors):
         request_id = self._request_id()
         if isinstance(original, IdgraphError):
             return _with_code(error, str(original), original.code)
-        if isinstance(original, DatabaseUnavailable):
-            log.warning("request %s: %s", request_id, original)
-            return _with_code(error, DATABASE_UNAVAILABLE, "DATABASE_UNAVAILABLE",
-                              requestId=request_id)
         if isinstance(original, DatabaseError):
-            log.error("request %s: %s", request_id, original)
-            return _with_code(error, DATABASE_FAILED, "DATABASE_ERROR", requestId=request_id)
+            message, code = database_failure(original, request_id)
+            return _with_code(error, message, code, requestId=request_id)
         log.error("request %s: unexpected error", request_id, exc_info=original)
         return _with_code(error, f"Unexpected error (request id {request_id}).",
                           "INTERNAL_ERROR", requestId=request_id)

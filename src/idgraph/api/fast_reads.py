@@ -12,9 +12,10 @@ does the same read and writes the same JSON directly:
 
 Everything else, and any request this path is not certain about (a document not yet validated
 clean by the general path under this app's limits, unexpected variables, a caller without a
-reader role, a missing materialised view, any error), goes the general way, so the answers
-and the error behaviour are the general path's. tests/test_api_fast_reads.py holds the two
-paths to identical responses.
+reader role, a missing materialised view, anything unexpected), goes the general way. A
+database failure is answered here with the general path's masked, coded error (not re-run
+there: the client would wait for a second round of retries). So answers and errors are the
+general path's: tests/test_api_fast_reads.py holds the two paths to identical responses.
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ from graphql import (
     VariableNode,
     parse,
 )
+from graphql.language.location import get_location
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idgraph.api.errors import database_failure
 from idgraph.api.identity_types import Identity
 from idgraph.api.profile_types import READERS, Profile
+from idgraph.db.errors import DatabaseError
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.services import Services
 
@@ -78,6 +82,7 @@ class ProfileReadPlan:
     operation_name: str | None
     variable: str  # the IdentityInput variable's name
     root_key: str  # the response key of the `profile` field
+    root_location: dict[str, int]  # its line and column, for errors about it
     # (response key, field name, identity sub-selection or None), in selection order
     fields: tuple[tuple[str, str, tuple[tuple[str, str], ...] | None], ...]
 
@@ -145,8 +150,9 @@ def compile_document(document: DocumentNode) -> ProfileReadPlan:
             fields.append((_key(field), name, None))
         else:
             raise NotCompilable(f"field {name} is served by the general path")
+    where = get_location(root[0].loc.source, root[0].loc.start)
     return ProfileReadPlan(op.name.value if op.name else None, variable, _key(root[0]),
-                           tuple(fields))
+                           {"line": where.line, "column": where.column}, tuple(fields))
 
 
 def _fields(selection_set) -> list[FieldNode]:
@@ -192,14 +198,29 @@ class FastProfileReads:
             plan = self._plan_for(body)
             if plan is None:
                 return None
-            data = await self._execute(plan, request, body)
-        except Exception:  # noqa: BLE001 - FallBack, bad JSON, a database error: the general
-            return None  # path answers (and reports errors with its codes and masking)
+            answer = await self._answer(plan, request, body)
+        except Exception:  # noqa: BLE001 - FallBack, bad JSON, anything unexpected: the
+            return None  # general path answers (and reports errors with its codes and masking)
         self.served += 1
         if self.metrics is not None:
+            codes = [e["extensions"]["code"] for e in answer.get("errors", ())]
             self.metrics.observe_operation(plan.operation_name, "query",
-                                           time.perf_counter() - started, ())
-        return Response(json.dumps({"data": data}), media_type=media_type)
+                                           time.perf_counter() - started, codes)
+        return Response(json.dumps(answer), media_type=media_type)
+
+    async def _answer(self, plan: ProfileReadPlan, request: Request,
+                      body: dict) -> dict[str, Any]:
+        """The response body. A database failure is answered here, as the general path answers
+        it (masked, coded, with the request id): running the read again there would make the
+        client wait for a second round of retries or a second timeout."""
+        try:
+            return {"data": await self._execute(plan, request, body)}
+        except DatabaseError as exc:
+            request_id = request.scope.get("state", {}).get("request_id", "-")
+            message, code = database_failure(exc, request_id)
+            return {"data": {plan.root_key: None}, "errors": [{
+                "message": message, "locations": [plan.root_location], "path": [plan.root_key],
+                "extensions": {"code": code, "requestId": request_id}}]}
 
     def _plan_for(self, body: Any) -> ProfileReadPlan | None:
         if not isinstance(body, dict) or not body.keys() <= BODY_KEYS:

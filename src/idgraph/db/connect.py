@@ -31,4 +31,5 @@ def graph_for(settings: Settings, start_local: bool = True, log=print) -> Graph:
         uri = local_server.start(cfg, log=log) if start_local else cfg.bolt_uri
         auth = None
     return Graph(uri=uri, auth=auth, database=settings.neo4j_database,
+                 retry_time=settings.neo4j_retry_seconds,
                  timeout=settings.neo4j_query_timeout)
