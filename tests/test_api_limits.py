@@ -127,6 +127,28 @@ def test_rate_limit_is_429_with_retry_after(neo4j_server, empty_graph):
     assert other_key.status_code == 200  # buckets are per key
 
 
+def test_an_address_guessing_keys_is_refused_before_any_lookup(neo4j_server, empty_graph):
+    with api_server(neo4j_server, api_keys=KEY_SPEC, auth_failure_burst=2,
+                    auth_failures_per_minute=0.001) as server:
+        guesses = [post(server.url, "{ version }", key=f"guess-{n}-0123456789abcdef")
+                   for n in range(3)]
+        valid_after = post(server.url, "{ version }", key=KEYS[Role.APP])
+    assert [r.status_code for r in guesses] == [401, 401, 429]
+    assert codes(guesses[2].json()) == ["RATE_LIMITED"]
+    assert int(guesses[2].headers["retry-after"]) > 0
+    assert "failed authentications" in guesses[2].json()["errors"][0]["message"]
+    # The address is refused whatever it sends until its allowance refills.
+    assert valid_after.status_code == 429
+
+
+def test_valid_keys_spend_no_failure_allowance(neo4j_server, empty_graph):
+    with api_server(neo4j_server, api_keys=KEY_SPEC, auth_failure_burst=1,
+                    auth_failures_per_minute=0.001) as server:
+        statuses = [post(server.url, "{ version }", key=KEYS[Role.APP]).status_code
+                    for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+
 def test_token_bucket_refills_at_the_configured_rate():
     now = [0.0]
     limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
@@ -136,3 +158,13 @@ def test_token_bucket_refills_at_the_configured_rate():
     assert limiter.take("k") == pytest.approx(0.5)
     now[0] = 1.0
     assert limiter.take("k") == 0.0
+
+
+def test_waiting_spends_no_token():
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0])
+    assert [limiter.wait("k"), limiter.wait("k")] == [0.0, 0.0]
+    assert limiter.take("k") == 0.0
+    assert limiter.wait("k") == pytest.approx(1.0)
+    now[0] = 1.0
+    assert limiter.wait("k") == 0.0

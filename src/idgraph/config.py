@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: float = 600.0  # token refill per API key
     rate_limit_burst: int = 100  # bucket size: requests allowed back to back
+    # Failed authentications (missing or unknown key) per client address: past these, the
+    # address gets 429 without its keys being looked up (each lookup is a database query).
+    auth_failures_per_minute: float = 30.0
+    auth_failure_burst: int = 20
 
     # GraphQL over HTTP: browser origins allowed by CORS ("*" or comma-separated origins).
     cors_origins: str = ""

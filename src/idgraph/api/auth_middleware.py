@@ -1,6 +1,8 @@
 """Authentication and per-key rate limits, before any GraphQL runs.
 
-No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After. With
+No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After; the same
+for an address past its allowance of failed authentications (its keys are then not looked up,
+so guessing keys cannot load the database). With
 no key configured at all, keyless loopback clients are served as admins (development mode,
 not rate limited) and everybody else gets 401. A WebSocket without a key header may still send
 one in its connection_init payload.
@@ -40,11 +42,19 @@ def _is_ide_page(scope: Scope, headers: Headers) -> bool:
             and "text/html" in headers.get("accept", ""))
 
 
+def _too_many(wait: float, reason: str):
+    retry = str(min(math.ceil(wait), 86_400))
+    return error_response(429, f"{reason}; retry in {retry} s.", "RATE_LIMITED",
+                          {"Retry-After": retry})
+
+
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, keys: ApiKeyService, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, keys: ApiKeyService, limiter: RateLimiter,
+                 failures: RateLimiter) -> None:
         self.app = app
         self.keys = keys
         self.limiter = limiter
+        self.failures = failures  # failed authentications, per client address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] not in PROTECTED:
@@ -52,6 +62,10 @@ class AuthMiddleware:
         headers = Headers(scope=scope)
         if scope.get("method") == "OPTIONS" or _is_ide_page(scope, headers):
             return await self.app(scope, receive, send)
+        address = (scope.get("client") or ("-",))[0]
+        if (wait := self.failures.wait(address)) > 0:
+            return await self._refuse(scope, receive, send, _too_many(
+                wait, "Too many failed authentications from this address"))
         try:
             principal = await self._principal(scope, headers)
         except DatabaseError as exc:
@@ -64,15 +78,14 @@ class AuthMiddleware:
             # instead, checked by the GraphQL app (IdgraphGraphQL.on_ws_connect).
             return await self.app(scope, receive, send)
         if principal is None:
+            self.failures.take(address)
             return await self._refuse(scope, receive, send, error_response(
                 401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",
                 "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
         wait = 0.0 if principal is LOOPBACK_ADMIN else self.limiter.take(principal.key_id)
         if wait > 0:
-            retry = str(min(math.ceil(wait), 86_400))
-            return await self._refuse(scope, receive, send, error_response(
-                429, f"Rate limit exceeded for this API key; retry in {retry} s.",
-                "RATE_LIMITED", {"Retry-After": retry}))
+            return await self._refuse(scope, receive, send, _too_many(
+                wait, "Rate limit exceeded for this API key"))
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 

@@ -1,4 +1,5 @@
-"""Per-key rate limits: a token bucket per API key, in memory.
+"""Rate limits: token buckets in memory, per API key (requests) or per client address (failed
+authentications).
 
 Each process keeps its own buckets, so with N worker processes a key gets up to N times the
 configured rate; run one process per host behind the load balancer, or divide the setting.
@@ -31,6 +32,18 @@ class RateLimiter:
         self._buckets: dict[str, Bucket] = {}
 
     def take(self, key: str) -> float:
+        bucket = self._refilled(key)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return self._until_one(bucket)
+
+    def wait(self, key: str) -> float:
+        """Like `take`, without spending a token: 0 when one is there."""
+        bucket = self._refilled(key)
+        return 0.0 if bucket.tokens >= 1 else self._until_one(bucket)
+
+    def _refilled(self, key: str) -> Bucket:
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -38,12 +51,10 @@ class RateLimiter:
             bucket = self._buckets[key] = Bucket(float(self.burst), now)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        if self.rate <= 0:
-            return math.inf
-        return (1 - bucket.tokens) / self.rate
+        return bucket
+
+    def _until_one(self, bucket: Bucket) -> float:
+        return math.inf if self.rate <= 0 else (1 - bucket.tokens) / self.rate
 
     def _forget_idle(self, now: float) -> None:
         if len(self._buckets) < self.MAX_BUCKETS:
