@@ -88,11 +88,13 @@ def serve(
          "{ id primaryIdentity { namespace value } identities { namespace value } attributes "
          "computed { name value } } }")
     configure_logging(json_lines=settings.log_json)
-    # Our handlers, not uvicorn's: log_config=None. On SIGTERM uvicorn stops accepting, lets
-    # in-flight requests finish (up to the grace period), then runs the lifespan shutdown.
-    # WebSocket messages get the same size limit as request bodies.
+    # Our handlers, not uvicorn's: log_config=None, and no uvicorn access line (ours has the
+    # request id, status and duration). On SIGTERM uvicorn stops accepting, lets in-flight
+    # requests finish (up to the grace period), then runs the lifespan shutdown. WebSocket
+    # messages get the same size limit as request bodies.
     uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
-                timeout_graceful_shutdown=20, ws_max_size=settings.max_body_bytes)
+                access_log=False, timeout_graceful_shutdown=20,
+                ws_max_size=settings.max_body_bytes)
 
 
 @schema_app.command("export")
