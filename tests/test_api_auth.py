@@ -155,6 +155,14 @@ def test_websocket_key_by_header_or_connection_init(secured, empty_graph):
     assert ws_init(secured.url, {"apiKey": "wrong"}) == 4403
 
 
+def test_keys_guessed_in_connection_init_count_against_the_address(neo4j_server, empty_graph):
+    with api_server(neo4j_server, api_keys=KEY_SPEC, auth_failure_burst=1,
+                    auth_failures_per_minute=0.001) as server:
+        assert ws_init(server.url, {"apiKey": "guess-0123456789abcdef"}) == 4403
+        after = post(server.url, "{ version }", key=KEYS[Role.APP])
+    assert after.status_code == 429 and codes(after.json()) == ["RATE_LIMITED"]
+
+
 def test_foreign_cursor_is_invalid_input(secured, empty_graph):
     import base64
 

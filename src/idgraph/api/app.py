@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         yield
         await graph.close()  # after uvicorn has finished in-flight requests
 
-    graphql = build_graphql_app(services, settings, api_keys, metrics)
+    # Failed authentications per client address: counted by the middleware (headers) and by
+    # the GraphQL app (a WebSocket's connection_init), refused by the middleware.
+    failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
+    graphql = build_graphql_app(services, settings, api_keys, metrics, failures)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=_middleware(settings, api_keys, metrics),
+        middleware=_middleware(settings, api_keys, metrics, failures),
         lifespan=lifespan,
     )
     app.state.services = services
@@ -66,7 +69,8 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     return app
 
 
-def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics) -> list:
+def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics,
+                failures: RateLimiter) -> list:
     """Outermost first: ids for everything, CORS before auth (so browsers can read a 401)."""
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     stack = [Middleware(RequestIdMiddleware, metrics=metrics)]
@@ -75,7 +79,6 @@ def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics) -
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"], max_age=600))
-    failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
     stack += [Middleware(AuthMiddleware, keys=api_keys, limiter=limiter, failures=failures),
               Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)]
     return stack

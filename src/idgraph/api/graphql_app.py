@@ -66,7 +66,7 @@ def is_request_error(result: Any) -> bool:
 
 class IdgraphGraphQL(GraphQL):
     def __init__(self, services: Services, settings: Settings | None = None,
-                 api_keys: Any = None, metrics: Any = None) -> None:
+                 api_keys: Any = None, metrics: Any = None, failures: Any = None) -> None:
         settings = settings or services.settings
         super().__init__(build_schema(settings),
                          graphql_ide="graphiql" if settings.graphiql else None,
@@ -75,6 +75,7 @@ class IdgraphGraphQL(GraphQL):
         self.services = services
         self.api_keys = api_keys
         self.metrics = metrics
+        self.failures = failures  # failed authentications per address (api/ratelimit.py)
         self.fast_reads = FastProfileReads(services, self.schema, metrics,
                                            CachedValidation.validated_clean
                                            ) if settings.fast_profile_reads else None
@@ -97,6 +98,8 @@ class IdgraphGraphQL(GraphQL):
         key = (context.connection_params or {}).get("apiKey")
         principal = await self.api_keys.authenticate(key) if isinstance(key, str) else None
         if principal is None:
+            if self.failures is not None and context.request.client is not None:
+                self.failures.take(context.request.client.host)
             raise ConnectionRejectionError({"message": "Missing or unknown API key.",
                                             "code": "UNAUTHENTICATED"})
         context.role, context.key_id = principal.role, principal.key_id
@@ -161,6 +164,7 @@ class IdgraphGraphQL(GraphQL):
 
 
 def build_graphql_app(services: Services, settings: Settings | None = None,
-                      api_keys: Any = None, metrics: Any = None) -> IdgraphGraphQL:
-    return IdgraphGraphQL(services, settings, api_keys, metrics)
+                      api_keys: Any = None, metrics: Any = None,
+                      failures: Any = None) -> IdgraphGraphQL:
+    return IdgraphGraphQL(services, settings, api_keys, metrics, failures)
 
