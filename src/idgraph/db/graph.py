@@ -138,11 +138,11 @@ class Graph:
             delay *= 2
 
     async def _auto_commit_read(self, query: Query, params: dict[str, Any]) -> list[dict]:
-        async with self.session(neo4j.READ_ACCESS) as session:
+        async with self._session(neo4j.READ_ACCESS) as session:
             result = await session.run(query, params)
             return await result.data()
 
-    def session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
+    def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
         # Sessions share the driver's query bookmark manager, so a read always sees the writes
         # this process committed before it, on a cluster too (causal consistency).
         return self.driver.session(
@@ -168,12 +168,12 @@ class Graph:
             return await work(Tx(tx, self.timeout))
 
         unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
-        async with _translated_errors(), self.session() as session:
+        async with _translated_errors(), self._session() as session:
             return await session.execute_write(unit)
 
     async def rolled_back_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in a write transaction that is always rolled back: a dry run."""
-        async with _translated_errors(), self.session() as session:
+        async with _translated_errors(), self._session() as session:
             tx = await session.begin_transaction(timeout=self.timeout)
             try:
                 return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
