@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -63,6 +64,7 @@ class Metrics:
                               ["operation", "code"], registry=r)
         r.register(PoolCollector(graph))
         self._names: set[str] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def operation_label(self, name: str | None) -> str:
         if not name or not OPERATION_NAME.fullmatch(name):
@@ -75,15 +77,24 @@ class Metrics:
     def observe_operation(self, name: str | None, kind: str, seconds: float,
                           codes: Iterable[str]) -> None:
         label = self.operation_label(name)
-        self.operations.labels(label, kind).inc()
-        self.operation_latency.labels(label).observe(seconds)
+        self._child(self.operations, label, kind).inc()
+        self._child(self.operation_latency, label).observe(seconds)
         for code in codes:
-            self.errors.labels(label, code).inc()
+            self._child(self.errors, label, code).inc()
 
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
         route = path if path in ROUTES else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, method, route).observe(seconds)
+
+    def _child(self, metric, *labels: str):
+        # `labels()` validates and locks on every call (~10 us); every request observes four
+        # series, and the label sets are few (bounded operation names, routes, statuses).
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
 
 class GraphQLMetrics(SchemaExtension):

@@ -143,11 +143,13 @@ class Graph:
             return await result.data()
 
     def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
-        # Sessions share the driver's query bookmark manager, so a read always sees the writes
-        # this process committed before it, on a cluster too (causal consistency).
+        # Behind a routing URI (a cluster, Aura) sessions share the driver's bookmark manager,
+        # so a read always sees the writes this process committed before it (causal
+        # consistency). A direct bolt:// server is always consistent with itself: no bookmarks.
+        routed = not self.uri.startswith("bolt")
         return self.driver.session(
             database=self.database, default_access_mode=access_mode,
-            bookmark_manager=self.driver.execute_query_bookmark_manager)
+            bookmark_manager=self.driver.execute_query_bookmark_manager if routed else None)
 
     async def write(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         return await self._execute(cypher, params, RoutingControl.WRITE)
