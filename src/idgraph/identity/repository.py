@@ -13,12 +13,22 @@ Times are epoch milliseconds.
 
 from __future__ import annotations
 
+# The expansion step shared by the ingest statement (its first step) and EXPAND_COMPONENT (the
+# later ones); see EXPAND_COMPONENT.
+EXPAND_STEP = """
+OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
+FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
+WITH i, p
+RETURN collect([i.key, p.id, p.createdAt,
+                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }
+               ]) AS expanded
+"""
 # One statement per batch and item kind: claim each item key; for the items this transaction
 # created (re-ingest is a no-op), merge their identities, attach the item to them and give each
 # pair of identities the item carries one more piece of evidence on the pair's link for the
 # item's source. Returns one row: `items`, per created item its key, its identities as [key,
 # created by this batch] and the identity keys of its pairs that are not settled (a new link, a
-# re-activated one, or one not active): only those can change the clusters; and `visited`, the
+# re-activated one, or one not active): only those can change the clusters; and `expanded`, the
 # first step of re-clustering done here for every identity attached: its profile, locked, and
 # its links, as EXPAND_COMPONENT returns them.
 # Identity times and link properties are written only when they change: most evidence repeats
@@ -68,13 +78,9 @@ CALL (attached) {
   UNWIND attached AS identities
   UNWIND identities AS i
   WITH DISTINCT i
-  OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
-  FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
-  WITH i, p
-  RETURN collect([i.key, p.id, p.createdAt, COLLECT {
-    MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }]) AS visited
+""" + EXPAND_STEP + """
 }
-RETURN items, visited
+RETURN items, expanded
 """
 INGEST_EVENTS = INGEST_RECORDS.replace(
     "MERGE (r:Record {key: row.key})\n"
@@ -84,21 +90,15 @@ INGEST_EVENTS = INGEST_RECORDS.replace(
     "  ON CREATE SET r.source = row.source, r.eventId = row.id, r.ts = row.ts, r.type = row.type,\n"
     "                r.properties = row.payload,",
 ).replace("CREATE (r)-[:KEYED_BY]->(i)", "CREATE (r)-[:ABOUT]->(i)")
-# One breadth-first step over all links; locks each visited profile (by writing to it) so that
-# concurrent writers touching the same clusters serialise instead of racing. One row holding a
-# list of [key, profileId, profileCreatedAt, [[other, source, lastSeen, status], ...]] per
-# identity (lists, not maps, and one row, not one per identity: this is the hottest read of an
-# ingest, and the driver's cost is per row).
+# One breadth-first step from the identities `i`, over all links: locks each visited profile (by
+# writing to it) so that concurrent writers touching the same clusters serialise instead of
+# racing. One row holding a list of [key, profileId, profileCreatedAt, [[other, source,
+# lastSeen, status], ...]] per identity (lists, not maps, and one row, not one per identity:
+# this is the hottest read of an ingest, and the driver's cost is per row).
 EXPAND_COMPONENT = """
 UNWIND $keys AS k
 MATCH (i:Identity {key: k})
-OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
-FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
-WITH i, p
-RETURN collect([i.key, p.id, p.createdAt,
-                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }
-               ]) AS rows
-"""
+""" + EXPAND_STEP
 # Everything re-clustering changed, written back in one statement (each part may be empty):
 # new profiles, kept ones (size, primary), memberships that moved, retired ids (aliases, with
 # older aliases flattened to the survivor), decided link statuses and the history entries.
