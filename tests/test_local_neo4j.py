@@ -123,6 +123,38 @@ def test_api_reports_neo4j_down_and_recovers_when_it_returns(own_server, empty_g
             "data": {"health": {"neo4j": "ok"}}}
 
 
+def test_a_neo4j_that_stops_answering_fails_reads_at_the_deadline_then_recovers(own_server,
+                                                                               empty_graph):
+    # SIGSTOP keeps the sockets open and silent: without idgraph's own deadline per operation
+    # (the driver has no receive timeout here) the read would wait forever.
+    env, state_dir, bolt = own_server
+    assert run_cli(env, "neo4j", "start").returncode == 0
+    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", None, "private")
+    query = ("query($i: IdentityInput!) { profile(identity: $i) { id } }",
+             {"i": {"namespace": "crm", "value": "C1"}})
+    with LiveServer(settings_for(server, neo4j_query_timeout=1, neo4j_retry_seconds=0)) as api:
+        client = httpx.Client(base_url=api.url, timeout=60)
+
+        def read() -> httpx.Response:
+            return client.post("/graphql", json={"query": query[0], "variables": query[1]})
+
+        warm = time.monotonic() + 60  # a fresh JVM may need more than 1 s for the first plan
+        while read().json() != {"data": {"profile": None}} and time.monotonic() < warm:
+            time.sleep(0.5)
+        assert read().json() == {"data": {"profile": None}}
+        java = java_processes(state_dir)[0]
+        os.kill(java, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            stuck = read().json()
+            waited = time.monotonic() - started
+        finally:
+            os.kill(java, signal.SIGCONT)
+        assert stuck["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE", stuck
+        assert 5 <= waited < 30  # the deadline: query timeout + retry time + 5 s
+        assert read().json() == {"data": {"profile": None}}  # the pool is not poisoned
+
+
 def test_missing_maven_on_first_start_is_a_clear_error(own_server, tmp_path):
     env, state_dir, _ = own_server
     java_home = str(Path(os.path.realpath(shutil.which("java"))).parents[1])

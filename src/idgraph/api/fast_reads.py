@@ -43,27 +43,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idgraph.api.errors import database_failure
-from idgraph.api.identity_types import Identity
-from idgraph.api.profile_types import READERS, Profile
+from idgraph.api.identity_types import from_millis
+from idgraph.api.profile_types import READERS
 from idgraph.db.errors import DatabaseError
 from idgraph.identity.normalise import IdentityRejected
+from idgraph.profile.service import ProfileRead
 from idgraph.services import Services
 
-# Serialised as strawberry does: DateTime by isoformat(), ID as a string, JSON as it is.
+# Serialised as strawberry does: DateTime by isoformat(), ID as a string, JSON as it is. Read
+# straight from the stored view rows (no Profile or Identity objects, no datetimes for fields
+# nobody asked for); Profile.from_view is the general path's equivalent.
 PROFILE_SCALARS = {
-    "__typename": lambda p: "Profile",
-    "id": lambda p: str(p.id),
-    "size": lambda p: p.size,
-    "createdAt": lambda p: p.created_at.isoformat(),
-    "updatedAt": lambda p: p.updated_at.isoformat(),
-    "isTestProfile": lambda p: p.is_test_profile,
+    "__typename": lambda read: "Profile",
+    "id": lambda read: str(read.view.id),
+    "size": lambda read: len(read.view.identities),
+    "createdAt": lambda read: _iso(read.view.created_at),
+    "updatedAt": lambda read: _iso(read.view.updated_at),
+    "isTestProfile": lambda read: bool(read.is_test),
 }
+# An identity row: {namespace, value, firstSeen, lastSeen} (milliseconds or None).
 IDENTITY_FIELDS = {
     "__typename": lambda i: "Identity",
-    "namespace": lambda i: i.namespace,
-    "value": lambda i: i.value,
-    "firstSeen": lambda i: i.first_seen.isoformat() if i.first_seen else None,
-    "lastSeen": lambda i: i.last_seen.isoformat() if i.last_seen else None,
+    "namespace": lambda i: i["namespace"],
+    "value": lambda i: i["value"],
+    "firstSeen": lambda i: _iso(i["firstSeen"]),
+    "lastSeen": lambda i: _iso(i["lastSeen"]),
 }
 IDENTITY_OBJECTS = {"identities", "primaryIdentity"}
 BODY_KEYS = {"query", "variables", "operationName", "extensions"}
@@ -90,22 +94,30 @@ class ProfileReadPlan:
     def wants_attributes(self) -> bool:
         return any(name == "attributes" for _, name, _ in self.fields)
 
-    def render(self, profile: Profile, attributes: Any) -> dict[str, Any]:
+    def render(self, read: ProfileRead, attributes: Any, registry: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, name, sub in self.fields:
             if name == "attributes":
                 out[key] = attributes
             elif name == "identities":
-                out[key] = [_identity(i, sub) for i in profile.identities]
+                rows = sorted(read.view.identities, key=lambda i: (
+                    registry.priority(i["namespace"]), i["namespace"], i["value"]))
+                out[key] = [_identity(i, sub) for i in rows]
             elif name == "primaryIdentity":
-                out[key] = _identity(profile.primary_identity, sub)
+                namespace, value = read.view.primary_key.split(":", 1)
+                out[key] = _identity({"namespace": namespace, "value": value, "firstSeen": None,
+                                      "lastSeen": None}, sub)
             else:
-                out[key] = PROFILE_SCALARS[name](profile)
+                out[key] = PROFILE_SCALARS[name](read)
         return out
 
 
-def _identity(identity: Identity, sub) -> dict[str, Any]:
-    return {key: IDENTITY_FIELDS[name](identity) for key, name in sub}
+def _identity(row: dict[str, Any], sub) -> dict[str, Any]:
+    return {key: IDENTITY_FIELDS[name](row) for key, name in sub}
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else from_millis(ms).isoformat()
 
 
 def compile_document(document: DocumentNode) -> ProfileReadPlan:
@@ -276,5 +288,4 @@ class FastProfileReads:
         attributes = read.default_attributes(key) if wants_attributes else None
         if wants_attributes and attributes is None:
             raise FallBack  # no materialised view applies: the general path merges fragments
-        profile = Profile.from_view(read.view, services.identity.registry, read, key)
-        return plan.render(profile, attributes)
+        return plan.render(read, attributes, services.identity.registry)

@@ -160,6 +160,11 @@ def _conf_text(cfg: LocalServerConfig) -> str:
         "server.memory.pagecache.size": cfg.pagecache,
         "dbms.usage_report.enabled": "false",
         "db.transaction.timeout": "120s",
+        # With ALL (the default) the server asks drivers for a receive timeout, and the async
+        # driver then wraps every socket read in a task and a timer: ~7 per profile read.
+        # STREAMING still sends keep-alives while a result streams; idgraph's own deadline per
+        # operation (db/graph.py) covers a server that stops answering. docs/api.md.
+        "server.bolt.connection_keep_alive_for_requests": "STREAMING",
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 

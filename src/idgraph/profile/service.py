@@ -66,7 +66,7 @@ class ProfileService:
         """The profile of an identity key (or of a profile id), in one round trip."""
         statement, args = (q.VIEW_BY_IDENTITY, {"key": key}) if key is not None else (
             q.VIEW_BY_ID, {"id": profile_id})
-        rows = await self.graph.read(statement, withFragments=with_fragments,
+        rows = await self.graph.read_plain(statement, withFragments=with_fragments,
                                      policies=list(policy_ids), withView=with_view, **args)
         if not rows:
             return None
@@ -76,8 +76,9 @@ class ProfileService:
                         policy_ids: tuple[str, ...] = (), with_view: bool = False
                         ) -> dict[str, ProfileRead]:
         """Several profiles by id (merged-away ids resolve) in one round trip."""
-        rows = await self.graph.read(q.VIEW_BY_IDS, ids=profile_ids, withFragments=with_fragments,
-                                     policies=list(policy_ids), withView=with_view)
+        rows = await self.graph.read_plain(
+            q.VIEW_BY_IDS, ids=profile_ids, withFragments=with_fragments,
+            policies=list(policy_ids), withView=with_view)
         return {row["requested"]: _read_of(row, with_fragments) for row in rows}
 
     def merged(self, read: ProfileRead, policy_id: str | None,
@@ -90,7 +91,7 @@ class ProfileService:
     async def events(self, profile_id: str, limit: int, after: tuple[int, str] | None,
                      types: list[str] | None, since: int | None,
                      until: int | None) -> list[EventRow]:
-        rows = await self.graph.read(
+        rows = await self.graph.read_plain(
             q.EVENTS_PAGE, id=profile_id, limit=limit, types=types, since=since, until=until,
             afterTs=after[0] if after else None, afterKey=after[1] if after else None)
         return [EventRow(r["key"], r["source"], r["eventId"], r["type"], r["ts"],
