@@ -29,8 +29,8 @@ RETURN collect([i.key, p.id, p.createdAt,
 # item's source. Returns one row: `items`, per created item its key, its identities as [key,
 # created by this batch] and the identity keys of its pairs that are not settled (a new link, a
 # re-activated one, or one not active): only those can change the clusters; and `expanded`, the
-# first step of re-clustering done here for every identity attached: its profile, locked, and
-# its links, as EXPAND_COMPONENT returns them.
+# first step of re-clustering done here for every identity attached that existed before: its
+# profile, locked, and its links, as EXPAND_COMPONENT returns them.
 # Identity times and link properties are written only when they change: most evidence repeats
 # what is known, and every write takes a lock.
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history). New
@@ -78,6 +78,9 @@ CALL (attached) {
   UNWIND attached AS identities
   UNWIND identities AS i
   WITH DISTINCT i
+  // An identity this batch created has no profile yet and only the links this batch made,
+  // which the caller knows from its items (identity/service.py, _links_of_new): not read back.
+  WHERE i.createdBatch IS NULL OR i.createdBatch <> $batch
 """ + EXPAND_STEP + """
 }
 RETURN items, expanded

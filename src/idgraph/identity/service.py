@@ -186,6 +186,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
     re-clustered."""
     created: set[str] = set()
     seeds: set[str] = set()
+    new_identities: set[str] = set()
     visited: dict[str, list] = {}
     for kind, statement in (("record", q.INGEST_RECORDS), ("event", q.INGEST_EVENTS)):
         rows = [_store_row(it) for it in items if it.kind == kind]
@@ -195,9 +196,29 @@ async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
         for key, identities, unsettled in stored:
             created.add(f"{kind}|{key}")
             seeds.update(unsettled)
-            seeds.update(identity for identity, is_new in identities if is_new)
+            new_identities.update(identity for identity, is_new in identities if is_new)
         visited.update((row[0], row) for row in expanded)
-    return [it for it in items if f"{it.kind}|{it.key}" in created], seeds, visited
+    seeds |= new_identities
+    stored_items = [it for it in items if f"{it.kind}|{it.key}" in created]
+    visited.update(_links_of_new(stored_items, new_identities))
+    return stored_items, seeds, visited
+
+
+def _links_of_new(items: list[Item], new_identities: set[str]) -> dict[str, list]:
+    """Expansion rows (as EXPAND_STEP returns them) of the identities this batch created, from
+    the batch's own items: such an identity has no profile, and its only links are the ones
+    this batch made, one per pair and source, active, last seen at the newest item's time."""
+    newest: dict[str, dict[tuple[str, str], int]] = {key: {} for key in new_identities}
+    for item in items:
+        for a, b in item.pairs():
+            for mine, other in ((a, b), (b, a)):
+                if mine in newest:
+                    links = newest[mine]
+                    links[(other, item.source)] = max(links.get((other, item.source), item.ts),
+                                                      item.ts)
+    return {key: [key, None, None, [[other, source, ts, "active"]
+                                    for (other, source), ts in links.items()]]
+            for key, links in newest.items()}
 
 
 def _store_row(item: Item) -> dict[str, Any]:

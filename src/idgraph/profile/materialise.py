@@ -22,7 +22,6 @@ from idgraph.identity.items import Item
 from idgraph.identity.service import now_ms
 from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
 from idgraph.profile.policies import pick
-from idgraph.profile.repository import IS_TEST
 
 PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
@@ -52,11 +51,13 @@ CALL (p, policies) {
   WITH DISTINCT r
   RETURN collect({source: r.source, recordId: r.recordId, ts: r.ts, attributes: r.attributes,
     keys: CASE WHEN any(x IN policies WHERE NOT x.stitching)
-               THEN [(r)-[:KEYED_BY]->(k:Identity) | k.key] ELSE [] END}) AS fragments
+               THEN [(r)-[:KEYED_BY]->(k:Identity) | k.key] ELSE [] END}) AS fragments,
+         // profile/repository.IS_TEST over the records just read, not a second expansion
+         true IN collect(r.testProfile) AS isTest
 }
 // One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest] per profile.
 RETURN head(collect(policies)) AS policies,
-       collect([p.id, p.primaryKey, p.size, fragments, """ + IS_TEST + "]) AS profiles"
+       collect([p.id, p.primaryKey, p.size, fragments, isTest]) AS profiles"""
 WRITE = """
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.id})
