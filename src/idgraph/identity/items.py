@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -36,13 +37,18 @@ class Item:
     def key(self) -> str:
         return f"{self.source}|{self.item_id}"
 
-    @property
-    def identity_keys(self) -> list[str]:
-        return [i.key for i in self.identities]
+    # Cached: an ingest reads them several times per item (store rows, batching, clustering).
+    @cached_property
+    def identity_keys(self) -> tuple[str, ...]:
+        return tuple(i.key for i in self.identities)
 
-    def pairs(self) -> list[tuple[str, str]]:
+    @cached_property
+    def _pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(combinations(sorted(self.identity_keys), 2))
+
+    def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every pair of identities seen together: the link evidence this item carries."""
-        return list(combinations(sorted(self.identity_keys), 2))
+        return self._pairs
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ RETURN collect([i.key, p.id, p.createdAt,
 # One statement per batch and item kind: claim each item key; for the items this transaction
 # created (re-ingest is a no-op), merge their identities, attach the item to them and give each
 # pair of identities the item carries one more piece of evidence on the pair's link for the
-# item's source. Returns one row: `items`, per created item its key, its identities as [key,
-# created by this batch] and the identity keys of its pairs that are not settled (a new link, a
-# re-activated one, or one not active): only those can change the clusters; and `expanded`, the
-# first step of re-clustering done here for every identity attached that existed before: its
-# profile, locked, and its links, as EXPAND_COMPONENT returns them.
+# item's source. Returns one row of flat, distinct lists (the driver's cost grows with the
+# result): `created`, the keys of the items this transaction created; `fresh`, the identities
+# it created; `unsettled`, the identity keys of pairs that are not settled (a new link, a
+# re-activated one, or one not active): only those and fresh identities can change the
+# clusters; and `expanded`, the first step of re-clustering done here for every attached
+# identity that existed before: its profile, locked, and its links, as EXPAND_COMPONENT
+# returns them.
 # Identity times and link properties are written only when they change: most evidence repeats
 # what is known, and every write takes a lock.
 # Evidence newer than a manual unlink re-activates the link (the unlink stays in history). New
@@ -72,18 +74,28 @@ CALL (row) {
   UNWIND pair AS key
   RETURN collect(key) AS unsettled
 }
-WITH collect([row.key, [i IN identities | [i.key, i.createdBatch = $batch]], unsettled]) AS items,
-     collect(identities) AS attached
+WITH collect(row.key) AS created, collect(identities) AS attached,
+     collect(unsettled) AS unsettledLists
+CALL (unsettledLists) {
+  UNWIND unsettledLists AS keys
+  UNWIND keys AS key
+  RETURN collect(DISTINCT key) AS unsettled
+}
 CALL (attached) {
   UNWIND attached AS identities
   UNWIND identities AS i
   WITH DISTINCT i
-  // An identity this batch created has no profile yet and only the links this batch made,
-  // which the caller knows from its items (identity/service.py, _links_of_new): not read back.
-  WHERE i.createdBatch IS NULL OR i.createdBatch <> $batch
+  RETURN collect(CASE WHEN i.createdBatch = $batch THEN i.key END) AS fresh,
+         collect(CASE WHEN i.createdBatch = $batch THEN null ELSE i END) AS known
+}
+// An identity this batch created has no profile yet and only the links this batch made, which
+// the caller knows from its items (identity/service.py, _links_of_new): only `known` ones are
+// read back.
+CALL (known) {
+  UNWIND known AS i
 """ + EXPAND_STEP + """
 }
-RETURN items, expanded
+RETURN created, fresh, unsettled, expanded
 """
 INGEST_EVENTS = INGEST_RECORDS.replace(
     "MERGE (r:Record {key: row.key})\n"

@@ -192,11 +192,11 @@ async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
         rows = [_store_row(it) for it in items if it.kind == kind]
         if not rows:
             continue
-        [[stored, expanded]] = await tx.values(statement, rows=rows, batch=batch_id, now=now)
-        for key, identities, unsettled in stored:
-            created.add(f"{kind}|{key}")
-            seeds.update(unsettled)
-            new_identities.update(identity for identity, is_new in identities if is_new)
+        [[stored, fresh, unsettled, expanded]] = await tx.values(
+            statement, rows=rows, batch=batch_id, now=now)
+        created.update(f"{kind}|{key}" for key in stored)
+        new_identities.update(fresh)
+        seeds.update(unsettled)
         visited.update((row[0], row) for row in expanded)
     seeds |= new_identities
     stored_items = [it for it in items if f"{it.kind}|{it.key}" in created]
