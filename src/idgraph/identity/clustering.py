@@ -24,6 +24,11 @@ class ClusterReport:
     changed_profiles: set[str] = field(default_factory=set)
     # Profiles whose data (records, events) or membership an ingest changed: live updates.
     touched_profiles: set[str] = field(default_factory=set)
+    # Profiles made of new identities only (no split): id -> (primary identity, members).
+    new_clusters: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # Of those, the ones whose members this very batch created (set by the ingest): all their
+    # records are in the batch, so their views are built from it without reading anything.
+    fresh: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +93,9 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                             lambda: uuid.uuid4().hex)
     statuses = component.pair_statuses()
     report = _report(clustering, plan, component, statuses)
+    report.new_clusters = {pid: (primary_of(cluster, registry), cluster) for cluster, pid
+                           in zip(clustering.clusters, plan.cluster_ids, strict=True)
+                           if pid in plan.created and not plan.created[pid]}
     await _write(tx, clustering, plan, component, statuses, registry, now, cause)
     return report
 

@@ -115,11 +115,13 @@ class IdentityService:
 
     async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
         batch_id, now = uuid.uuid4().hex, now_ms()
-        new_items, seeds, visited = await _store(tx, items, batch_id, now)
+        new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id}", visited=visited)
+            result.report.fresh = {pid: cluster for pid, cluster
+                                   in result.report.new_clusters.items() if cluster[1] <= fresh}
         touched = {row[1] for row in visited.values() if row[1]}
         result.report.touched_profiles = touched | result.report.changed_profiles
         await self.run_hooks(tx, new_items, result.report)
@@ -177,13 +179,13 @@ class IdentityService:
 
 
 async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
-                 ) -> tuple[list[Item], set[str], dict[str, list]]:
+                 ) -> tuple[list[Item], set[str], dict[str, list], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
-    re-cluster, the expansion rows of every identity attached). Seeds are the identities this
-    batch created and the ends of pairs that are not settled: evidence for a pair that is
-    already active never changes the clusters (replaying it earlier only joins sets that end up
-    joined anyway; see docs/identity.md), so only new identities and unsettled pairs are
-    re-clustered."""
+    re-cluster, the expansion rows of every identity attached, the identities it created).
+    Seeds are the identities this batch created and the ends of pairs that are not settled:
+    evidence for a pair that is already active never changes the clusters (replaying it
+    earlier only joins sets that end up joined anyway; see docs/identity.md), so only new
+    identities and unsettled pairs are re-clustered."""
     created: set[str] = set()
     seeds: set[str] = set()
     new_identities: set[str] = set()
@@ -201,7 +203,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
     seeds |= new_identities
     stored_items = [it for it in items if f"{it.kind}|{it.key}" in created]
     visited.update(_links_of_new(stored_items, new_identities))
-    return stored_items, seeds, visited
+    return stored_items, seeds, visited, new_identities
 
 
 def _links_of_new(items: list[Item], new_identities: set[str]) -> dict[str, list]:

@@ -22,6 +22,7 @@ from idgraph.identity.items import Item
 from idgraph.identity.service import now_ms
 from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
 from idgraph.profile.policies import pick
+from idgraph.profile.service import says_test
 
 PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
@@ -58,6 +59,10 @@ CALL (p, policies) {
 // One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest] per profile.
 RETURN head(collect(policies)) AS policies,
        collect([p.id, p.primaryKey, p.size, fragments, isTest]) AS profiles"""
+DEFAULT_POLICY = """
+OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
+RETURN collect(mp {.*}) AS policies
+"""
 WRITE = """
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.id})
@@ -80,22 +85,52 @@ RETURN p.id AS id
 
 
 async def after_batch(tx: Tx, items: list[Item], report: ClusterReport) -> None:
-    """Identity hook: new records change their profiles' views; re-clustering its profiles'."""
-    keys = {k for it in items if it.kind == "record" for k in it.identity_keys}
-    await refresh(tx, report.changed_profiles, keys)
+    """Identity hook: new records change their profiles' views; re-clustering its profiles'.
+    Profiles the batch made from identities it created are built from its own records; the
+    others are read back."""
+    records = [it for it in items if it.kind == "record"]
+    built = _fresh_rows(report.fresh, records)
+    fresh_keys = {k for _, members in report.fresh.values() for k in members}
+    keys = {k for it in records for k in it.identity_keys} - fresh_keys
+    await refresh(tx, set(report.changed_profiles) - report.fresh.keys(), keys, built)
 
 
-async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = ()) -> None:
+def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]],
+                records: list[Item]) -> list[dict[str, Any]]:
+    """READ's profile rows for profiles whose every record is in `records`: a record is a
+    fragment of each profile holding one of its identities."""
+    profile_of = {k: pid for pid, (_, members) in fresh.items() for k in members}
+    fragments: dict[str, list[dict[str, Any]]] = {pid: [] for pid in fresh}
+    tests: set[str] = set()
+    for item in records:
+        for pid in {profile_of[k] for k in item.identity_keys if k in profile_of}:
+            fragments[pid].append({"source": item.source, "recordId": item.item_id,
+                                   "ts": item.ts, "attributes": item.payload,
+                                   "keys": list(item.identity_keys)})
+            if says_test(item.payload):
+                tests.add(pid)
+    return [{"id": pid, "primaryKey": primary, "size": len(members),
+             "fragments": fragments[pid], "isTest": pid in tests}
+            for pid, (primary, members) in sorted(fresh.items())]
+
+
+async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = (),
+                  built: list[dict[str, Any]] = ()) -> None:
     """Recompute the views of the profiles `ids` and of the profiles holding `keys`, batched;
-    drop the views of ids that are no profile any more (merged away, deleted)."""
+    drop the views of ids that are no profile any more (merged away, deleted). `built`: rows
+    (as READ returns them) of profiles whose fragments the caller already has."""
     ids, keys = sorted(set(ids)), sorted(set(keys))
-    if not ids and not keys:
+    if not ids and not keys and not built:
         return
     now = now_ms()
-    [[policies, found]] = await tx.values(READ, ids=ids, keys=keys, now=now)
-    rows = [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
-             "isTest": is_test} for pid, primary, size, fragments, is_test in found]
+    policies, rows = None, list(built)
+    if ids or keys:
+        [[policies, found]] = await tx.values(READ, ids=ids, keys=keys, now=now)
+        rows += [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
+                  "isTest": is_test} for pid, primary, size, fragments, is_test in found]
     if rows:
+        if policies is None:  # READ found no profile (or was not needed)
+            [[policies]] = await tx.values(DEFAULT_POLICY)
         policy = pick(policies, None)
         await tx.run(WRITE, rows=[{"id": r["id"], "props": properties(r, policy, now)}
                                   for r in rows])

@@ -140,7 +140,7 @@ class ProfileService:
     # -- ingest hook --------------------------------------------------------------------------
     async def after_batch(self, tx: Tx, items: list[Item], report: ClusterReport) -> None:
         """Inside the ingest transaction: flag test records, fold new events into state."""
-        test_keys = [it.key for it in items if it.kind == "record" and _says_test(it.payload)]
+        test_keys = [it.key for it in items if it.kind == "record" and says_test(it.payload)]
         if test_keys:
             await tx.run(q.FLAG_TEST_RECORDS, keys=test_keys)
         events = [c.EventFact(it.key, it.event_type or "", it.ts, json.loads(it.payload),
@@ -158,7 +158,8 @@ def _read_of(row: dict[str, Any], with_fragments: bool) -> ProfileRead:
                        row.get("viewStitched"))
 
 
-def _says_test(payload: str) -> bool:
+def says_test(payload: str) -> bool:
+    """Does a record's attributes JSON mark its profile as test data (`testProfile: true`)?"""
     # Cheap pre-check before parsing: most records never mention the flag.
     return '"testProfile"' in payload and json.loads(payload).get("testProfile") is True
 
