@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from neo4j.exceptions import (
 
 from idgraph.db.errors import DatabaseError, DatabaseUnavailable
 
+log = logging.getLogger("idgraph.db")
 T = TypeVar("T")
 
 # Counts round trips per logical request (GraphQL request, CLI command): the N+1 tests read it.
@@ -178,14 +180,31 @@ class Graph:
         return [record.data() for record in records]
 
     async def write_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run `work` in one write transaction, retried by the driver on transient errors."""
+        """Run `work` in one write transaction, retried on transient errors for up to
+        `retry_time`. Retried here, not by the driver: concurrent ingest batches that meet on a
+        profile deadlock now and then, and the driver waits about a second before its first
+        retry; this starts at 20 ms (doubling, jittered). `work` must be safe to run again."""
+        deadline, delay = time.monotonic() + self.retry_time, 0.02
+        while True:
+            try:
+                return await self._write_once(work)
+            except DatabaseError as exc:
+                if not _retryable(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.info("write transaction retried after %s", type(exc.__cause__).__name__)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
 
-        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
-            return await work(Tx(tx, self.timeout))
-
-        unit = neo4j.unit_of_work(timeout=self.timeout)(unit)
+    async def _write_once(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._guarded(), self._session() as session:
-            return await session.execute_write(unit)
+            tx = await session.begin_transaction(timeout=self.timeout)
+            try:
+                result = await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
+            except BaseException:
+                await tx.close()  # rolls back
+                raise
+            await tx.commit()
+            return result
 
     async def rolled_back_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work` in a write transaction that is always rolled back: a dry run."""

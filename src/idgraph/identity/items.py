@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -21,7 +20,7 @@ class Limits:
     default_region: str = "US"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """A valid record (kind "record") or event (kind "event"), identities normalised."""
 
@@ -32,19 +31,16 @@ class Item:
     identities: tuple[IdentityKey, ...]
     payload: str  # attributes (records) or properties (events) as a JSON object
     event_type: str | None = None
+    # Derived once: an ingest reads them several times per item (rows, batching, clustering).
+    key: str = field(init=False, repr=False, compare=False)
+    identity_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.source}|{self.item_id}"
-
-    # Cached: an ingest reads them several times per item (store rows, batching, clustering).
-    @cached_property
-    def identity_keys(self) -> tuple[str, ...]:
-        return tuple(i.key for i in self.identities)
-
-    @cached_property
-    def _pairs(self) -> tuple[tuple[str, str], ...]:
-        return tuple(combinations(sorted(self.identity_keys), 2))
+    def __post_init__(self) -> None:
+        keys = tuple(i.key for i in self.identities)
+        object.__setattr__(self, "key", f"{self.source}|{self.item_id}")
+        object.__setattr__(self, "identity_keys", keys)
+        object.__setattr__(self, "_pairs", tuple(combinations(sorted(keys), 2)))
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every pair of identities seen together: the link evidence this item carries."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 
@@ -24,14 +24,16 @@ class IdentityRejected(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class IdentityKey:
     namespace: str
     value: str
+    # `namespace:value`, the node key. Computed once: an ingest reads it many times per identity
+    # (and slots keep a bulk ingest's many keys cheap for the garbage collector).
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}:{self.value}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.namespace}:{self.value}")
 
 
 def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
