@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def run_ingest(neo4j_server, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "NEO4J_URI": neo4j_server.uri,
@@ -83,3 +85,37 @@ def test_rebuild_views_restores_every_profile_view(neo4j_server, gql, cypher, tm
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "rebuilt 7 profile views"
     assert len(assert_views_match(gql, cypher)) == 7
+
+
+async def test_file_ingest_tunes_the_collector_only_while_it_runs(services, tmp_path):
+    # A file ingest runs the garbage collector less often (ingest/runner.py); a process that
+    # goes on afterwards (a server, a notebook) must get its own thresholds back, on failure too.
+    import gc
+
+    from idgraph.ingest.runner import BULK_GC_THRESHOLDS, ingest_file
+
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({
+        "source": "crm", "recordId": "1", "timestamp": "2025-01-01T00:00:00Z",
+        "identities": [{"namespace": "crm", "value": "C1"}]}) + "\n")
+    before = gc.get_threshold()
+    assert before != BULK_GC_THRESHOLDS
+    seen = []
+    original = services.identity.ingest
+
+    async def spying(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return await original(*args, **kwargs)
+
+    services.identity.ingest = spying
+    summary = await ingest_file(services.identity, good, 1000, show_progress=False)
+    assert summary.accepted == 1 and seen == [BULK_GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+
+    async def failing(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    services.identity.ingest = failing
+    with pytest.raises(RuntimeError):
+        await ingest_file(services.identity, good, 1000, show_progress=False)
+    assert gc.get_threshold() == before
