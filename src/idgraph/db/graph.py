@@ -28,6 +28,7 @@ from neo4j.exceptions import (
 from idgraph.db.errors import DatabaseError, DatabaseUnavailable
 
 log = logging.getLogger("idgraph.db")
+MAX_IDLE_READERS = 64
 T = TypeVar("T")
 
 # Counts round trips per logical request (GraphQL request, CLI command): the N+1 tests read it.
@@ -79,6 +80,8 @@ class Graph:
     # a leader switch, a restart) before a request fails with a clear error.
     retry_time: float = 8.0
     _driver: neo4j.AsyncDriver | None = field(default=None, repr=False)
+    # Read sessions between reads (they hold no connection while idle); see `_run_read`.
+    _idle_readers: list[neo4j.AsyncSession] = field(default_factory=list, repr=False)
 
     @property
     def driver(self) -> neo4j.AsyncDriver:
@@ -95,6 +98,8 @@ class Graph:
         return self._driver
 
     async def close(self) -> None:
+        while self._idle_readers:
+            await self._idle_readers.pop().close()
         if self._driver is not None:
             await self._driver.close()
             self._driver = None
@@ -149,14 +154,32 @@ class Graph:
         deadline, delay = time.monotonic() + self.retry_time, 0.05
         while True:
             try:
-                async with self._guarded(), self._session(neo4j.READ_ACCESS) as session:
-                    result = await session.run(query, params)
-                    return [row(record) async for record in result]
+                async with self._guarded():
+                    return await self._run_read(query, params, row)
             except DatabaseError as exc:
                 if not _retryable(exc) or time.monotonic() + delay > deadline:
                     raise
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay *= 2
+
+    async def _run_read(self, query: Query, params: dict[str, Any], row) -> list[dict]:
+        # Read sessions are reused, as a plain driver script reuses its one session: making a
+        # session per read cost CPU and left ~30 objects in reference cycles for the garbage
+        # collector, whose passes then lengthened other requests (bench/results/profile_read.md).
+        # A session whose read failed or was interrupted is closed, never reused.
+        idle = self._idle_readers
+        session = idle.pop() if idle else self._session(neo4j.READ_ACCESS)
+        reusable = False
+        try:
+            result = await session.run(query, params)
+            rows = [row(record) async for record in result]
+            reusable = True
+            return rows
+        finally:
+            if reusable and len(idle) < MAX_IDLE_READERS:
+                idle.append(session)
+            else:
+                await session.close()
 
     def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
         # Behind a routing URI (a cluster, Aura) sessions share the driver's bookmark manager,
