@@ -57,3 +57,33 @@ def test_health_endpoints(live_api):
 def test_graphiql_served_to_browsers(live_api):
     page = httpx.get(f"{live_api.url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+async def test_write_transactions_that_deadlock_are_retried(neo4j_server, empty_graph, cypher):
+    # Two transactions lock two nodes in opposite orders: Neo4j refuses one with a deadlock
+    # (transient); Graph.write_tx runs it again and both writes land.
+    cypher("CREATE (:T {id: 'a'}), (:T {id: 'b'})")
+    graph = Graph(neo4j_server.uri, neo4j_server.auth, "neo4j", retry_time=8)
+    first_locked, second_locked = asyncio.Event(), asyncio.Event()
+    attempts = {"first": 0, "second": 0}
+
+    def crossing(name: str, mine: str, theirs: str, locked: asyncio.Event,
+                 other_locked: asyncio.Event):
+        async def work(tx) -> None:
+            attempts[name] += 1
+            await tx.run("MATCH (n:T {id: $id}) SET n.by = $name", id=mine, name=name)
+            if attempts[name] == 1:
+                locked.set()
+                await other_locked.wait()
+            await tx.run("MATCH (n:T {id: $id}) SET n.seen = $name", id=theirs, name=name)
+        return work
+
+    try:
+        await asyncio.gather(
+            graph.write_tx(crossing("first", "a", "b", first_locked, second_locked)),
+            graph.write_tx(crossing("second", "b", "a", second_locked, first_locked)))
+    finally:
+        await graph.close()
+    assert sorted(attempts.values()) == [1, 2]  # one of them deadlocked and ran again
+    rows = cypher("MATCH (n:T) RETURN n.id AS id, n.by AS by, n.seen AS seen ORDER BY id")
+    assert [r["id"] for r in rows] == ["a", "b"] and all(r["by"] and r["seen"] for r in rows)
