@@ -143,3 +143,16 @@ def test_concurrent_batches_end_like_sequential_ones(neo4j_server, wide_api, emp
     assert any(len(c) > 4 for c in concurrent["clusters"])  # the hub grew past one batch
     assert any(link[3] == "refused" for link in concurrent["links"])
     assert concurrent == sequential
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_each_committed_batch_is_reported_for_progress(services, concurrency):
+    service = services.identity
+    service.batch_size, service.concurrency = 2, concurrency
+    records = [{"source": "crm", "recordId": str(n), "timestamp": 1_700_000_000_000 + n,
+                "identities": [{"namespace": "crm", "value": f"C{n // 2}"}]} for n in range(7)]
+    records.append({"source": "crm", "recordId": "bad", "timestamp": 1, "identities": []})
+    reported: list[int] = []
+    result = await service.ingest(records, on_batch=reported.append)
+    assert result.accepted == 7 and len(result.rejected) == 1
+    assert sum(reported) == 7 and max(reported) <= 2 and len(reported) == 4

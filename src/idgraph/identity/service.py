@@ -79,7 +79,10 @@ class IdentityService:
         return good, bad
 
     async def ingest(self, records: Sequence[dict] = (), events: Sequence[dict] = (),
-                     dry_run: bool = False) -> IngestResult:
+                     dry_run: bool = False,
+                     on_batch: Callable[[int], None] | None = None) -> IngestResult:
+        """Validate, then write in batches. `on_batch` is told the item count of each batch
+        as it commits (progress for long calls)."""
         good, bad = self.validate(records, events)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
@@ -88,21 +91,29 @@ class IdentityService:
             for start in range(0, len(items), self.batch_size):
                 batch = items[start:start + self.batch_size]
                 result.absorb(await run(lambda tx, b=batch: self._ingest_batch(tx, b)))
+                if on_batch:
+                    on_batch(len(batch))
             return result
-        for unit_results in await self._run_units(plan_units(items, self.batch_size)):
+        for unit_results in await self._run_units(plan_units(items, self.batch_size), on_batch):
             for batch_result in unit_results:
                 result.absorb(batch_result)
         return result
 
-    async def _run_units(self, units: list[Unit]) -> list[list[IngestResult]]:
+    async def _run_units(self, units: list[Unit], on_batch: Callable[[int], None] | None = None,
+                         ) -> list[list[IngestResult]]:
         """Up to `concurrency` units at once, each batch its own write transaction; results in
         planned order. On a failure the other units stop (their open batches roll back)."""
         slots = asyncio.Semaphore(self.concurrency)
 
         async def run(unit: Unit) -> list[IngestResult]:
+            results = []
             async with slots:
-                return [await self.graph.write_tx(lambda tx, b=batch: self._ingest_batch(tx, b))
-                        for batch in unit]
+                for batch in unit:
+                    results.append(await self.graph.write_tx(
+                        lambda tx, b=batch: self._ingest_batch(tx, b)))
+                    if on_batch:
+                        on_batch(len(batch))
+            return results
 
         tasks = [asyncio.create_task(run(unit)) for unit in units]
         try:

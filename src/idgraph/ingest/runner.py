@@ -48,19 +48,34 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
         with path.open(encoding="utf-8", newline="") as handle, progress:
             task = progress.add_task(f"ingesting {path.name}", total=path.stat().st_size)
             batch: list[FileLine] = []
+            start = 0
             for line in read_items(path, handle):
                 batch.append(line)
                 if len(batch) >= lines_per_call:
-                    await _flush(service, batch, summary, rejects)
-                    progress.update(task, completed=_position(handle, path))
-                    batch = []
-            await _flush(service, batch, summary, rejects)
+                    end = _position(handle, path)
+                    await _flush(service, batch, summary, rejects,
+                                 _advance(progress, task, start, end, len(batch)))
+                    start, batch = end, []
+            await _flush(service, batch, summary, rejects,
+                         _advance(progress, task, start, path.stat().st_size, len(batch)))
             progress.update(task, completed=path.stat().st_size)
     finally:
         gc.set_threshold(*previous_thresholds)
         if rejects:
             rejects.close()
     return summary
+
+
+def _advance(progress: Progress, task, start: int, end: int, lines: int):
+    """Moves the bar through a window's bytes as its batches commit (a window is 20,000 lines
+    by default: several seconds of work)."""
+    done = [0]
+
+    def on_batch(items: int) -> None:
+        done[0] += items
+        progress.update(task, completed=start + (end - start) * min(done[0], lines) // lines)
+
+    return on_batch
 
 
 def _position(handle, path: Path) -> int:
@@ -71,7 +86,7 @@ def _position(handle, path: Path) -> int:
 
 
 async def _flush(service: IdentityService, batch: list[FileLine], summary: FileSummary,
-                 rejects) -> None:
+                 rejects, on_batch=None) -> None:
     unreadable = [line for line in batch if line.item is None]
     for line in unreadable:
         _reject(summary, rejects, line, "UNREADABLE_LINE", line.error or "")
@@ -80,7 +95,8 @@ async def _flush(service: IdentityService, batch: list[FileLine], summary: FileS
     events = [line for line in readable if line.kind == "event"]
     if not records and not events:
         return
-    result = await service.ingest([r.item for r in records], [e.item for e in events])
+    result = await service.ingest([r.item for r in records], [e.item for e in events],
+                                  on_batch=on_batch)
     summary.accepted += result.accepted
     summary.duplicates += result.duplicates
     ordered = records + events  # the service indexes records first, then events
