@@ -139,7 +139,7 @@ class Graph:
         """One read statement in an auto-commit transaction: one network round trip where a
         managed transaction needs two (its COMMIT is a second one), about 0.45 ms less per
         read (bench/results/profile_read.md). A read is idempotent, so transient failures are
-        retried here the way the driver retries managed transactions."""
+        retried (`_with_retries`)."""
         return await self._read(cypher, params, _exported)
 
     async def read_plain(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
@@ -151,16 +151,28 @@ class Graph:
     async def _read(self, cypher: str, params: dict[str, Any], row) -> list[dict[str, Any]]:
         _count_round_trip()
         query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
-        deadline, delay = time.monotonic() + self.retry_time, 0.05
+
+        async def attempt() -> list[dict[str, Any]]:
+            async with self._guarded():
+                return await self._run_read(query, params, row)
+
+        return await self._with_retries(attempt)
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()` again after transient errors (a deadlock between concurrent writers, a
+        leader switch, a restart) for up to `retry_time`: first after about 20 ms, doubling,
+        jittered. The driver's own retry of managed transactions waits about a second first,
+        which concurrent ingest batches that meet on a profile paid on every deadlock."""
+        deadline, delay = time.monotonic() + self.retry_time, 0.02
         while True:
             try:
-                async with self._guarded():
-                    return await self._run_read(query, params, row)
+                return await attempt()
             except DatabaseError as exc:
                 if not _retryable(exc) or time.monotonic() + delay > deadline:
                     raise
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay *= 2
+                log.info("retrying after %s", type(exc.__cause__).__name__)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 1.0)
 
     async def _run_read(self, query: Query, params: dict[str, Any], row) -> list[dict]:
         # Read sessions are reused, as a plain driver script reuses its one session: making a
@@ -203,20 +215,9 @@ class Graph:
         return [record.data() for record in records]
 
     async def write_tx(self, work: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run `work` in one write transaction, retried on transient errors for up to
-        `retry_time`. Retried here, not by the driver: concurrent ingest batches that meet on a
-        profile deadlock now and then, and the driver waits about a second before its first
-        retry; this starts at 20 ms (doubling, jittered). `work` must be safe to run again."""
-        deadline, delay = time.monotonic() + self.retry_time, 0.02
-        while True:
-            try:
-                return await self._write_once(work)
-            except DatabaseError as exc:
-                if not _retryable(exc) or time.monotonic() + delay > deadline:
-                    raise
-                log.info("write transaction retried after %s", type(exc.__cause__).__name__)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 1.0)
+        """Run `work` in one write transaction, run again on transient errors (`_with_retries`);
+        `work` must be safe to run again."""
+        return await self._with_retries(lambda: self._write_once(work))
 
     async def _write_once(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._guarded(), self._session() as session:

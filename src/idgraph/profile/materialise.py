@@ -29,14 +29,15 @@ ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
 INT64 = (-(2**63), 2**63 - 1)
 REBUILD_CHUNK = 500
 
+DEFAULT_POLICY = """
+OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
+RETURN collect(mp {.*}) AS policies
+"""
 # Everything a refresh needs for many profiles in one round trip: the profiles named or
 # holding the identities given (a retired or deleted id yields no entry), their fragments, test
 # flag and the stored default policy. Record keys are read only when that policy stitches off.
 READ = """
-CALL () {
-  OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
-  RETURN collect(mp {.*}) AS policies
-}
+CALL () {""" + DEFAULT_POLICY + """}
 CALL () {
   UNWIND $ids AS id MATCH (p:Profile {id: id}) RETURN p
   UNION
@@ -59,10 +60,6 @@ CALL (p, policies) {
 // One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest] per profile.
 RETURN head(collect(policies)) AS policies,
        collect([p.id, p.primaryKey, p.size, fragments, isTest]) AS profiles"""
-DEFAULT_POLICY = """
-OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
-RETURN collect(mp {.*}) AS policies
-"""
 WRITE = """
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.id})
