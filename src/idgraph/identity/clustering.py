@@ -24,10 +24,9 @@ class ClusterReport:
     changed_profiles: set[str] = field(default_factory=set)
     # Profiles whose data (records, events) or membership an ingest changed: live updates.
     touched_profiles: set[str] = field(default_factory=set)
-    # Profiles made of new identities only (no split): id -> (primary identity, members).
-    new_clusters: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
-    # Of those, the ones whose members this very batch created (set by the ingest): all their
-    # records are in the batch, so their views are built from it without reading anything.
+    # New profiles made only of identities this very transaction created (`recluster`'s
+    # `fresh`): id -> (primary identity, members). All their records are the transaction's
+    # own, so their views are built from those without reading anything back.
     fresh: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
 
@@ -84,7 +83,7 @@ def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
 
 async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_size: int,
                     now: int, cause: str, visited: dict[str, list] | None = None,
-                    ) -> ClusterReport:
+                    fresh: frozenset[str] | set[str] = frozenset()) -> ClusterReport:
     component = await read_component(tx, seeds, now, visited)
     clustering = cluster_component(component.profile_of, component.evidence(),
                                    registry.is_unique, max_size)
@@ -93,9 +92,9 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                             lambda: uuid.uuid4().hex)
     statuses = component.pair_statuses()
     report = _report(clustering, plan, component, statuses)
-    report.new_clusters = {pid: (primary_of(cluster, registry), cluster) for cluster, pid
-                           in zip(clustering.clusters, plan.cluster_ids, strict=True)
-                           if pid in plan.created and not plan.created[pid]}
+    report.fresh = {pid: (primary_of(cluster, registry), cluster) for cluster, pid
+                    in zip(clustering.clusters, plan.cluster_ids, strict=True)
+                    if pid in plan.created and cluster <= fresh}
     await _write(tx, clustering, plan, component, statuses, registry, now, cause)
     return report
 

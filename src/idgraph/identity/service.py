@@ -130,9 +130,8 @@ class IdentityService:
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
-                                            now, cause=f"ingest:{batch_id}", visited=visited)
-            result.report.fresh = {pid: cluster for pid, cluster
-                                   in result.report.new_clusters.items() if cluster[1] <= fresh}
+                                            now, cause=f"ingest:{batch_id}", visited=visited,
+                                            fresh=fresh)
         touched = {row[1] for row in visited.values() if row[1]}
         result.report.touched_profiles = touched | result.report.changed_profiles
         await self.run_hooks(tx, new_items, result.report)

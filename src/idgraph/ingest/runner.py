@@ -73,7 +73,8 @@ def _advance(progress: Progress, task, start: int, end: int, lines: int):
 
     def on_batch(items: int) -> None:
         done[0] += items
-        progress.update(task, completed=start + (end - start) * min(done[0], lines) // lines)
+        share = min(done[0], lines) / max(lines, 1)
+        progress.update(task, completed=start + int((end - start) * share))
 
     return on_batch
 
