@@ -44,7 +44,7 @@ from starlette.responses import Response
 
 from idgraph.api.errors import database_failure
 from idgraph.api.identity_types import from_millis
-from idgraph.api.profile_types import READERS
+from idgraph.api.profile_types import READERS, ordered_identities
 from idgraph.db.errors import DatabaseError
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.profile.service import ProfileRead
@@ -100,9 +100,8 @@ class ProfileReadPlan:
             if name == "attributes":
                 out[key] = attributes
             elif name == "identities":
-                rows = sorted(read.view.identities, key=lambda i: (
-                    registry.priority(i["namespace"]), i["namespace"], i["value"]))
-                out[key] = [_identity(i, sub) for i in rows]
+                out[key] = [_identity(i, sub)
+                            for i in ordered_identities(read.view.identities, registry)]
             elif name == "primaryIdentity":
                 namespace, value = read.view.primary_key.split(":", 1)
                 out[key] = _identity({"namespace": namespace, "value": value, "firstSeen": None,

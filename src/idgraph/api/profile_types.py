@@ -164,15 +164,21 @@ class Profile:
     @classmethod
     def from_view(cls, view: ProfileView, registry, read: ProfileRead | None = None,
                   asked_key: str | None = None) -> Profile:
-        identities = sorted(
-            (Identity(namespace=i["namespace"], value=i["value"],
-                      first_seen=from_millis(i["firstSeen"]), last_seen=from_millis(i["lastSeen"]))
-             for i in view.identities),
-            key=lambda i: (registry.priority(i.namespace), i.namespace, i.value))
+        identities = [Identity(namespace=i["namespace"], value=i["value"],
+                               first_seen=from_millis(i["firstSeen"]),
+                               last_seen=from_millis(i["lastSeen"]))
+                      for i in ordered_identities(view.identities, registry)]
         return cls(id=strawberry.ID(view.id), identities=identities,
                    primary_identity=Identity.from_key(view.primary_key), size=len(identities),
                    created_at=from_millis(view.created_at), updated_at=from_millis(view.updated_at),
                    is_test_profile=bool(read and read.is_test), loaded=read, asked_key=asked_key)
+
+
+def ordered_identities(rows: list[dict[str, Any]], registry) -> list[dict[str, Any]]:
+    """A profile's identity rows in the order the API lists them: namespace priority, then
+    namespace, then value (the fast path in api/fast_reads.py uses the same order)."""
+    return sorted(rows, key=lambda i: (registry.priority(i["namespace"]), i["namespace"],
+                                       i["value"]))
 
 
 def _has_policy(read: ProfileRead, wanted: str | None) -> bool:
