@@ -146,10 +146,18 @@ def test_fast_reads_are_counted_in_metrics(live_api, data):
             'idgraph_graphql_operations_total{operation="Front",type="query"}')), None)
         return float(line.rsplit(" ", 1)[1]) if line else 0.0
 
-    start = count()
+    def requests() -> float:
+        text = httpx.get(f"{live_api.url}/metrics").text
+        line = next((ln for ln in text.splitlines() if ln.startswith(
+            'idgraph_http_requests_total{method="POST",route="/graphql",status="200"}')), None)
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    send(live_api.url, query, variables)
+    start, start_requests, front = count(), requests(), at_front_door(live_api)
     for _ in range(3):
         send(live_api.url, query, variables)
-    assert count() == start + 3
+    assert at_front_door(live_api) == front + 3
+    assert count() == start + 3 and requests() == start_requests + 3
 
 
 def test_a_database_failure_is_answered_once_as_the_general_path_answers_it(neo4j_server):
@@ -171,3 +179,78 @@ def test_a_database_failure_is_answered_once_as_the_general_path_answers_it(neo4
     assert body["data"] == {"me": None}
     assert body["errors"][0]["extensions"] == {"code": "DATABASE_UNAVAILABLE",
                                                "requestId": "fast-path-db-down-1"}
+
+
+# -- the front door (api/front_door.py): the same reads, before the middleware stack ------------
+
+def at_front_door(server) -> int:
+    return server.app.state.graphql.fast_reads.served_at_front_door
+
+
+def test_the_front_door_answers_with_the_stacks_headers(live_api, general_api, data):
+    query, variables = COMPILABLE[0], {"identity": ident("crm:C1")}
+    send(live_api.url, query, variables)
+    before = at_front_door(live_api)
+    given = send(live_api.url, query, variables, **{"x-request-id": "front-door-id-1"})
+    made = send(live_api.url, query, variables)
+    assert at_front_door(live_api) == before + 2
+    assert given.headers["x-request-id"] == "front-door-id-1"
+    general = send(general_api.url, query, variables)
+    assert len(made.headers["x-request-id"]) == len(general.headers["x-request-id"]) == 32
+    assert made.headers["x-request-id"] != send(live_api.url, query, variables).headers[
+        "x-request-id"]
+    assert int(made.headers["content-length"]) == len(made.content)
+    same(made, general)
+
+
+def test_requests_the_front_door_cannot_answer_get_the_stacks_answers(neo4j_server, data):
+    query, variables = COMPILABLE[2], {"i": ident("crm:C1")}
+    app_key = {"authorization": f"Bearer {KEYS[Role.APP]}"}
+    with api_server(neo4j_server, api_keys=KEY_SPEC, max_body_bytes=2000,
+                    auth_failure_burst=2, auth_failures_per_minute=0.001) as api:
+        assert send(api.url, query, variables, **app_key).status_code == 200  # validated
+        assert at_front_door(api) == 0
+        assert send(api.url, query, variables, **app_key).json()["data"]["me"]["key"]
+        assert at_front_door(api) == 1
+        no_key = send(api.url, query, variables)
+        assert no_key.status_code == 401 and no_key.json()["errors"][0]["extensions"][
+            "code"] == "UNAUTHENTICATED"
+        assert send(api.url, query, variables, authorization="Bearer nope").status_code == 401
+        # Two failures spent the address's allowance: even the good key now waits.
+        limited = send(api.url, query, variables, **app_key)
+        assert limited.status_code == 429 and "retry-after" in limited.headers
+    with api_server(neo4j_server, api_keys=KEY_SPEC, max_body_bytes=2000) as api:
+        send(api.url, query, variables, **app_key)
+        padded = {"query": query + " " * 3000, "variables": variables}
+        large = httpx.post(f"{api.url}/graphql", json=padded, headers=app_key, timeout=30)
+        assert large.status_code == 413
+        assert large.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert at_front_door(api) == 0
+
+
+def test_a_read_passed_on_after_the_front_door_checked_its_key_spends_one_token(
+        neo4j_server, data, cypher):
+    query, variables = COMPILABLE[0], {"identity": ident("crm:C1")}
+    app_key = {"authorization": f"Bearer {KEYS[Role.APP]}"}
+    with api_server(neo4j_server, api_keys=KEY_SPEC, rate_limit_burst=4,
+                    rate_limit_per_minute=0.001) as api:
+        send(api.url, query, variables, **app_key)  # token 1: the general path validates
+        cypher("MATCH (v:ProfileView) DETACH DELETE v")  # the plan cannot answer any more
+        for _ in range(3):  # tokens 2-4: checked at the front door, answered by the stack
+            answer = send(api.url, query, variables, **app_key)
+            assert answer.status_code == 200
+            assert answer.json()["data"]["profile"]["attributes"]["address"]["city"] == "Bergen"
+        assert at_front_door(api) == 0
+        assert send(api.url, query, variables, **app_key).status_code == 429
+
+
+def test_cross_origin_reads_get_cors_headers_from_the_stack(neo4j_server, data):
+    query, variables = COMPILABLE[0], {"identity": ident("crm:C1")}
+    origin = {"origin": "https://shop.example"}
+    with api_server(neo4j_server, cors_origins="https://shop.example") as api:
+        send(api.url, query, variables, **origin)
+        answer = send(api.url, query, variables, **origin)
+        assert answer.headers["access-control-allow-origin"] == "https://shop.example"
+        assert api.app.state.graphql.fast_reads.served == 1 and at_front_door(api) == 0
+        assert send(api.url, query, variables).status_code == 200  # no Origin: same-site tool
+        assert at_front_door(api) == 1

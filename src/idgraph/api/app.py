@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from idgraph.api.auth_middleware import AuthMiddleware
+from idgraph.api.fast_reads import FastProfileReads
+from idgraph.api.front_door import FrontDoor
 from idgraph.api.graphql_app import build_graphql_app
 from idgraph.api.metrics import Metrics, metrics_endpoint
 from idgraph.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=_middleware(settings, api_keys, metrics, failures),
+        middleware=_middleware(settings, api_keys, metrics, failures, graphql.fast_reads),
         lifespan=lifespan,
     )
     app.state.services = services
@@ -70,11 +72,18 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
 
 
 def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics,
-                failures: RateLimiter) -> list:
-    """Outermost first: ids for everything, CORS before auth (so browsers can read a 401)."""
+                failures: RateLimiter, fast_reads: FastProfileReads | None) -> list:
+    """Outermost first: the front door for hot profile reads, ids for everything, CORS before
+    auth (so browsers can read a 401)."""
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    stack = [Middleware(RequestIdMiddleware, metrics=metrics)]
-    if origins := settings.cors_origin_list():
+    origins = settings.cors_origin_list()
+    stack = []
+    if fast_reads is not None:
+        stack.append(Middleware(
+            FrontDoor, reads=fast_reads, keys=api_keys, limiter=limiter, failures=failures,
+            metrics=metrics, max_body_bytes=settings.max_body_bytes, cors=bool(origins)))
+    stack.append(Middleware(RequestIdMiddleware, metrics=metrics))
+    if origins:
         stack.append(Middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],

@@ -25,6 +25,8 @@ from idgraph.db.errors import DatabaseError
 
 log = logging.getLogger("idgraph.api.auth")
 PROTECTED = frozenset({"/graphql", "/metrics"})
+# Set only by the front door (server side: no client can put anything in a scope).
+FRONT_DOOR_PRINCIPAL = "front_door_principal"
 LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (no keys configured)")
 
 
@@ -34,6 +36,24 @@ def presented_key(headers: Headers) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return headers.get("x-api-key", "").strip() or None
+
+
+async def find_principal(keys: ApiKeyService, scope: Scope,
+                         headers: Headers) -> Principal | None:
+    """Who sends this request: the presented key's principal, the loopback admin when no key
+    is configured at all, else None."""
+    key = presented_key(headers)
+    if key is not None:
+        return await keys.authenticate(key)
+    client = scope.get("client")
+    if client and is_loopback(client[0]) and await keys.open_to_loopback():
+        return LOOPBACK_ADMIN
+    return None
+
+
+def rate_wait(limiter: RateLimiter, principal: Principal) -> float:
+    """0 when the principal may send this request (a token is spent), else seconds to wait."""
+    return 0.0 if principal is LOOPBACK_ADMIN else limiter.take(principal.key_id)
 
 
 def _is_ide_page(scope: Scope, headers: Headers) -> bool:
@@ -59,6 +79,12 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] not in PROTECTED:
             return await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        if (checked := state.get(FRONT_DOOR_PRINCIPAL)) is not None:
+            # Authenticated and charged by the front door (api/front_door.py), which passed
+            # the request on: not a second key lookup or rate token.
+            state["principal"] = checked
+            return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
         if scope.get("method") == "OPTIONS" or _is_ide_page(scope, headers):
             return await self.app(scope, receive, send)
@@ -67,7 +93,7 @@ class AuthMiddleware:
             return await self._refuse(scope, receive, send, _too_many(
                 wait, "Too many failed authentications from this address"))
         try:
-            principal = await self._principal(scope, headers)
+            principal = await find_principal(self.keys, scope, headers)
         except DatabaseError as exc:
             log.warning("cannot check API keys: %s", exc)
             return await self._refuse(scope, receive, send, error_response(
@@ -82,21 +108,12 @@ class AuthMiddleware:
             return await self._refuse(scope, receive, send, error_response(
                 401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",
                 "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
-        wait = 0.0 if principal is LOOPBACK_ADMIN else self.limiter.take(principal.key_id)
+        wait = rate_wait(self.limiter, principal)
         if wait > 0:
             return await self._refuse(scope, receive, send, _too_many(
                 wait, "Rate limit exceeded for this API key"))
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
-
-    async def _principal(self, scope: Scope, headers: Headers) -> Principal | None:
-        key = presented_key(headers)
-        if key is not None:
-            return await self.keys.authenticate(key)
-        client = scope.get("client")
-        if client and is_loopback(client[0]) and await self.keys.open_to_loopback():
-            return LOOPBACK_ADMIN
-        return None
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, response) -> None:
         if scope["type"] == "websocket":

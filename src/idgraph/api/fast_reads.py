@@ -20,12 +20,12 @@ general path's: tests/test_api_fast_reads.py holds the two paths to identical re
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -184,6 +184,25 @@ def _key(field: FieldNode) -> str:
     return field.alias.value if field.alias else field.name.value
 
 
+def _fits(plan: ProfileReadPlan, body: dict) -> bool:
+    """The body asks exactly what the plan answers: its operation, its one IdentityInput
+    variable with two strings, no extensions."""
+    if body.get("operationName") not in (None, plan.operation_name) or body.get("extensions"):
+        return False
+    variables = body.get("variables")
+    if not isinstance(variables, dict) or variables.keys() != {plan.variable}:
+        return False
+    identity = variables[plan.variable]
+    return (isinstance(identity, dict) and identity.keys() == {"namespace", "value"}
+            and all(isinstance(v, str) for v in identity.values()))
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    codes: list[str]  # error codes, for the metrics
+
+
 class FastProfileReads:
     """Serves compiled profile reads over HTTP POST; `serve` returns None to fall back."""
 
@@ -200,38 +219,63 @@ class FastProfileReads:
         self.plans: OrderedDict[str, ProfileReadPlan | None] = OrderedDict()
         self.readers = READERS[0].roles
         self.served = 0  # requests answered here (tests and metrics read it)
+        self.served_at_front_door = 0  # of those, the ones api/front_door.py answered
 
     async def serve(self, request: Request, media_type: str) -> Response | None:
+        """Answer a request inside the middleware stack (one the front door passed on), or
+        None: the general path answers it."""
         started = time.perf_counter()
         raw = await request.body()  # cached on the request for the general path; its errors
-        try:                        # (a body over the size limit) are the general path's too
-            body = json.loads(raw)
-            plan = self._plan_for(body)
-            if plan is None:
-                return None
-            answer = await self._answer(plan, request, body)
-        except Exception:  # noqa: BLE001 - FallBack, bad JSON, anything unexpected: the
-            return None  # general path answers (and reports errors with its codes and masking)
-        self.served += 1
-        if self.metrics is not None:
-            codes = [e["extensions"]["code"] for e in answer.get("errors", ())]
-            self.metrics.observe_operation(plan.operation_name, "query",
-                                           time.perf_counter() - started, codes)
-        return Response(json.dumps(answer), media_type=media_type)
+        planned = self.plan_of(raw)  # (a body over the size limit) are the general path's too
+        state = request.scope.get("state", {})
+        if planned is None or not self.may_read(state.get("principal")):
+            return None
+        answered = await self.answer(*planned, state.get("request_id", "-"))
+        if answered is None:
+            return None
+        self.record(planned[0], started, answered)
+        return Response(answered.body, media_type=media_type)
 
-    async def _answer(self, plan: ProfileReadPlan, request: Request,
-                      body: dict) -> dict[str, Any]:
-        """The response body. A database failure is answered here, as the general path answers
-        it (masked, coded, with the request id): running the read again there would make the
-        client wait for a second round of retries or a second timeout."""
+    def plan_of(self, raw: bytes) -> tuple[ProfileReadPlan, dict] | None:
+        """The compiled plan of a request body and the body, when this path can answer it."""
         try:
-            return {"data": await self._execute(plan, request, body)}
+            body = orjson.loads(raw)
+            plan = self._plan_for(body)
+            if plan is None or not _fits(plan, body):
+                return None
+        except Exception:  # noqa: BLE001 - bad JSON, anything unexpected: the general path
+            return None  # answers (and reports errors with its codes and masking)
+        return plan, body
+
+    def may_read(self, principal: Any) -> bool:
+        return principal is not None and principal.role in self.readers
+
+    async def answer(self, plan: ProfileReadPlan, body: dict,
+                     request_id: str) -> Answer | None:
+        """The response body, or None to fall back. A database failure is answered here, as
+        the general path answers it (masked, coded, with the request id): running the read
+        again there would make the client wait for a second round of retries or timeout."""
+        try:
+            answer = {"data": {plan.root_key: await self._profile(plan, body)}}
         except DatabaseError as exc:
-            request_id = request.scope.get("state", {}).get("request_id", "-")
             message, code = database_failure(exc, request_id)
-            return {"data": {plan.root_key: None}, "errors": [{
+            answer = {"data": {plan.root_key: None}, "errors": [{
                 "message": message, "locations": [plan.root_location], "path": [plan.root_key],
                 "extensions": {"code": code, "requestId": request_id}}]}
+        except Exception:  # noqa: BLE001 - FallBack, anything unexpected: the general path
+            return None
+        try:
+            payload = orjson.dumps(answer)
+        except TypeError:  # orjson's limits (an integer over 64 bits): the general path
+            return None
+        self.served += 1
+        codes = [e["extensions"]["code"] for e in answer.get("errors", ())]
+        return Answer(payload, codes)
+
+    def record(self, plan: ProfileReadPlan, started: float, answered: Answer) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_operation(plan.operation_name, "query",
+                                           time.perf_counter() - started, answered.codes)
 
     def _plan_for(self, body: Any) -> ProfileReadPlan | None:
         if not isinstance(body, dict) or not body.keys() <= BODY_KEYS:
@@ -256,25 +300,8 @@ class FastProfileReads:
             self.plans.popitem(last=False)
         return plan
 
-    async def _execute(self, plan: ProfileReadPlan, request: Request,
-                       body: dict) -> dict[str, Any]:
-        if body.get("operationName") not in (None, plan.operation_name):
-            raise FallBack
-        if body.get("extensions"):
-            raise FallBack
-        variables = body.get("variables")
-        if not isinstance(variables, dict) or variables.keys() != {plan.variable}:
-            raise FallBack
-        identity = variables[plan.variable]
-        if (not isinstance(identity, dict) or identity.keys() != {"namespace", "value"}
-                or not all(isinstance(v, str) for v in identity.values())):
-            raise FallBack
-        principal = request.scope.get("state", {}).get("principal")
-        if principal is None or principal.role not in self.readers:
-            raise FallBack
-        return {plan.root_key: await self._profile(plan, identity)}
-
-    async def _profile(self, plan: ProfileReadPlan, identity: dict) -> dict[str, Any] | None:
+    async def _profile(self, plan: ProfileReadPlan, body: dict) -> dict[str, Any] | None:
+        identity = body["variables"][plan.variable]
         services = self.services
         try:
             key = services.identity.normalise(identity["namespace"], identity["value"]).key
@@ -284,7 +311,10 @@ class FastProfileReads:
         read = await services.profiles.read(key=key, with_view=wants_attributes)
         if read is None:
             return None
-        attributes = read.default_attributes(key) if wants_attributes else None
+        # The stored view's JSON goes into the response as it is (never parsed and encoded
+        # again): the general path's `attributes` are that same JSON, parsed.
+        attributes = read.default_attributes_json(key) if wants_attributes else None
         if wants_attributes and attributes is None:
             raise FallBack  # no materialised view applies: the general path merges fragments
-        return plan.render(read, attributes, services.identity.registry)
+        return plan.render(read, attributes and orjson.Fragment(attributes),
+                           services.identity.registry)

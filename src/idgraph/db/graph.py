@@ -7,6 +7,7 @@ gets plain records back; nothing else in idgraph imports `neo4j`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import random
@@ -82,6 +83,8 @@ class Graph:
     _driver: neo4j.AsyncDriver | None = field(default=None, repr=False)
     # Read sessions between reads (they hold no connection while idle); see `_run_read`.
     _idle_readers: list[neo4j.AsyncSession] = field(default_factory=list, repr=False)
+    # Tasks reading the end of results whose first row was handed out (`read_first_plain`).
+    _finishing: set[asyncio.Task] = field(default_factory=set, repr=False)
 
     @property
     def driver(self) -> neo4j.AsyncDriver:
@@ -98,6 +101,8 @@ class Graph:
         return self._driver
 
     async def close(self) -> None:
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         while self._idle_readers:
             await self._idle_readers.pop().close()
         if self._driver is not None:
@@ -148,6 +153,21 @@ class Graph:
         walked to export graph types, which is a tenth of a hot read's CPU."""
         return await self._read(cypher, params, _plain)
 
+    async def read_first_plain(self, cypher: str, **params: Any) -> dict[str, Any] | None:
+        """`read_plain` of a statement that returns one row or none, handed out as soon as it
+        arrives. The end of the result (the server's summary, which the driver turns into a
+        dozen objects, and the session's return) is read by a task that runs when the caller
+        next yields: for a front-end's profile read, after its response is written, so that
+        work (a tenth of the request's CPU) is no longer part of its latency."""
+        _count_round_trip()
+        query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
+
+        async def attempt() -> dict[str, Any] | None:
+            async with self._guarded():
+                return await self._run_read_first(query, params)
+
+        return await self._with_retries(attempt)
+
     async def _read(self, cypher: str, params: dict[str, Any], row) -> list[dict[str, Any]]:
         _count_round_trip()
         query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
@@ -186,12 +206,55 @@ class Graph:
             result = await session.run(query, params)
             rows = [row(record) async for record in result]
             reusable = True
+            _release(result)
             return rows
         finally:
             if reusable and len(idle) < MAX_IDLE_READERS:
                 idle.append(session)
             else:
                 await session.close()
+
+    async def _run_read_first(self, query: Query, params: dict[str, Any]) -> dict | None:
+        session = self._idle_readers.pop() if self._idle_readers else self._session(
+            neo4j.READ_ACCESS)
+        try:
+            result = await session.run(query, params)
+            records = aiter(result)
+            first = await anext(records, None)
+        except BaseException:
+            await session.close()
+            raise
+        if first is None:  # the result has ended: nothing left to read
+            self._reuse(session, result)
+            return None
+        task = asyncio.create_task(self._finish(session, result, records))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return dict(first.items())
+
+    async def _finish(self, session: neo4j.AsyncSession, result: neo4j.AsyncResult,
+                      records) -> None:
+        """Read a result to its end (rows past the first are dropped), then reuse the session;
+        a session whose result failed here is closed instead (its row was complete)."""
+        try:
+            async with self._guarded():
+                async for _ in records:
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - including a cancelled task at shutdown
+            log.info("closing a read session after its result failed: %s", exc)
+            with contextlib.suppress(Exception):
+                await session.close()
+            return
+        self._reuse(session, result)
+
+    def _reuse(self, session: neo4j.AsyncSession, result: neo4j.AsyncResult) -> None:
+        _release(result)
+        if len(self._idle_readers) < MAX_IDLE_READERS:
+            self._idle_readers.append(session)
+        else:
+            task = asyncio.create_task(session.close())
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
 
     def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
         # Behind a routing URI (a cluster, Aura) sessions share the driver's bookmark manager,
@@ -238,6 +301,23 @@ class Graph:
                 return await work(Tx(tx, self.timeout))  # type: ignore[arg-type]
             finally:
                 await tx.rollback()
+
+
+def _release(result: neo4j.AsyncResult) -> None:
+    """Break the reference cycles a consumed result leaves behind (the result and its
+    callbacks, its hydration scope and that scope's graph: ~29 objects per read), so they are
+    freed at once instead of waiting for the garbage collector. Those objects were all of a
+    read's cyclic garbage; the collector's passes over them, one every few reads and a longer
+    one every ~80, were the API's latency tail (bench/results/profile_read.md). Best effort
+    over the driver's private attributes: a driver without them just leaves the cycles, and
+    tests/test_foundation.py says so by counting a read's garbage."""
+    scope = getattr(result, "_hydration_scope", None)
+    hydrator = getattr(scope, "_graph_hydrator", None)
+    graph = getattr(hydrator, "graph", None)
+    for part in (result, scope, hydrator, graph):
+        state = getattr(part, "__dict__", None)
+        if state is not None:
+            state.clear()
 
 
 def _exported(record: neo4j.Record) -> dict[str, Any]:

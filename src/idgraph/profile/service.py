@@ -28,11 +28,16 @@ class ProfileRead:
 
     def default_attributes(self, asked_key: str | None) -> dict[str, Any] | None:
         """The default policy's attributes from the materialised view, when it applies."""
+        text = self.default_attributes_json(asked_key)
+        return None if text is None else json.loads(text)
+
+    def default_attributes_json(self, asked_key: str | None) -> str | None:
+        """`default_attributes` as the view stores them: JSON text."""
         if self.view_json is None:
             return None
         if self.view_stitched is not True and asked_key not in (None, self.view.primary_key):
             return None  # stitching off: the view is the primary identity's, not this one's
-        return json.loads(self.view_json)
+        return self.view_json
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,10 @@ class ProfileService:
         """The profile of an identity key (or of a profile id), in one round trip."""
         statement, args = (q.VIEW_BY_IDENTITY, {"key": key}) if key is not None else (
             q.VIEW_BY_ID, {"id": profile_id})
-        rows = await self.graph.read_plain(statement, withFragments=with_fragments,
-                                     policies=list(policy_ids), withView=with_view, **args)
-        if not rows:
-            return None
-        return _read_of(rows[0], with_fragments)
+        row = await self.graph.read_first_plain(
+            statement, withFragments=with_fragments, policies=list(policy_ids),
+            withView=with_view, **args)
+        return None if row is None else _read_of(row, with_fragments)
 
     async def read_many(self, profile_ids: list[str], with_fragments: bool = False,
                         policy_ids: tuple[str, ...] = (), with_view: bool = False
