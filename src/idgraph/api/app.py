@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,9 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from idgraph.api.auth_middleware import AuthMiddleware
-from idgraph.api.fast_reads import FastProfileReads
 from idgraph.api.front_door import FrontDoor
 from idgraph.api.graphql_app import build_graphql_app
 from idgraph.api.metrics import Metrics, metrics_endpoint
@@ -52,8 +53,9 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     # Failed authentications per client address: counted by the middleware (headers) and by
     # the GraphQL app (a WebSocket's connection_init), refused by the middleware.
     failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     graphql = build_graphql_app(services, settings, api_keys, metrics, failures)
-    app = Starlette(
+    app = IdgraphApp(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -61,29 +63,38 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=_middleware(settings, api_keys, metrics, failures, graphql.fast_reads),
+        middleware=_middleware(settings, api_keys, metrics, failures, limiter),
         lifespan=lifespan,
     )
     app.state.services = services
     app.state.metrics = metrics
     app.state.api_keys = api_keys
     app.state.graphql = graphql
+    if graphql.fast_reads is not None:
+        app.front_door = FrontDoor(
+            functools.partial(Starlette.__call__, app), reads=graphql.fast_reads, keys=api_keys,
+            limiter=limiter, failures=failures, metrics=metrics,
+            max_body_bytes=settings.max_body_bytes, cors=bool(settings.cors_origin_list()))
     return app
 
 
+class IdgraphApp(Starlette):
+    """Starlette with the front door (api/front_door.py) before all of it, Starlette's own
+    error layer included: the hot profile read passes no layer it does not need."""
+
+    front_door: FrontDoor | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front_door is None:
+            return await super().__call__(scope, receive, send)
+        await self.front_door(scope, receive, send)
+
+
 def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics,
-                failures: RateLimiter, fast_reads: FastProfileReads | None) -> list:
-    """Outermost first: the front door for hot profile reads, ids for everything, CORS before
-    auth (so browsers can read a 401)."""
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    origins = settings.cors_origin_list()
-    stack = []
-    if fast_reads is not None:
-        stack.append(Middleware(
-            FrontDoor, reads=fast_reads, keys=api_keys, limiter=limiter, failures=failures,
-            metrics=metrics, max_body_bytes=settings.max_body_bytes, cors=bool(origins)))
-    stack.append(Middleware(RequestIdMiddleware, metrics=metrics))
-    if origins:
+                failures: RateLimiter, limiter: RateLimiter) -> list:
+    """Outermost first: ids for everything, CORS before auth (so browsers can read a 401)."""
+    stack = [Middleware(RequestIdMiddleware, metrics=metrics)]
+    if origins := settings.cors_origin_list():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,7 +31,7 @@ FRONT_DOOR_PRINCIPAL = "front_door_principal"
 LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (no keys configured)")
 
 
-def presented_key(headers: Headers) -> str | None:
+def presented_key(headers: Mapping[str, str]) -> str | None:
     """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -39,7 +40,7 @@ def presented_key(headers: Headers) -> str | None:
 
 
 async def find_principal(keys: ApiKeyService, scope: Scope,
-                         headers: Headers) -> Principal | None:
+                         headers: Mapping[str, str]) -> Principal | None:
     """Who sends this request: the presented key's principal, the loopback admin when no key
     is configured at all, else None."""
     key = presented_key(headers)

@@ -20,9 +20,9 @@ is handed on as such, so a request never spends two rate tokens.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idgraph.api.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
@@ -53,7 +53,7 @@ class FrontDoor:
         if (scope["type"] != "http" or scope["method"] != "POST"
                 or scope["path"] != "/graphql"):
             return await self.app(scope, receive, send)
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         if headers.get("content-type", "").split(";")[0].strip() != JSON or (
                 self.cors and "origin" in headers):
             return await self.app(scope, receive, send)
@@ -83,7 +83,7 @@ class FrontDoor:
             self.metrics.in_flight.dec()
             request_id_var.reset(token)
 
-    async def _body(self, headers: Headers, receive: Receive) -> tuple[bytes, bool]:
+    async def _body(self, headers: Mapping[str, str], receive: Receive) -> tuple[bytes, bool]:
         """The body read so far, and whether it is complete within the size limit."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -101,7 +101,7 @@ class FrontDoor:
             if not message.get("more_body", False):
                 return b"".join(chunks), True
 
-    async def _reader(self, scope: Scope, headers: Headers) -> Any:
+    async def _reader(self, scope: Scope, headers: Mapping[str, str]) -> Any:
         """The caller when it may read profiles now (a rate token is then spent), else None:
         the stack answers the rest (401, 403, 429, 503) as it always does."""
         address = (scope.get("client") or ("-",))[0]
@@ -114,6 +114,20 @@ class FrontDoor:
         if not self.reads.may_read(principal) or rate_wait(self.limiter, principal) > 0:
             return None
         return principal
+
+
+# The request headers the front door reads; the rest are the stack's.
+READ_HEADERS = frozenset({b"content-type", b"content-length", b"authorization", b"x-api-key",
+                          b"x-request-id", b"accept", b"origin"})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Those headers in one pass (the first of repeated ones, as Starlette's Headers.get)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name in READ_HEADERS:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def _replaying(raw: bytes, complete: bool, receive: Receive) -> Receive:
