@@ -144,7 +144,8 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
     async with _ready_graph(settings) as graph:
         services = Services.build(settings.model_copy(update={"ingest_batch_size": batch_size}),
                                   graph)
-        return await ingest_file(services.identity, file, batch_size, rejects, progress)
+        return await ingest_file(services.identity, file, batch_size, rejects, progress,
+                                 max_held_lines=settings.ingest_hold_lines)
 
 
 profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)

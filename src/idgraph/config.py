@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Batch transactions of one ingest call in flight at once (docs/identity.md, "Concurrent
     # batches"); 1 runs them one after another, in input order.
     ingest_concurrency: int = Field(default=2, ge=1)
+    # `idgraph ingest FILE` holds a group of lines sharing identities until its last line has
+    # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
+    ingest_hold_lines: int = Field(default=200_000, ge=0)
 
     # API.
     host: str = "127.0.0.1"

@@ -8,10 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from idgraph.identity.service import IdentityService
 from idgraph.ingest.files import FileLine, read_items
+from idgraph.ingest.planning import LinePlan, Regrouper, plan_lines
 
 # A file ingest keeps many objects alive at once (a window of items, the results of the batches
 # in flight), and with Python's default thresholds (700, 10, 10) a full collection traversing
@@ -32,33 +33,36 @@ class FileSummary:
 
 
 async def ingest_file(service: IdentityService, path: Path, batch_size: int,
-                      rejects_path: Path | None = None, show_progress: bool = True) -> FileSummary:
+                      rejects_path: Path | None = None, show_progress: bool = True,
+                      window_lines: int = 20_000, max_held_lines: int = 200_000) -> FileSummary:
+    """Two passes over the file: plan which lines belong together (ingest/planning.py), then
+    hand the service windows of whole groups of lines."""
     summary = FileSummary()
-    # Ten rounds of `concurrency` batches per call: the service groups the items of a call
-    # that share identities into one batch, so batches in flight seldom meet on a profile (each
-    # meeting is a lock wait or a deadlock retry), and it waits for a call's last batch before
-    # the next call starts. One round per call measured 1.4-1.7x slower (bench/results).
-    lines_per_call = batch_size * service.concurrency * 10
+    # A window of lines per call: the service groups the items of a call that share identities
+    # into one batch, and batches in flight then seldom meet on a profile (each meeting is a
+    # lock wait or a deadlock retry). At least ten rounds of `concurrency` batches: the service
+    # waits for a call's last batch before the next call starts.
+    lines_per_call = max(window_lines, batch_size * service.concurrency * 10)
     rejects = rejects_path.open("w") if rejects_path else None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(),
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), disable=not show_progress, transient=False)
     previous_thresholds = gc.get_threshold()
     gc.set_threshold(*BULK_GC_THRESHOLDS)
     try:
-        with path.open(encoding="utf-8", newline="") as handle, progress:
-            task = progress.add_task(f"ingesting {path.name}", total=path.stat().st_size)
-            batch: list[FileLine] = []
-            start = 0
-            for line in read_items(path, handle):
-                batch.append(line)
-                if len(batch) >= lines_per_call:
-                    end = _position(handle, path)
-                    await _flush(service, batch, summary, rejects,
-                                 _advance(progress, task, start, end, len(batch)))
-                    start, batch = end, []
-            await _flush(service, batch, summary, rejects,
-                         _advance(progress, task, start, path.stat().st_size, len(batch)))
-            progress.update(task, completed=path.stat().st_size)
+        with progress:
+            plan = _plan(service, path, progress)
+            task = progress.add_task(f"ingesting {path.name}", total=len(plan))
+            regroup = Regrouper(plan, max_held_lines)
+            window: list[FileLine] = []
+            with path.open(encoding="utf-8", newline="") as handle:
+                for line in read_items(path, handle):
+                    window.extend(regroup.add(line))
+                    if len(window) >= lines_per_call:
+                        await _flush(service, window, summary, rejects, progress, task)
+                        window = []
+            window.extend(regroup.rest())
+            await _flush(service, window, summary, rejects, progress, task)
+            progress.update(task, completed=len(plan))
     finally:
         gc.set_threshold(*previous_thresholds)
         if rejects:
@@ -66,20 +70,22 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
     return summary
 
 
-def _advance(progress: Progress, task, start: int, end: int, lines: int):
-    """Moves the bar through a window's bytes as its batches commit (a window is 20,000 lines
-    by default: several seconds of work)."""
-    done = [0]
+def _plan(service: IdentityService, path: Path, progress: Progress) -> LinePlan:
+    """The first pass, with its own bar (it reads the whole file: seconds per million lines)."""
+    task = progress.add_task(f"planning {path.name}", total=path.stat().st_size)
+    with path.open(encoding="utf-8", newline="") as handle:
+        def lines():
+            for count, line in enumerate(read_items(path, handle)):
+                if count % 10_000 == 0:
+                    progress.update(task, completed=_position(handle))
+                yield line
 
-    def on_batch(items: int) -> None:
-        done[0] += items
-        share = min(done[0], lines) / max(lines, 1)
-        progress.update(task, completed=start + int((end - start) * share))
-
-    return on_batch
+        plan = plan_lines(lines(), service.registry, service.limits.default_region)
+    progress.update(task, completed=path.stat().st_size)
+    return plan
 
 
-def _position(handle, path: Path) -> int:
+def _position(handle) -> int:
     try:
         return handle.buffer.tell()
     except (AttributeError, OSError, ValueError):
@@ -87,17 +93,20 @@ def _position(handle, path: Path) -> int:
 
 
 async def _flush(service: IdentityService, batch: list[FileLine], summary: FileSummary,
-                 rejects, on_batch=None) -> None:
+                 rejects, progress: Progress, task) -> None:
+    """One call of the service for a window of lines; the bar moves as its batches commit."""
     unreadable = [line for line in batch if line.item is None]
     for line in unreadable:
         _reject(summary, rejects, line, "UNREADABLE_LINE", line.error or "")
+    progress.update(task, advance=len(unreadable))
     readable = [line for line in batch if line.item is not None]
     records = [line for line in readable if line.kind == "record"]
     events = [line for line in readable if line.kind == "event"]
     if not records and not events:
         return
     result = await service.ingest([r.item for r in records], [e.item for e in events],
-                                  on_batch=on_batch)
+                                  on_batch=lambda items: progress.update(task, advance=items))
+    progress.update(task, advance=len(result.rejected))
     summary.accepted += result.accepted
     summary.duplicates += result.duplicates
     ordered = records + events  # the service indexes records first, then events

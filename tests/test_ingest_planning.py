@@ -1,0 +1,96 @@
+"""Planning a file ingest (ingest/planning.py): lines that share identities are handed to the
+service together, wherever they sit in the file; nothing is lost, reordered within a group or
+held past its bound."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from idgraph.identity.namespaces import load_registry
+from idgraph.ingest.files import FileLine
+from idgraph.ingest.planning import ALONE, Regrouper, plan_lines
+from idgraph.ingest.runner import ingest_file
+
+REGISTRY = load_registry(None)
+
+
+def line(number: int, *identities: tuple[str, str]) -> FileLine:
+    item = {"source": "crm", "recordId": str(number), "timestamp": "2025-01-01T00:00:00Z",
+            "identities": [{"namespace": ns, "value": v} for ns, v in identities]}
+    return FileLine(number, json.dumps(item), item, None)
+
+
+def test_lines_sharing_a_normalised_identity_form_one_group():
+    lines = [line(1, ("crm", "C1"), ("email", "Ann@X.com ")),
+             line(2, ("crm", "C2")),
+             line(3, ("email", "ann@x.com"), ("ecid", "E1")),  # joins line 1 after normalising
+             line(4, ("email", "anonymous")),  # a junk value joins nothing
+             line(5, ("email", "anonymous"), ("crm", "C2")),  # ... so this only joins line 2
+             FileLine(6, "{not json", None, "invalid JSON"),
+             line(7, ("ecid", "E1"))]
+    plan = plan_lines(lines, REGISTRY, "US")
+    groups = list(plan.group_of)
+    assert groups[0] == groups[2] == groups[6] != groups[1]
+    assert groups[1] == groups[4]
+    assert groups[3] == groups[5] == ALONE
+    assert plan.last_line[groups[0]] == 6 and plan.last_line[groups[1]] == 4
+
+
+def test_a_group_is_released_whole_when_its_last_line_is_read():
+    lines = [line(1, ("crm", "A")), line(2, ("crm", "B")), line(3, ("crm", "A")),
+             FileLine(4, "x", None, "bad"), line(5, ("crm", "B")), line(6, ("crm", "C"))]
+    regroup = Regrouper(plan_lines(lines, REGISTRY, "US"), max_held=100)
+    released = [[x.number for x in regroup.add(one)] for one in lines]
+    assert released == [[], [], [1, 3], [4], [2, 5], [6]]
+    assert list(regroup.rest()) == []
+
+
+def test_past_its_bound_the_oldest_group_is_released_early():
+    lines = [line(1, ("crm", "A")), line(2, ("crm", "B")), line(3, ("crm", "C")),
+             line(4, ("crm", "A")), line(5, ("crm", "B")), line(6, ("crm", "C"))]
+    regroup = Regrouper(plan_lines(lines, REGISTRY, "US"), max_held=2)
+    released = [[x.number for x in regroup.add(one)] for one in lines]
+    # Three open groups, room for two lines: A goes early (its line 4 follows alone).
+    assert released == [[], [], [1], [4], [2, 5], [3, 6]] and regroup.held_count == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), min_size=0, max_size=3), max_size=40),
+       st.integers(1, 50))
+def test_every_line_comes_out_once_and_groups_stay_together(people, max_held):
+    lines = [line(n, *(("crm", f"C{p}") for p in ids)) for n, ids in enumerate(people)]
+    plan = plan_lines(lines, REGISTRY, "US")
+    regroup = Regrouper(plan, max_held)
+    out = [x for one in lines for x in regroup.add(one)] + list(regroup.rest())
+    assert sorted(x.number for x in out) == list(range(len(lines)))
+    assert regroup.held_count == 0
+    position = {x.number: i for i, x in enumerate(out)}
+    for group in set(plan.group_of) - {ALONE}:
+        members = [n for n, g in enumerate(plan.group_of) if g == group]
+        assert members == sorted(members, key=position.get)  # file order within a group
+        if max_held >= len(lines):  # nothing released early: the group is contiguous
+            spots = sorted(position[n] for n in members)
+            assert spots == list(range(spots[0], spots[0] + len(spots)))
+
+
+async def test_a_persons_records_far_apart_in_a_file_go_in_one_batch(services, cypher,
+                                                                     tmp_path):
+    # Windows of 10 lines (batch size 1, one batch in flight): C7's first and last records
+    # are 24 lines apart. Without the plan they went in different windows, so different
+    # batches (the second one reading the profile back); now in one.
+    service = services.identity
+    service.concurrency = 1
+    records = [{"source": "crm", "recordId": str(n), "timestamp": "2025-01-01T00:00:00Z",
+                "identities": [{"namespace": "crm", "value": f"C{n}"}]} for n in range(30)]
+    records[29]["identities"] = [{"namespace": "crm", "value": "C7"},
+                                 {"namespace": "email", "value": "c7@x.com"}]
+    path = tmp_path / "spread.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = await ingest_file(service, path, 1, show_progress=False, window_lines=10)
+    assert summary.accepted == 30
+    batches = cypher("MATCH (r:Record)-[:KEYED_BY]->(:Identity {key: 'crm:C7'}) "
+                     "RETURN collect(DISTINCT r.batch) AS b")[0]["b"]
+    assert len(batches) == 1
