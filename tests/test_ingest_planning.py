@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idgraph.identity.namespaces import load_registry
+from idgraph.identity.normalise import Normaliser
 from idgraph.ingest.files import FileLine
 from idgraph.ingest.planning import ALONE, Regrouper, plan_lines
 from idgraph.ingest.runner import ingest_file
 
-REGISTRY = load_registry(None)
+NORMALISE = Normaliser(load_registry(None), "US")
 
 
 def line(number: int, *identities: tuple[str, str]) -> FileLine:
@@ -31,7 +32,7 @@ def test_lines_sharing_a_normalised_identity_form_one_group():
              line(5, ("email", "anonymous"), ("crm", "C2")),  # ... so this only joins line 2
              FileLine(6, "{not json", None, "invalid JSON"),
              line(7, ("ecid", "E1"))]
-    plan = plan_lines(lines, REGISTRY, "US")
+    plan = plan_lines(lines, NORMALISE)
     groups = list(plan.group_of)
     assert groups[0] == groups[2] == groups[6] != groups[1]
     assert groups[1] == groups[4]
@@ -42,7 +43,7 @@ def test_lines_sharing_a_normalised_identity_form_one_group():
 def test_a_group_is_released_whole_when_its_last_line_is_read():
     lines = [line(1, ("crm", "A")), line(2, ("crm", "B")), line(3, ("crm", "A")),
              FileLine(4, "x", None, "bad"), line(5, ("crm", "B")), line(6, ("crm", "C"))]
-    regroup = Regrouper(plan_lines(lines, REGISTRY, "US"), max_held=100)
+    regroup = Regrouper(plan_lines(lines, NORMALISE), max_held=100)
     released = [[x.number for x in regroup.add(one)] for one in lines]
     assert released == [[], [], [1, 3], [4], [2, 5], [6]]
     assert list(regroup.rest()) == []
@@ -51,7 +52,7 @@ def test_a_group_is_released_whole_when_its_last_line_is_read():
 def test_past_its_bound_the_oldest_group_is_released_early():
     lines = [line(1, ("crm", "A")), line(2, ("crm", "B")), line(3, ("crm", "C")),
              line(4, ("crm", "A")), line(5, ("crm", "B")), line(6, ("crm", "C"))]
-    regroup = Regrouper(plan_lines(lines, REGISTRY, "US"), max_held=2)
+    regroup = Regrouper(plan_lines(lines, NORMALISE), max_held=2)
     released = [[x.number for x in regroup.add(one)] for one in lines]
     # Three open groups, room for two lines: A goes early (its line 4 follows alone).
     assert released == [[], [], [1], [4], [2, 5], [3, 6]] and regroup.held_count == 0
@@ -62,7 +63,7 @@ def test_past_its_bound_the_oldest_group_is_released_early():
        st.integers(1, 50))
 def test_every_line_comes_out_once_and_groups_stay_together(people, max_held):
     lines = [line(n, *(("crm", f"C{p}") for p in ids)) for n, ids in enumerate(people)]
-    plan = plan_lines(lines, REGISTRY, "US")
+    plan = plan_lines(lines, NORMALISE)
     regroup = Regrouper(plan, max_held)
     out = [x for one in lines for x in regroup.add(one)] + list(regroup.rest())
     assert sorted(x.number for x in out) == list(range(len(lines)))

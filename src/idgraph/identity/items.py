@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import combinations
@@ -10,6 +11,9 @@ from typing import Any
 
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+
+# (namespace, raw value) -> the normalised key, or IdentityRejected
+Normalise = Callable[[Any, Any], IdentityKey]
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,10 @@ def to_millis(value: Any) -> int:
 
 
 def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
-                  limits: Limits) -> Item:
-    """Return the normalised item, or raise IdentityRejected with a stable code."""
+                  limits: Limits, normalise: Normalise | None = None) -> Item:
+    """Return the normalised item, or raise IdentityRejected with a stable code. `normalise`:
+    how identities are normalised (a memoising `Normaliser`; by default `normalise_identity`
+    under `registry` and the limits' region)."""
     id_field, payload_field = ("recordId", "attributes") if kind == "record" else (
         "eventId", "properties")
     source = _required_text(raw, "source")
@@ -80,7 +86,9 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
         ts = to_millis(raw.get("timestamp"))
     except (ValueError, TypeError, OverflowError) as exc:
         raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
-    identities = _identities(raw.get("identities"), registry, limits)
+    normalise = normalise or (lambda namespace, value: normalise_identity(
+        registry, namespace, value, limits.default_region))
+    identities = _identities(raw.get("identities"), normalise, limits)
     payload = _payload(raw.get(payload_field), payload_field, kind, limits)
     return Item(kind, source, item_id, ts, identities, payload, event_type)
 
@@ -94,7 +102,7 @@ def _required_text(raw: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
-def _identities(raw: Any, registry: NamespaceRegistry, limits: Limits) -> tuple[IdentityKey, ...]:
+def _identities(raw: Any, normalise: Normalise, limits: Limits) -> tuple[IdentityKey, ...]:
     if not isinstance(raw, list) or not raw:
         raise IdentityRejected("NO_IDENTITIES", "at least one identity is required")
     if len(raw) > limits.max_identities:
@@ -105,8 +113,7 @@ def _identities(raw: Any, registry: NamespaceRegistry, limits: Limits) -> tuple[
         if not isinstance(ident, dict):
             raise IdentityRejected("INVALID_IDENTITY", f"identities[{position}] is not an object")
         try:
-            keys.add(normalise_identity(registry, ident.get("namespace", ""),
-                                        ident.get("value", ""), limits.default_region))
+            keys.add(normalise(ident.get("namespace", ""), ident.get("value", "")))
         except IdentityRejected as exc:
             raise IdentityRejected(exc.code, f"identities[{position}]: {exc}") from None
     return tuple(sorted(keys))

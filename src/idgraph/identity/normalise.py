@@ -57,6 +57,36 @@ def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
     return IdentityKey(ns.name, normalised)
 
 
+class Normaliser:
+    """`normalise_identity` under one registry and region, remembering recent answers: a bulk
+    ingest meets each identity several times (a person's records, and for a file a first pass
+    that plans the batches), and normalising (an e-mail's checks, a phone number's parse) is
+    most of validating an item. Bounded: the memory is dropped whole when it fills."""
+
+    def __init__(self, registry: NamespaceRegistry, region: str,
+                 max_entries: int = 200_000) -> None:
+        self.registry = registry
+        self.region = region
+        self.max_entries = max_entries
+        self._known: dict[tuple[str, str], IdentityKey | IdentityRejected] = {}
+
+    def __call__(self, namespace: str, raw: str) -> IdentityKey:
+        if not (isinstance(namespace, str) and isinstance(raw, str)):
+            return normalise_identity(self.registry, namespace, raw, self.region)
+        known = self._known.get((namespace, raw))
+        if known is None:
+            try:
+                known = normalise_identity(self.registry, namespace, raw, self.region)
+            except IdentityRejected as exc:
+                known = exc
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[(namespace, raw)] = known
+        if isinstance(known, IdentityRejected):
+            raise IdentityRejected(known.code, str(known))
+        return known
+
+
 def _apply(ns: Namespace, value: str, region: str) -> str:
     kind = ns.normalise
     if kind is Normalisation.TRIM:

@@ -15,7 +15,7 @@ from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport, recluster
 from idgraph.identity.items import Item, Limits, Rejection, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
-from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 
 
 @dataclass
@@ -59,6 +59,7 @@ class IdentityService:
         self.graph = graph
         self.registry = registry
         self.limits = limits
+        self.normaliser = Normaliser(registry, limits.default_region)
         self.max_cluster_size = max_cluster_size
         self.batch_size = batch_size
         # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
@@ -73,7 +74,8 @@ class IdentityService:
         raw_items = [(r, "record") for r in records] + [(e, "event") for e in events]
         for index, (raw, kind) in enumerate(raw_items):
             try:
-                good.append((index, validate_item(raw, kind, self.registry, self.limits)))
+                good.append((index, validate_item(raw, kind, self.registry, self.limits,
+                                                  self.normaliser)))
             except IdentityRejected as exc:
                 bad.append(Rejection(index, exc.code, str(exc)))
         return good, bad
@@ -143,7 +145,7 @@ class IdentityService:
 
     # -- reads ------------------------------------------------------------------------------
     def normalise(self, namespace: str, value: str) -> IdentityKey:
-        return normalise_identity(self.registry, namespace, value, self.limits.default_region)
+        return self.normaliser(namespace, value)
 
     async def resolve(self, identities: Sequence[tuple[str, str]]) -> list[str | None]:
         """Profile id of each identity, in input order; None when unknown or invalid."""

@@ -22,8 +22,8 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from idgraph.identity.namespaces import NamespaceRegistry
-from idgraph.identity.normalise import IdentityRejected, normalise_identity
+from idgraph.identity.items import Normalise
+from idgraph.identity.normalise import IdentityRejected
 from idgraph.ingest.files import FileLine
 
 ALONE = -1  # a line that shares nothing (unreadable, no valid identity): released at once
@@ -38,14 +38,14 @@ class LinePlan:
         return len(self.group_of)
 
 
-def plan_lines(lines: Iterable[FileLine], registry: NamespaceRegistry,
-               default_region: str) -> LinePlan:
+def plan_lines(lines: Iterable[FileLine], normalise: Normalise) -> LinePlan:
     """Groups of lines connected by shared identities, as the service will key them (values
-    that would be rejected join nothing)."""
+    that would be rejected join nothing). `normalise`: the service's (ingest/runner.py passes
+    its memoising Normaliser, so the second pass finds every identity normalised already)."""
     parent: dict[str, str] = {}
     first_keys: list[str | None] = []
     for line in lines:
-        keys = _keys(line, registry, default_region)
+        keys = _keys(line, normalise)
         first_keys.append(keys[0] if keys else None)
         if keys:
             root = _find(parent, keys[0])
@@ -67,7 +67,7 @@ def plan_lines(lines: Iterable[FileLine], registry: NamespaceRegistry,
     return LinePlan(group_of, last_line)
 
 
-def _keys(line: FileLine, registry: NamespaceRegistry, region: str) -> list[str]:
+def _keys(line: FileLine, normalise: Normalise) -> list[str]:
     identities = line.item.get("identities") if line.item is not None else None
     if not isinstance(identities, list):
         return []
@@ -76,8 +76,7 @@ def _keys(line: FileLine, registry: NamespaceRegistry, region: str) -> list[str]
         if not isinstance(identity, dict):
             continue
         try:
-            keys.append(normalise_identity(registry, identity.get("namespace"),
-                                           identity.get("value"), region).key)
+            keys.append(normalise(identity.get("namespace"), identity.get("value")).key)
         except (IdentityRejected, AttributeError, TypeError):
             continue  # the service rejects or skips it; it joins nothing
     return keys

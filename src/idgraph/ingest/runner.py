@@ -80,7 +80,7 @@ def _plan(service: IdentityService, path: Path, progress: Progress) -> LinePlan:
                     progress.update(task, completed=_position(handle))
                 yield line
 
-        plan = plan_lines(lines(), service.registry, service.limits.default_region)
+        plan = plan_lines(lines(), service.normaliser)
     progress.update(task, completed=path.stat().st_size)
     return plan
 
