@@ -59,14 +59,30 @@ class Tx:
 
     async def run(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         _count_round_trip()
-        result = await self._tx.run(cypher, params)
+        result = await self._tx.run(cypher, _quiet(params))
         return await result.data()
 
     async def values(self, cypher: str, **params: Any) -> list[list[Any]]:
         """Rows as plain lists: cheaper than dicts for large, hot results."""
         _count_round_trip()
-        result = await self._tx.run(cypher, params)
+        result = await self._tx.run(cypher, _quiet(params))
         return await result.values()
+
+
+class _Unlogged(list):
+    """A list parameter whose repr is its length. The driver formats the repr of every
+    statement's parameters for a debug log line before it checks the log level: for an ingest
+    batch's thousand rows about a millisecond per statement, ~5% of an ingest's Python CPU."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} items>"
+
+
+def _quiet(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: _Unlogged(value) if type(value) is list else value
+            for name, value in params.items()}
 
 
 @dataclass
