@@ -191,9 +191,14 @@ def measure(driver: neo4j.Driver, urls: dict[str, str], loaded: int,
     for call in calls.values():  # warm every path (page cache, plans, connections)
         time_calls(call, keys[: n // 4])
     results: dict[str, list[float]] = {name: [] for name in calls}
-    for start in range(0, n, 100):  # interleave, so drift hits every path alike
-        for name, call in calls.items():
-            results[name] += time_calls(call, keys[start:start + 100])
+    names = list(calls)
+    # Interleaved, so drift hits every path alike, in an order that turns each round, so that
+    # every path follows every other equally often: the first reads after a switch are slower
+    # (a process that sat idle), and in a fixed order one path always came first after the floor.
+    for turn, start in enumerate(range(0, n, 100)):
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name] += time_calls(calls[name], keys[start:start + 100])
     session.close()
     return results
 
@@ -230,7 +235,8 @@ def report(loaded: int, args, results: dict[str, list[float]], load_seconds: flo
     lines = [f"Profiles in the graph: **{loaded:,}** (asked for {args.profiles:,}; load budget "
              f"{args.max_load_seconds:.0f} s, this run loaded for {load_seconds:.0f} s).",
              f"Reads: {args.reads} random identities each way, sequential, interleaved in runs "
-             f"of 100, after a warm-up of {args.reads // 4}. uvicorn, 1 worker.", "",
+             f"of 100 (the order of the paths turning each round), after a warm-up of "
+             f"{args.reads // 4}. uvicorn, 1 worker.", "",
              "| path | p50 ms | p90 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
     for name, label in PATHS.items():
         s = results[name]

@@ -26,7 +26,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idgraph.api.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
-from idgraph.api.fast_reads import FastProfileReads
+from idgraph.api.fast_reads import FAST_READ_DECLINED, FastProfileReads
 from idgraph.api.graphql_app import JSON, preferred_media_type
 from idgraph.api.logs import request_id_var
 from idgraph.api.metrics import Metrics
@@ -72,7 +72,8 @@ class FrontDoor:
         self.metrics.in_flight.inc()
         try:
             answered = await self.reads.answer(*planned, request_id)
-            if answered is None:  # the plan cannot answer this read: the stack does
+            if answered is None:  # the plan cannot answer this read: the general path does
+                state[FAST_READ_DECLINED] = True
                 return await self.app(scope, _replaying(raw, complete, receive), send)
             await _respond(send, answered.body, preferred_media_type(headers.get("accept", "")),
                            request_id)
