@@ -95,3 +95,22 @@ async def test_a_persons_records_far_apart_in_a_file_go_in_one_batch(services, c
     batches = cypher("MATCH (r:Record)-[:KEYED_BY]->(:Identity {key: 'crm:C7'}) "
                      "RETURN collect(DISTINCT r.batch) AS b")[0]["b"]
     assert len(batches) == 1
+
+
+def test_lines_read_as_the_standard_library_reads_them(tmp_path):
+    # Lines are parsed with orjson; what only the standard library reads (NaN, an integer
+    # past 64 bits) still reads, and a broken line keeps the standard library's message.
+    import io
+
+    from idgraph.ingest.files import read_items
+
+    text = ('{"a": 1, "b": [true, null], "c": "\\u00e9"}\n\n'
+            '{"n": NaN, "big": 123456789012345678901234567890}\n'
+            '{"a": }\n[1]\n')
+    lines = list(read_items(tmp_path / "x.jsonl", io.StringIO(text)))
+    assert [x.number for x in lines] == [1, 3, 4, 5]
+    assert lines[0].item == {"a": 1, "b": [True, None], "c": "é"}
+    assert lines[1].item["big"] == 123456789012345678901234567890
+    assert lines[1].item["n"] != lines[1].item["n"]  # NaN
+    assert lines[2].item is None and lines[2].error.startswith("invalid JSON: Expecting value")
+    assert lines[3].item is None and lines[3].error == "a line must be a JSON object"

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 
 class FileLine:
     __slots__ = ("number", "raw", "item", "error")
@@ -37,7 +39,7 @@ def _jsonl_items(handle: TextIO) -> Iterator[FileLine]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = _parse(line)
         except json.JSONDecodeError as exc:
             yield FileLine(number, line, None, f"invalid JSON: {exc.msg}")
             continue
@@ -45,6 +47,16 @@ def _jsonl_items(handle: TextIO) -> Iterator[FileLine]:
             yield FileLine(number, line, None, "a line must be a JSON object")
         else:
             yield FileLine(number, line, item, None)
+
+
+def _parse(line: str) -> Any:
+    """orjson, about three times faster (a file is parsed twice: ingest/planning.py); what it
+    refuses and the standard library reads (NaN, integers past 64 bits) still goes in, and
+    errors are the standard library's."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 def _csv_items(handle: TextIO) -> Iterator[FileLine]:
