@@ -114,3 +114,38 @@ def test_lines_read_as_the_standard_library_reads_them(tmp_path):
     assert lines[1].item["n"] != lines[1].item["n"]  # NaN
     assert lines[2].item is None and lines[2].error.startswith("invalid JSON: Expecting value")
     assert lines[3].item is None and lines[3].error == "a line must be a JSON object"
+
+
+async def test_a_pipe_is_read_once_and_ingested_unplanned(services, cypher, tmp_path):
+    import contextlib
+    import os
+    import threading
+
+    pipe = tmp_path / "records.jsonl"
+    os.mkfifo(pipe)
+    lines = "".join(json.dumps({"source": "crm", "recordId": str(n),
+                                "timestamp": "2025-01-01T00:00:00Z",
+                                "identities": [{"namespace": "crm", "value": f"C{n % 3}"}]})
+                    + "\n" for n in range(9))
+
+    def write() -> None:
+        with pipe.open("w") as out:
+            out.write(lines)
+
+    def unblock_a_second_read() -> None:
+        # Were the pipe opened again (a second pass), that open would wait for a writer for
+        # ever: give it an empty one after a while, so the test fails instead of hanging.
+        if done.wait(10):
+            return
+        with contextlib.suppress(OSError):
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    done = threading.Event()
+    threading.Thread(target=write).start()
+    threading.Thread(target=unblock_a_second_read, daemon=True).start()
+    try:
+        summary = await ingest_file(services.identity, pipe, 2, show_progress=False)
+    finally:
+        done.set()
+    assert summary.accepted == 9
+    assert cypher("MATCH (p:Profile) RETURN count(p) AS n")[0]["n"] == 3

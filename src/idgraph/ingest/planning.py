@@ -37,6 +37,11 @@ class LinePlan:
     def __len__(self) -> int:
         return len(self.group_of)
 
+    @classmethod
+    def empty(cls) -> LinePlan:
+        """No plan: every line goes on as it is read."""
+        return cls(array("q"), array("q"))
+
 
 def plan_lines(lines: Iterable[FileLine], normalise: Normalise) -> LinePlan:
     """Groups of lines connected by shared identities, as the service will key them (values

@@ -50,8 +50,9 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
     gc.set_threshold(*BULK_GC_THRESHOLDS)
     try:
         with progress:
-            plan = _plan(service, path, progress)
-            task = progress.add_task(f"ingesting {path.name}", total=len(plan))
+            # A pipe can be read only once: it goes in unplanned, in windows as it comes.
+            plan = _plan(service, path, progress) if path.is_file() else LinePlan.empty()
+            task = progress.add_task(f"ingesting {path.name}", total=len(plan) or None)
             regroup = Regrouper(plan, max_held_lines)
             window: list[FileLine] = []
             with path.open(encoding="utf-8", newline="") as handle:
@@ -62,7 +63,8 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
                         window = []
             window.extend(regroup.rest())
             await _flush(service, window, summary, rejects, progress, task)
-            progress.update(task, completed=len(plan))
+            if plan:
+                progress.update(task, completed=len(plan))
     finally:
         gc.set_threshold(*previous_thresholds)
         if rejects:
