@@ -97,9 +97,10 @@ class Graph:
     # a leader switch, a restart) before a request fails with a clear error.
     retry_time: float = 8.0
     _driver: neo4j.AsyncDriver | None = field(default=None, repr=False)
-    # Read sessions between reads (they hold no connection while idle); see `_run_read`.
+    # Read sessions between reads (they hold no connection while idle); see `_reader`.
     _idle_readers: list[neo4j.AsyncSession] = field(default_factory=list, repr=False)
-    # Tasks reading the end of results whose first row was handed out (`read_first_plain`).
+    # Background work of reads (`_in_background`): ends of results whose first row was handed
+    # out (`read_first_plain`), sessions closed past MAX_IDLE_READERS.
     _finishing: set[asyncio.Task] = field(default_factory=set, repr=False)
 
     @property
@@ -161,13 +162,13 @@ class Graph:
         managed transaction needs two (its COMMIT is a second one), about 0.45 ms less per
         read (bench/results/profile_read.md). A read is idempotent, so transient failures are
         retried (`_with_retries`)."""
-        return await self._read(cypher, params, _exported)
+        return await self._read(cypher, params, lambda q, p: self._run_read(q, p, _exported))
 
     async def read_plain(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         """`read` for statements that return only plain values (scalars, lists, maps; no nodes,
         relationships or paths, which would come back as driver objects): the rows are not
         walked to export graph types, which is a tenth of a hot read's CPU."""
-        return await self._read(cypher, params, _plain)
+        return await self._read(cypher, params, lambda q, p: self._run_read(q, p, _plain))
 
     async def read_first_plain(self, cypher: str, **params: Any) -> dict[str, Any] | None:
         """`read_plain` of a statement that returns one row or none, handed out as soon as it
@@ -175,22 +176,16 @@ class Graph:
         dozen objects, and the session's return) is read by a task that runs when the caller
         next yields: for a front-end's profile read, after its response is written, so that
         work (a tenth of the request's CPU) is no longer part of its latency."""
+        return await self._read(cypher, params, self._run_read_first)
+
+    async def _read(self, cypher: str, params: dict[str, Any],
+                    run: Callable[[Query, dict[str, Any]], Awaitable[T]]) -> T:
         _count_round_trip()
         query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
 
-        async def attempt() -> dict[str, Any] | None:
+        async def attempt() -> T:
             async with self._guarded():
-                return await self._run_read_first(query, params)
-
-        return await self._with_retries(attempt)
-
-    async def _read(self, cypher: str, params: dict[str, Any], row) -> list[dict[str, Any]]:
-        _count_round_trip()
-        query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
-
-        async def attempt() -> list[dict[str, Any]]:
-            async with self._guarded():
-                return await self._run_read(query, params, row)
+                return await run(query, params)
 
         return await self._with_retries(attempt)
 
@@ -211,28 +206,18 @@ class Graph:
             delay = min(delay * 2, 1.0)
 
     async def _run_read(self, query: Query, params: dict[str, Any], row) -> list[dict]:
-        # Read sessions are reused, as a plain driver script reuses its one session: making a
-        # session per read cost CPU and left ~30 objects in reference cycles for the garbage
-        # collector, whose passes then lengthened other requests (bench/results/profile_read.md).
-        # A session whose read failed or was interrupted is closed, never reused.
-        idle = self._idle_readers
-        session = idle.pop() if idle else self._session(neo4j.READ_ACCESS)
-        reusable = False
+        session = self._reader()
         try:
             result = await session.run(query, params)
             rows = [row(record) async for record in result]
-            reusable = True
-            _release(result)
-            return rows
-        finally:
-            if reusable and len(idle) < MAX_IDLE_READERS:
-                idle.append(session)
-            else:
-                await session.close()
+        except BaseException:
+            await session.close()
+            raise
+        self._reuse(session, result)
+        return rows
 
     async def _run_read_first(self, query: Query, params: dict[str, Any]) -> dict | None:
-        session = self._idle_readers.pop() if self._idle_readers else self._session(
-            neo4j.READ_ACCESS)
+        session = self._reader()
         try:
             result = await session.run(query, params)
             records = aiter(result)
@@ -243,10 +228,16 @@ class Graph:
         if first is None:  # the result has ended: nothing left to read
             self._reuse(session, result)
             return None
-        task = asyncio.create_task(self._finish(session, result, records))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._in_background(self._finish(session, result, records))
         return dict(first.items())
+
+    def _reader(self) -> neo4j.AsyncSession:
+        # Read sessions are reused, as a plain driver script reuses its one session: making a
+        # session per read cost CPU and left ~30 objects in reference cycles for the garbage
+        # collector, whose passes then lengthened other requests (bench/results/profile_read.md).
+        # A session whose read failed or was interrupted is closed, never reused.
+        return self._idle_readers.pop() if self._idle_readers else self._session(
+            neo4j.READ_ACCESS)
 
     async def _finish(self, session: neo4j.AsyncSession, result: neo4j.AsyncResult,
                       records) -> None:
@@ -264,13 +255,18 @@ class Graph:
         self._reuse(session, result)
 
     def _reuse(self, session: neo4j.AsyncSession, result: neo4j.AsyncResult) -> None:
+        """A session whose result was read to its end goes back to the idle ones."""
         _release(result)
         if len(self._idle_readers) < MAX_IDLE_READERS:
             self._idle_readers.append(session)
         else:
-            task = asyncio.create_task(session.close())
-            self._finishing.add(task)
-            task.add_done_callback(self._finishing.discard)
+            self._in_background(session.close())
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        """Run `work` after the caller's turn; `close` waits for it."""
+        task = asyncio.ensure_future(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
 
     def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.AsyncSession:
         # Behind a routing URI (a cluster, Aura) sessions share the driver's bookmark manager,

@@ -20,14 +20,14 @@ def plan_units(items: Sequence[Item], size: int) -> list[Unit]:
     parent: dict[str, str] = {}
     for item in items:
         first, *rest = item.identity_keys
-        root = _find(parent, first)
+        root = find_root(parent, first)
         for key in rest:
-            other = _find(parent, key)
+            other = find_root(parent, key)
             if other != root:
                 parent[other] = root
     groups: dict[str, list[Item]] = {}
     for item in items:
-        groups.setdefault(_find(parent, item.identity_keys[0]), []).append(item)
+        groups.setdefault(find_root(parent, item.identity_keys[0]), []).append(item)
     units: list[Unit] = []
     batch: list[Item] = []
     for members in groups.values():
@@ -43,7 +43,8 @@ def plan_units(items: Sequence[Item], size: int) -> list[Unit]:
     return units
 
 
-def _find(parent: dict[str, str], key: str) -> str:
+def find_root(parent: dict[str, str], key: str) -> str:
+    """Union-find: the root of `key`'s set in `parent` (a new key is its own set)."""
     root = parent.setdefault(key, key)
     while parent[root] != root:
         root = parent[root]

@@ -22,6 +22,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from idgraph.identity.batching import find_root
 from idgraph.identity.items import Normalise
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.ingest.files import FileLine
@@ -53,9 +54,9 @@ def plan_lines(lines: Iterable[FileLine], normalise: Normalise) -> LinePlan:
         keys = _keys(line, normalise)
         first_keys.append(keys[0] if keys else None)
         if keys:
-            root = _find(parent, keys[0])
+            root = find_root(parent, keys[0])
             for key in keys[1:]:
-                other = _find(parent, key)
+                other = find_root(parent, key)
                 if other != root:
                     parent[other] = root
     group_ids: dict[str, int] = {}
@@ -64,7 +65,7 @@ def plan_lines(lines: Iterable[FileLine], normalise: Normalise) -> LinePlan:
         if key is None:
             group_of.append(ALONE)
             continue
-        group = group_ids.setdefault(_find(parent, key), len(group_ids))
+        group = group_ids.setdefault(find_root(parent, key), len(group_ids))
         if group == len(last_line):
             last_line.append(position)
         last_line[group] = position
@@ -85,15 +86,6 @@ def _keys(line: FileLine, normalise: Normalise) -> list[str]:
         except (IdentityRejected, AttributeError, TypeError):
             continue  # the service rejects or skips it; it joins nothing
     return keys
-
-
-def _find(parent: dict[str, str], key: str) -> str:
-    root = parent.setdefault(key, key)
-    while parent[root] != root:
-        root = parent[root]
-    while parent[key] != root:  # path compression
-        parent[key], key = root, parent[key]
-    return root
 
 
 class Regrouper:
