@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -134,6 +135,47 @@ def serve(uri: str, **env_overrides: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("API did not start")
 
 
+class LeanHttpClient:
+    """A keep-alive HTTP/1.1 client that sends a prepared request and reads the response by its
+    content-length, as a native client (a browser, a load generator) does. The standard
+    library's http.client spends ~0.2 ms of CPU per request of its own on this machine (header
+    parsing through the email package), and that time is the client's, not the API's; both
+    are measured (bench/results/profile_read.md)."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url[len("http://"):].split(":")
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.head = (f"POST /graphql HTTP/1.1\r\nhost: {host}:{port}\r\n"
+                     f"content-type: application/json\r\nauthorization: Bearer {APP_KEY}\r\n"
+                     ).encode()
+        self.pending = b""
+
+    def post(self, body: bytes) -> bytes:
+        self.sock.sendall(self.head + b"content-length: %d\r\n\r\n" % len(body) + body)
+        data = self.pending
+        while b"\r\n\r\n" not in data:
+            data += self._recv()
+        head, _, data = data.partition(b"\r\n\r\n")
+        status = head[9:12]
+        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+        while len(data) < length:
+            data += self._recv()
+        self.pending = data[length:]
+        if status != b"200":
+            raise RuntimeError(f"HTTP {status.decode()}: {data[:length]!r}")
+        return data[:length]
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def time_calls(call, keys: list[str]) -> list[float]:
     samples = []
     for key in keys:
@@ -147,6 +189,7 @@ PATHS = {
     "managed": "bare driver, `execute_query` (managed transaction: the driver's default)",
     "auto": "bare driver, auto-commit `session.run` (one round trip: the floor)",
     "api": "GraphQL over HTTP, precompiled profile read (the default)",
+    "api_stdlib": "the same, measured with the standard library's `http.client` as the client",
     "general": "GraphQL over HTTP, general executor (`IDGRAPH_FAST_PROFILE_READS=false`)",
 }
 
@@ -170,24 +213,27 @@ def measure(driver: neo4j.Driver, urls: dict[str, str], loaded: int,
         records = session.run(VIEW_BY_IDENTITY, key=key, **params).data()
         assert records and records[0]["viewJson"]
 
-    # A lean keep-alive client (the standard library's): httpx adds ~0.8 ms per request of
-    # its own, which is the client's cost, not the API's.
-    connections = {name: http.client.HTTPConnection(*url[len("http://"):].split(":"))
-                   for name, url in urls.items()}
+    def request(key: str) -> bytes:
+        namespace, value = key.split(":", 1)
+        return json.dumps({"query": GRAPHQL, "variables": {
+            "identity": {"namespace": namespace, "value": value}}}).encode()
 
-    def over_http(name: str):
-        def call(key: str) -> None:
-            namespace, value = key.split(":", 1)
-            connections[name].request("POST", "/graphql", json.dumps({
-                "query": GRAPHQL, "variables": {"identity": {"namespace": namespace,
-                                                             "value": value}}}),
-                {"content-type": "application/json", "authorization": f"Bearer {APP_KEY}"})
-            body = json.loads(connections[name].getresponse().read())
-            assert body["data"]["profile"]["attributes"], body
-        return call
+    def check(body: dict) -> None:
+        assert body["data"]["profile"]["attributes"], body
 
-    calls = {"managed": managed, "auto": auto, "api": over_http("api"),
-             "general": over_http("general")}
+    def lean(url: str):
+        client = LeanHttpClient(url)
+        return lambda key: check(json.loads(client.post(request(key))))
+
+    stdlib = http.client.HTTPConnection(*urls["api"][len("http://"):].split(":"))
+
+    def api_stdlib(key: str) -> None:
+        stdlib.request("POST", "/graphql", request(key), {
+            "content-type": "application/json", "authorization": f"Bearer {APP_KEY}"})
+        check(json.loads(stdlib.getresponse().read()))
+
+    calls = {"managed": managed, "auto": auto, "api": lean(urls["api"]),
+             "api_stdlib": api_stdlib, "general": lean(urls["general"])}
     for call in calls.values():  # warm every path (page cache, plans, connections)
         time_calls(call, keys[: n // 4])
     results: dict[str, list[float]] = {name: [] for name in calls}
@@ -236,14 +282,17 @@ def report(loaded: int, args, results: dict[str, list[float]], load_seconds: flo
              f"{args.max_load_seconds:.0f} s, this run loaded for {load_seconds:.0f} s).",
              f"Reads: {args.reads} random identities each way, sequential, interleaved in runs "
              f"of 100 (the order of the paths turning each round), after a warm-up of "
-             f"{args.reads // 4}. uvicorn, 1 worker.", "",
+             f"{args.reads // 4}. uvicorn, 1 worker. The HTTP paths are timed with a lean "
+             "keep-alive client (`LeanHttpClient`: a prepared request, the response read by its "
+             "content-length); `api_stdlib` times the same server with `http.client`.", "",
              "| path | p50 ms | p90 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
     for name, label in PATHS.items():
         s = results[name]
         lines.append(f"| {label} | {percentile(s, 50):.2f} | {percentile(s, 90):.2f} | "
                      f"{percentile(s, 99):.2f} | {max(s):.2f} |")
     lines += ["", "| ratio | p50 | p99 |", "| --- | ---: | ---: |"]
-    for api, floor in (("api", "auto"), ("api", "managed"), ("general", "auto")):
+    for api, floor in (("api", "auto"), ("api", "managed"), ("api_stdlib", "auto"),
+                       ("general", "auto")):
         lines.append(f"| {api} / {floor} | "
                      f"{percentile(results[api], 50) / percentile(results[floor], 50):.2f}x | "
                      f"{percentile(results[api], 99) / percentile(results[floor], 99):.2f}x |")
