@@ -23,88 +23,104 @@ RETURN collect([i.key, p.id, p.createdAt,
                 COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }
                ]) AS expanded
 """
-# One statement per batch and item kind: claim each item key; for the items this transaction
-# created (re-ingest is a no-op), merge their identities, attach the item to them and give each
-# pair of identities the item carries one more piece of evidence on the pair's link for the
-# item's source. Returns one row of flat, distinct lists (the driver's cost grows with the
-# result): `created`, the keys of the items this transaction created; `fresh`, the identities
-# it created; `unsettled`, the identity keys of pairs that are not settled (a new link, a
-# re-activated one, or one not active): only those and fresh identities can change the
-# clusters; and `expanded`, the first step of re-clustering done here for every attached
-# identity that existed before: its profile, locked, and its links, as EXPAND_COMPONENT
-# returns them.
-# Identity times and link properties are written only when they change: most evidence repeats
-# what is known, and every write takes a lock.
-# Evidence newer than a manual unlink re-activates the link (the unlink stays in history). New
-# links start active (the common outcome); re-clustering in the same transaction corrects the
-# status of any it refuses, so no other transaction ever sees an undecided link.
-INGEST_RECORDS = """
+# A batch is written in two statements. First each item key is claimed: the items this
+# transaction created come back with their node ids (re-ingest is a no-op, so an item that
+# existed contributes nothing). Then Python aggregates the new items' evidence
+# (identity/evidence.py) and STORE_EVIDENCE writes it: each identity merged once, each item
+# attached to its identities, each link (pair and source) merged once with the batch's count,
+# first and last record. Aggregating first means one index lookup per identity instead of one
+# per item and identity, one MERGE per link instead of one per item and pair, and no lookups at
+# all for the ends of pairs (identities are picked from the merged list by position).
+CLAIM_RECORDS = """
 UNWIND $rows AS row
 MERGE (r:Record {key: row.key})
   ON CREATE SET r.source = row.source, r.recordId = row.id, r.ts = row.ts,
                 r.attributes = row.payload, r.batch = $batch, r.ingestedAt = $now
 WITH r, row WHERE r.batch = $batch
-CALL (r, row) {
-  UNWIND row.ids AS id
-  MERGE (i:Identity {key: id[0]})
-    ON CREATE SET i.namespace = id[1], i.value = id[2], i.firstSeen = row.ts,
-                  i.lastSeen = row.ts, i.createdBatch = $batch
-  FOREACH (_ IN CASE WHEN row.ts > i.lastSeen THEN [1] ELSE [] END | SET i.lastSeen = row.ts)
-  FOREACH (_ IN CASE WHEN row.ts < i.firstSeen THEN [1] ELSE [] END | SET i.firstSeen = row.ts)
+RETURN collect([row.key, elementId(r)]) AS created
+"""
+CLAIM_EVENTS = """
+UNWIND $rows AS row
+MERGE (e:Event {key: row.key})
+  ON CREATE SET e.source = row.source, e.eventId = row.id, e.ts = row.ts, e.type = row.type,
+                e.properties = row.payload, e.batch = $batch, e.ingestedAt = $now
+WITH e, row WHERE e.batch = $batch
+RETURN collect([row.key, elementId(e)]) AS created
+"""
+# $identities: [key, namespace, value, firstSeen, lastSeen] each, collected in that order
+# (ORDER BY before collect fixes the list's order) so `nodes[i]` is the identity at position i.
+# $records / $events: [node id, [identity positions]]. $links: [a, b, source, count, firstSeen,
+# firstRecordId, lastSeen, lastRecordId], a and b positions, a's key < b's.
+# Returns `fresh`, the identities this transaction created; `unsettled`, the identity keys of
+# pairs that are not settled (a new link, a re-activated one, or one not active): only those
+# and fresh identities can change the clusters; and `expanded`, the first step of
+# re-clustering done here for every attached identity that existed before: its profile,
+# locked, and its links, as EXPAND_COMPONENT returns them.
+# Identity times and link properties are written only when they change: most evidence repeats
+# what is known, and every write takes a lock. The conditions give the per-item rules applied
+# in order: a later time wins, a tie on the last time goes to the later item; an earlier time
+# wins the first seen. Evidence newer than a manual unlink re-activates the link (the unlink
+# stays in history). New links start active (the common outcome); re-clustering in the same
+# transaction corrects the status of any it refuses, so no other transaction ever sees an
+# undecided link.
+STORE_EVIDENCE = """
+UNWIND range(0, size($identities) - 1) AS position
+WITH position, $identities[position] AS row
+MERGE (i:Identity {key: row[0]})
+  ON CREATE SET i.namespace = row[1], i.value = row[2], i.firstSeen = row[3],
+                i.lastSeen = row[4], i.createdBatch = $batch
+FOREACH (_ IN CASE WHEN row[4] > i.lastSeen THEN [1] ELSE [] END | SET i.lastSeen = row[4])
+FOREACH (_ IN CASE WHEN row[3] < i.firstSeen THEN [1] ELSE [] END | SET i.firstSeen = row[3])
+WITH i ORDER BY position
+WITH collect(i) AS nodes
+CALL (nodes) {
+  UNWIND $records AS item
+  MATCH (r:Record) WHERE elementId(r) = item[0]
+  UNWIND item[1] AS position
+  WITH r, nodes[position] AS i
   CREATE (r)-[:KEYED_BY]->(i)
-  RETURN collect(i) AS identities
 }
-CALL (row) {
-  UNWIND row.pairs AS pair
-  MATCH (a:Identity {key: pair[0]}), (b:Identity {key: pair[1]})
-  MERGE (a)-[l:LINK {source: row.source}]->(b)
-    ON CREATE SET l.firstSeen = row.ts, l.lastSeen = row.ts, l.count = 1,
-                  l.firstRecordId = row.id, l.lastRecordId = row.id, l.status = 'active',
+CALL (nodes) {
+  UNWIND $events AS item
+  MATCH (e:Event) WHERE elementId(e) = item[0]
+  UNWIND item[1] AS position
+  WITH e, nodes[position] AS i
+  CREATE (e)-[:ABOUT]->(i)
+}
+CALL (nodes) {
+  UNWIND $links AS row
+  WITH nodes[row[0]] AS a, nodes[row[1]] AS b, row
+  MERGE (a)-[l:LINK {source: row[2]}]->(b)
+    ON CREATE SET l.firstSeen = row[4], l.firstRecordId = row[5], l.lastSeen = row[6],
+                  l.lastRecordId = row[7], l.count = row[3], l.status = 'active',
                   l.batch = $batch
-    ON MATCH SET l.count = l.count + 1
-  WITH row, pair, l
-  FOREACH (_ IN CASE WHEN row.ts > l.lastSeen OR (row.ts = l.lastSeen AND row.id <> l.lastRecordId)
+    ON MATCH SET l.count = l.count + row[3]
+  WITH row, a, b, l
+  FOREACH (_ IN CASE WHEN row[6] > l.lastSeen OR (row[6] = l.lastSeen AND row[7] <> l.lastRecordId)
                      THEN [1] ELSE [] END |
-    SET l.lastSeen = row.ts, l.lastRecordId = row.id)
-  FOREACH (_ IN CASE WHEN row.ts < l.firstSeen THEN [1] ELSE [] END |
-    SET l.firstSeen = row.ts, l.firstRecordId = row.id)
-  FOREACH (_ IN CASE WHEN l.status = 'unlinked' AND row.ts > l.unlinkedAt THEN [1] ELSE [] END |
+    SET l.lastSeen = row[6], l.lastRecordId = row[7])
+  FOREACH (_ IN CASE WHEN row[4] < l.firstSeen THEN [1] ELSE [] END |
+    SET l.firstSeen = row[4], l.firstRecordId = row[5])
+  FOREACH (_ IN CASE WHEN l.status = 'unlinked' AND row[6] > l.unlinkedAt THEN [1] ELSE [] END |
     SET l.status = 'active', l.batch = $batch)
-  WITH pair, l WHERE l.batch = $batch OR l.status <> 'active'
-  UNWIND pair AS key
-  RETURN collect(key) AS unsettled
-}
-WITH collect(row.key) AS created, collect(identities) AS attached,
-     collect(unsettled) AS unsettledLists
-CALL (unsettledLists) {
-  UNWIND unsettledLists AS keys
-  UNWIND keys AS key
+  WITH a, b, l WHERE l.batch = $batch OR l.status <> 'active'
+  UNWIND [a.key, b.key] AS key
   RETURN collect(DISTINCT key) AS unsettled
 }
-CALL (attached) {
-  UNWIND attached AS identities
-  UNWIND identities AS i
-  WITH DISTINCT i
+CALL (nodes) {
+  UNWIND nodes AS i
   RETURN collect(CASE WHEN i.createdBatch = $batch THEN i.key END) AS fresh,
          collect(CASE WHEN i.createdBatch = $batch THEN null ELSE i END) AS known
 }
 // An identity this batch created has no profile yet and only the links this batch made, which
-// the caller knows from its items (identity/service.py, _links_of_new): only `known` ones are
-// read back.
+// the caller knows from its evidence (identity/service.py, _links_of_new): only `known` ones
+// are read back.
 CALL (known) {
   UNWIND known AS i
 """ + EXPAND_STEP + """
 }
-RETURN created, fresh, unsettled, expanded
+RETURN fresh, unsettled, expanded
 """
-INGEST_EVENTS = INGEST_RECORDS.replace(
-    "MERGE (r:Record {key: row.key})\n"
-    "  ON CREATE SET r.source = row.source, r.recordId = row.id, r.ts = row.ts,\n"
-    "                r.attributes = row.payload,",
-    "MERGE (r:Event {key: row.key})\n"
-    "  ON CREATE SET r.source = row.source, r.eventId = row.id, r.ts = row.ts, r.type = row.type,\n"
-    "                r.properties = row.payload,",
-).replace("CREATE (r)-[:KEYED_BY]->(i)", "CREATE (r)-[:ABOUT]->(i)")
 # One breadth-first step from the identities `i`, over all links: locks each visited profile (by
 # writing to it) so that concurrent writers touching the same clusters serialise instead of
 # racing. One row holding a list of [key, profileId, profileCreatedAt, [[other, source,
@@ -170,10 +186,22 @@ OPTIONAL MATCH (c:ClusterChange) WHERE c.profileId IN ids
 WITH id, c ORDER BY c.at DESC, c.kind
 RETURN id, collect(c {.profileId, .at, .kind, .related, .reason, .cause}) AS changes
 """
-LINKS_OF_SOURCE = """
-MATCH (a:Identity)-[l:LINK {source: $source}]->(b:Identity)
-WHERE l.status <> 'unlinked'
-RETURN a.key AS a, b.key AS b
+# A source's links are found from its items (index on the items' source): each link of a
+# source was made by an item of that source carrying both ends, and deletion removes a link
+# with the last item that could have made it. No index on LINK.source: every link written
+# would pay for it (a Lucene TEXT index was ~5% of an ingest's Neo4j CPU), for an operation
+# as rare as unlinking a whole source.
+IDENTITIES_OF_SOURCE = """
+CALL () {
+  MATCH (:Record {source: $source})-[:KEYED_BY]->(i:Identity) RETURN i
+  UNION
+  MATCH (:Event {source: $source})-[:ABOUT]->(i:Identity) RETURN i
+}
+"""
+LINKS_OF_SOURCE = IDENTITIES_OF_SOURCE + """
+MATCH (i)-[l:LINK]->(b:Identity)
+WHERE l.source = $source AND l.status <> 'unlinked'
+RETURN i.key AS a, b.key AS b
 """
 UNLINK = """
 UNWIND $rows AS row

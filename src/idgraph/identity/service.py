@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +13,7 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport, recluster
+from idgraph.identity.evidence import Evidence, aggregate
 from idgraph.identity.items import Item, Limits, Rejection, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
@@ -127,12 +128,15 @@ class IdentityService:
             raise
 
     async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
-        batch_id, now = uuid.uuid4().hex, now_ms()
+        # The batch id marks what this transaction created (items, identities, links). An
+        # integer: it is written on each of them, and a long takes a quarter of the property
+        # store that a 32-character id does.
+        batch_id, now = secrets.randbits(62), now_ms()
         new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
-                                            now, cause=f"ingest:{batch_id}", visited=visited,
+                                            now, cause=f"ingest:{batch_id:x}", visited=visited,
                                             fresh=fresh)
         touched = {row[1] for row in visited.values() if row[1]}
         result.report.touched_profiles = touched | result.report.changed_profiles
@@ -190,7 +194,7 @@ class IdentityService:
         return await self.graph.write_tx(work)
 
 
-async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
+async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
                  ) -> tuple[list[Item], set[str], dict[str, list], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
     re-cluster, the expansion rows of every identity attached, the identities it created).
@@ -198,48 +202,42 @@ async def _store(tx: Tx, items: list[Item], batch_id: str, now: int,
     evidence for a pair that is already active never changes the clusters (replaying it
     earlier only joins sets that end up joined anyway; see docs/identity.md), so only new
     identities and unsettled pairs are re-clustered."""
-    created: set[str] = set()
-    seeds: set[str] = set()
-    new_identities: set[str] = set()
-    visited: dict[str, list] = {}
-    for kind, statement in (("record", q.INGEST_RECORDS), ("event", q.INGEST_EVENTS)):
-        rows = [_store_row(it) for it in items if it.kind == kind]
-        if not rows:
-            continue
-        [[stored, fresh, unsettled, expanded]] = await tx.values(
-            statement, rows=rows, batch=batch_id, now=now)
-        created.update(f"{kind}|{key}" for key in stored)
-        new_identities.update(fresh)
-        seeds.update(unsettled)
-        visited.update((row[0], row) for row in expanded)
-    seeds |= new_identities
-    stored_items = [it for it in items if f"{it.kind}|{it.key}" in created]
-    visited.update(_links_of_new(stored_items, new_identities))
-    return stored_items, seeds, visited, new_identities
+    node_ids: dict[str, str] = {}
+    for kind, statement in (("record", q.CLAIM_RECORDS), ("event", q.CLAIM_EVENTS)):
+        rows = [_claim_row(it) for it in items if it.kind == kind]
+        if rows:
+            [[created]] = await tx.values(statement, rows=rows, batch=batch_id, now=now)
+            node_ids.update((f"{kind}|{key}", node_id) for key, node_id in created)
+    # Records before events, as the items were written before evidence was aggregated: the
+    # order decides ties between items of one link (docs/identity.md).
+    stored = sorted((it for it in items if f"{it.kind}|{it.key}" in node_ids),
+                    key=lambda it: it.kind != "record")
+    if not stored:
+        return [], set(), {}, set()
+    evidence = aggregate(stored, node_ids)
+    [[fresh, unsettled, expanded]] = await tx.values(
+        q.STORE_EVIDENCE, **evidence.parameters(), batch=batch_id, now=now)
+    new_identities = set(fresh)
+    visited = {row[0]: row for row in expanded}
+    visited.update(_links_of_new(evidence, new_identities))
+    return stored, set(unsettled) | new_identities, visited, new_identities
 
 
-def _links_of_new(items: list[Item], new_identities: set[str]) -> dict[str, list]:
+def _links_of_new(evidence: Evidence, new_identities: set[str]) -> dict[str, list]:
     """Expansion rows (as EXPAND_STEP returns them) of the identities this batch created, from
-    the batch's own items: such an identity has no profile, and its only links are the ones
+    the batch's own evidence: such an identity has no profile, and its only links are the ones
     this batch made, one per pair and source, active, last seen at the newest item's time."""
-    newest: dict[str, dict[tuple[str, str], int]] = {key: {} for key in new_identities}
-    for item in items:
-        for a, b in item.pairs():
-            for mine, other in ((a, b), (b, a)):
-                if mine in newest:
-                    links = newest[mine]
-                    links[(other, item.source)] = max(links.get((other, item.source), item.ts),
-                                                      item.ts)
-    return {key: [key, None, None, [[other, source, ts, "active"]
-                                    for (other, source), ts in links.items()]]
-            for key, links in newest.items()}
+    rows: dict[str, list] = {key: [key, None, None, []] for key in new_identities}
+    for (a, b, source), link in evidence.links.items():
+        for mine, other in ((a, b), (b, a)):
+            if mine in rows:
+                rows[mine][3].append([other, source, link.last_seen, "active"])
+    return rows
 
 
-def _store_row(item: Item) -> dict[str, Any]:
+def _claim_row(item: Item) -> dict[str, Any]:
     return {"key": item.key, "source": item.source, "id": item.item_id, "ts": item.ts,
-            "payload": item.payload, "type": item.event_type,
-            "ids": [[i.key, i.namespace, i.value] for i in item.identities],
-            "pairs": [list(pair) for pair in item.pairs()]}
+            "payload": item.payload, "type": item.event_type}
 
 
 def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
