@@ -128,6 +128,30 @@ def test_unlink_resplits_and_history_is_kept(gql, cypher):
     assert status == [{"s": "unlinked"}]  # kept as history, not deleted
 
 
+UNLINK_SOURCE = """
+mutation U($source: String!) { unlinkSource(source: $source) { unlinked splits { profileId } } }
+"""
+
+
+def test_unlink_source_unlinks_every_link_it_made_and_no_other(gql, cypher):
+    event = {"source": "app", "eventId": "e1", "timestamp": "2025-01-03T12:00:00Z",
+             "type": "login", "identities": [ident("device:d1"), ident("crm:C1")]}
+    ingest(gql, [record("1", "email:a@x.com", "crm:C1", source="crm"),
+                 record("2", "email:a@x.com", "ecid:E1", source="web"),
+                 record("3", "ecid:E2", "ecid:E3", source="web"),
+                 record("4", "ecid:E1", "crm:C1", source="crm")], [event])
+    result = gql(UNLINK_SOURCE, {"source": "web"})["unlinkSource"]
+    assert result["unlinked"] == 2
+    # ecid:E1 stays through crm's own evidence; E2 and E3 part; app's event link is untouched.
+    assert members(gql, "crm:C1") == {"email:a@x.com", "crm:C1", "ecid:E1", "device:d1"}
+    assert members(gql, "ecid:E2") == {"ecid:E2"}
+    statuses = cypher("MATCH ()-[l:LINK]->() RETURN l.source AS s, l.status AS st")
+    assert sorted((r["s"], r["st"]) for r in statuses) == [
+        ("app", "active"), ("crm", "active"), ("crm", "active"),
+        ("web", "unlinked"), ("web", "unlinked")]
+    assert gql(UNLINK_SOURCE, {"source": "pos"})["unlinkSource"]["unlinked"] == 0
+
+
 def test_merged_away_profile_ids_still_resolve(gql):
     ingest(gql, [record("1", "email:a@x.com", day=1)])
     ingest(gql, [record("2", "crm:C1", day=2)])
