@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,18 @@ from idgraph.db import local_server
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def bench_server(port: int = 17790, heap: str = "4g", pagecache: str = "4g") -> str:
-    """Start (or reuse) the benchmark's own managed Neo4j; returns its Bolt URI."""
+def bench_server(port: int = 17790, heap: str = "4g", pagecache: str = "4g",
+                 fresh: bool = False) -> str:
+    """Start (or reuse) the benchmark's own managed Neo4j; returns its Bolt URI. `fresh`: on
+    an empty store. A store that was filled and wiped many times gets slower (wipes leave
+    its files and index trees as large as they were), so a reused one made runs drift."""
     cfg = local_server.LocalServerConfig(
         version=Settings().local_neo4j_version, bolt_port=port, http_port=port + 1,
         state_dir=Path(".idgraph/neo4j-bench"), cache_dir=Settings().local_neo4j_cache_dir,
         heap=heap, pagecache=pagecache, start_timeout=180)
+    if fresh:
+        local_server.stop(cfg)
+        shutil.rmtree(cfg.home / "data", ignore_errors=True)
     return local_server.start(cfg)
 
 

@@ -110,6 +110,19 @@ def test_concurrent_ingests_on_overlapping_clusters(gql, cypher):
     assert cypher("MATCH ()-[l:LINK]->() RETURN sum(l.count) AS c")[0]["c"] == 160 * 3
 
 
+def test_the_same_records_ingested_at_once_by_several_clients_go_in_once(gql, cypher):
+    """Each item is claimed once, whichever client's transaction gets there first."""
+    records = [record(f"r{n}", f"crm:C{n}", f"email:p{n}@x.com") for n in range(60)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: ingest(gql, records), range(4)))
+    assert all(not r["errors"] for r in results)
+    assert sum(r["accepted"] for r in results) == 60
+    assert sum(r["duplicates"] for r in results) == 180
+    assert cypher("MATCH (r:Record) RETURN count(r) AS n")[0]["n"] == 60
+    assert cypher("MATCH ()-[k:KEYED_BY]->() RETURN count(k) AS n")[0]["n"] == 120
+    assert cypher("MATCH ()-[l:LINK]->() RETURN sum(l.count) AS c")[0]["c"] == 60
+
+
 UNLINK = """
 mutation U($a: IdentityInput!, $b: IdentityInput!) {
   unlink(a: $a, b: $b) { unlinked splits { profileId fromProfileIds } }
