@@ -156,3 +156,21 @@ async def test_each_committed_batch_is_reported_for_progress(services, concurren
     result = await service.ingest(records, on_batch=reported.append)
     assert result.accepted == 7 and len(result.rejected) == 1
     assert sum(reported) == 7 and max(reported) <= 2 and len(reported) == 4
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_records_sharing_identities_share_a_batch_however_batches_run(services, cypher,
+                                                                          concurrency):
+    """Interleaved people: each person's records still go in one batch (one transaction), so a
+    later batch never meets the profile an earlier one made."""
+    service = services.identity
+    service.batch_size, service.concurrency = 2, concurrency
+    people = ["A", "B", "A", "B"]
+    records = [{"source": "crm", "recordId": f"r{n}", "timestamp": 1_700_000_000_000 + n,
+                "identities": [{"namespace": "crm", "value": person}]}
+               for n, person in enumerate(people)]
+    assert (await service.ingest(records)).accepted == 4
+    batch = {r["id"]: r["batch"] for r in cypher(
+        "MATCH (r:Record) RETURN r.recordId AS id, r.batch AS batch")}
+    assert batch["r0"] == batch["r2"] and batch["r1"] == batch["r3"]
+    assert batch["r0"] != batch["r1"]
