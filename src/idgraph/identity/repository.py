@@ -47,6 +47,19 @@ MERGE (e:Event {key: row.key})
 WITH e, row WHERE e.batch = $batch
 RETURN collect([row.key, elementId(e)]) AS created
 """
+def _attach(items: str, label: str, relationship: str) -> str:
+    """STORE_EVIDENCE's subquery attaching each item of `$items` (by node id) to its
+    identities (by position in `nodes`); the names come from code, never from input."""
+    return f"""
+CALL (nodes) {{
+  UNWIND ${items} AS item
+  MATCH (x:{label}) WHERE elementId(x) = item[0]
+  UNWIND item[1] AS position
+  WITH x, nodes[position] AS i
+  CREATE (x)-[:{relationship}]->(i)
+}}"""
+
+
 # $identities: [key, namespace, value, firstSeen, lastSeen] each, collected in that order
 # (ORDER BY before collect fixes the list's order) so `nodes[i]` is the identity at position i.
 # $records / $events: [node id, [identity positions]]. $links: [a, b, source, count, firstSeen,
@@ -73,20 +86,7 @@ FOREACH (_ IN CASE WHEN row[4] > i.lastSeen THEN [1] ELSE [] END | SET i.lastSee
 FOREACH (_ IN CASE WHEN row[3] < i.firstSeen THEN [1] ELSE [] END | SET i.firstSeen = row[3])
 WITH i ORDER BY position
 WITH collect(i) AS nodes
-CALL (nodes) {
-  UNWIND $records AS item
-  MATCH (r:Record) WHERE elementId(r) = item[0]
-  UNWIND item[1] AS position
-  WITH r, nodes[position] AS i
-  CREATE (r)-[:KEYED_BY]->(i)
-}
-CALL (nodes) {
-  UNWIND $events AS item
-  MATCH (e:Event) WHERE elementId(e) = item[0]
-  UNWIND item[1] AS position
-  WITH e, nodes[position] AS i
-  CREATE (e)-[:ABOUT]->(i)
-}
+""" + _attach("records", "Record", "KEYED_BY") + _attach("events", "Event", "ABOUT") + """
 CALL (nodes) {
   UNWIND $links AS row
   WITH nodes[row[0]] AS a, nodes[row[1]] AS b, row
