@@ -47,6 +47,8 @@ MERGE (e:Event {key: row.key})
 WITH e, row WHERE e.batch = $batch
 RETURN collect([row.key, elementId(e)]) AS created
 """
+
+
 def _attach(items: str, label: str, relationship: str) -> str:
     """STORE_EVIDENCE's subquery attaching each item of `$items` (by node id) to its
     identities (by position in `nodes`); the names come from code, never from input."""
@@ -186,22 +188,10 @@ OPTIONAL MATCH (c:ClusterChange) WHERE c.profileId IN ids
 WITH id, c ORDER BY c.at DESC, c.kind
 RETURN id, collect(c {.profileId, .at, .kind, .related, .reason, .cause}) AS changes
 """
-# A source's links are found from its items (index on the items' source): each link of a
-# source was made by an item of that source carrying both ends, and deletion removes a link
-# with the last item that could have made it. No index on LINK.source: every link written
-# would pay for it (a Lucene TEXT index was ~5% of an ingest's Neo4j CPU), for an operation
-# as rare as unlinking a whole source.
-IDENTITIES_OF_SOURCE = """
-CALL () {
-  MATCH (:Record {source: $source})-[:KEYED_BY]->(i:Identity) RETURN i
-  UNION
-  MATCH (:Event {source: $source})-[:ABOUT]->(i:Identity) RETURN i
-}
-"""
-LINKS_OF_SOURCE = IDENTITIES_OF_SOURCE + """
-MATCH (i)-[l:LINK]->(b:Identity)
-WHERE l.source = $source AND l.status <> 'unlinked'
-RETURN i.key AS a, b.key AS b
+LINKS_OF_SOURCE = """
+MATCH (a:Identity)-[l:LINK {source: $source}]->(b:Identity)
+WHERE l.status <> 'unlinked'
+RETURN a.key AS a, b.key AS b
 """
 UNLINK = """
 UNWIND $rows AS row

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from idgraph.db.graph import Tx
 from idgraph.identity.clustering import ClusterReport, recluster
-from idgraph.identity.repository import IDENTITIES_OF_SOURCE
 from idgraph.identity.service import IdentityService, now_ms
 from idgraph.profile import materialise
 
@@ -55,19 +54,22 @@ CALL (p) {
 DETACH DELETE p
 RETURN count(*) AS profiles, sum(aliases) AS aliases, sum(history) AS history
 """
-# Deletion by source: what the source stored, and the identities it touched (its links join
-# identities its items carry: identity/repository.LINKS_OF_SOURCE).
-SOURCE_ITEMS = IDENTITIES_OF_SOURCE + """
-OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
-RETURN collect(DISTINCT i.key) AS keys, collect(DISTINCT p.id) AS profiles
+# Deletion by source: what the source stored, and the identities it touched.
+SOURCE_ITEMS = """
+CALL () {
+  MATCH (r:Record {source: $source})-[:KEYED_BY]->(i:Identity) RETURN i.key AS key
+  UNION
+  MATCH (e:Event {source: $source})-[:ABOUT]->(i:Identity) RETURN i.key AS key
+  UNION
+  MATCH (i:Identity)-[:LINK {source: $source}]-() RETURN i.key AS key
+}
+OPTIONAL MATCH (:Identity {key: key})-[:IN_PROFILE]->(p:Profile)
+RETURN collect(DISTINCT key) AS keys, collect(DISTINCT p.id) AS profiles
 """
-# Links first: they are found from the source's items.
 DELETE_OF_SOURCE = {
-    "links": IDENTITIES_OF_SOURCE + """
-MATCH (i)-[x:LINK]->(:Identity) WHERE x.source = $source
-DELETE x RETURN count(*) AS n""",
     "records": "MATCH (x:Record {source: $source}) DETACH DELETE x RETURN count(*) AS n",
     "events": "MATCH (x:Event {source: $source}) DETACH DELETE x RETURN count(*) AS n",
+    "links": "MATCH ()-[x:LINK {source: $source}]->() DELETE x RETURN count(*) AS n",
 }
 # The source's events leave the computed states of the identities they were about.
 PRUNE_COMPUTED = """
