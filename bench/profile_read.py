@@ -202,9 +202,6 @@ class LeanHttpClient:
             raise ConnectionError("the server closed the connection")
         return chunk
 
-    def close(self) -> None:
-        self.sock.close()
-
 
 def time_calls(call, keys: list[str]) -> list[float]:
     samples = []
