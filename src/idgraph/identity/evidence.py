@@ -9,7 +9,7 @@ the same rules to what is stored), with one lookup per identity and one MERGE pe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from idgraph.identity.items import Item
@@ -82,10 +82,10 @@ class Evidence:
                 link.add(item.ts, item.item_id)
 
 
-def aggregate(items: Sequence[Item], node_ids: Mapping[str, str]) -> Evidence:
-    """The evidence of `items` (in batch order); `node_ids`: each item's node id by its kind
-    and key (`record|crm|r1`), as the claim returned it."""
+def aggregate(stored: Sequence[tuple[Item, str]]) -> Evidence:
+    """The evidence of the items a batch created, in batch order, each with its node id as the
+    claim returned it."""
     evidence = Evidence()
-    for item in items:
-        evidence.add(item, node_ids[f"{item.kind}|{item.key}"])
+    for item, node_id in stored:
+        evidence.add(item, node_id)
     return evidence

@@ -205,25 +205,27 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
     evidence for a pair that is already active never changes the clusters (replaying it
     earlier only joins sets that end up joined anyway; see docs/identity.md), so only new
     identities and unsettled pairs are re-clustered."""
-    node_ids: dict[str, str] = {}
+    # (item this batch created, its node id) in batch order, records before events as they
+    # were written before evidence was aggregated: the order decides ties between items of one
+    # link (docs/identity.md).
+    stored: list[tuple[Item, str]] = []
     for kind, statement in (("record", q.CLAIM_RECORDS), ("event", q.CLAIM_EVENTS)):
-        rows = [_claim_row(it) for it in items if it.kind == kind]
-        if rows:
-            [[created]] = await tx.values(statement, rows=rows, batch=batch_id, now=now)
-            node_ids.update((f"{kind}|{key}", node_id) for key, node_id in created)
-    # Records before events, as the items were written before evidence was aggregated: the
-    # order decides ties between items of one link (docs/identity.md).
-    stored = sorted((it for it in items if f"{it.kind}|{it.key}" in node_ids),
-                    key=lambda it: it.kind != "record")
+        of_kind = [it for it in items if it.kind == kind]
+        if of_kind:
+            [[created]] = await tx.values(statement, rows=[_claim_row(it) for it in of_kind],
+                                          batch=batch_id, now=now)
+            node_ids = dict(created)
+            stored += [(it, node_ids[it.key]) for it in of_kind if it.key in node_ids]
     if not stored:
         return [], set(), {}, set()
-    evidence = aggregate(stored, node_ids)
+    evidence = aggregate(stored)
     [[fresh, unsettled, expanded]] = await tx.values(
         q.STORE_EVIDENCE, **evidence.parameters(), batch=batch_id, now=now)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
     visited.update(_links_of_new(evidence, new_identities))
-    return stored, set(unsettled) | new_identities, visited, new_identities
+    return ([item for item, _ in stored], set(unsettled) | new_identities, visited,
+            new_identities)
 
 
 def _links_of_new(evidence: Evidence, new_identities: set[str]) -> dict[str, list]:
