@@ -28,6 +28,9 @@ class ClusterReport:
     # `fresh`): id -> (primary identity, members). All their records are the transaction's
     # own, so their views are built from those without reading anything back.
     fresh: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # Node id of each profile re-clustering created or kept (valid in its transaction only):
+    # the views' write finds them without an index seek.
+    profile_nodes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Component:
     profile_of: dict[str, str | None] = field(default_factory=dict)
     created_at: dict[str, int] = field(default_factory=dict)
     links: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (a, b, source)
+    # Node ids, read with the component: the write-back finds nodes by them, not by an index.
+    identity_node: dict[str, str] = field(default_factory=dict)  # identity key -> node id
+    profile_node: dict[str, str] = field(default_factory=dict)  # profile id -> node id
 
     def evidence(self) -> list[PairEvidence]:
         newest: dict[tuple[str, str], int] = {}
@@ -65,10 +71,12 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
         if missing:
             rows += (await tx.values(q.EXPAND_COMPONENT, keys=missing, now=now))[0][0]
         discovered: set[str] = set()
-        for key, profile_id, created_at, links in rows:
+        for key, profile_id, created_at, links, identity_node, profile_node in rows:
             component.profile_of[key] = profile_id
+            component.identity_node[key] = identity_node
             if profile_id:
                 component.created_at[profile_id] = created_at or 0
+                component.profile_node[profile_id] = profile_node
             for other, source, last_seen, status in links:
                 pair = (key, other, source) if key < other else (other, key, source)
                 component.links[pair] = {"lastSeen": last_seen, "status": status}
@@ -95,7 +103,9 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
     report.fresh = {pid: (primary_of(cluster, registry), cluster) for cluster, pid
                     in zip(clustering.clusters, plan.cluster_ids, strict=True)
                     if pid in plan.created and cluster <= fresh}
-    await _write(tx, clustering, plan, component, statuses, registry, now, cause)
+    created = await _write(tx, clustering, plan, component, statuses, registry, now, cause)
+    report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
+                            if pid not in plan.created} | created
     return report
 
 
@@ -122,18 +132,26 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
                  statuses: dict[tuple[str, str], set[str]], registry: NamespaceRegistry,
-                 now: int, cause: str) -> None:
+                 now: int, cause: str) -> dict[str, str]:
+    """Write what changed; returns the node id of each profile created."""
     new_rows, kept_rows, moves = [], [], []
+    node = component.identity_node
     for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
         row = {"id": pid, "size": len(cluster), "primary": primary_of(cluster, registry)}
-        (new_rows if pid in plan.created else kept_rows).append(row)
-        moves += [{"key": k, "profile": pid} for k in sorted(cluster)
-                  if component.profile_of.get(k) != pid]
+        joining = [node[k] for k in sorted(cluster) if component.profile_of.get(k) != pid]
+        if pid in plan.created:
+            new_rows.append(row | {"members": joining})
+        else:
+            profile = component.profile_node[pid]
+            kept_rows.append(row | {"node": profile})
+            moves += [{"identity": identity, "profile": profile} for identity in joining]
     status_rows = _link_status_rows(clustering, statuses)
     changes = _history_rows(plan, status_rows, clustering, component)
-    await tx.run(q.WRITE_CLUSTERS, created=new_rows, kept=kept_rows, moves=moves,
-                 retired=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())],
-                 statuses=status_rows, changes=changes, now=now, cause=cause)
+    [[created]] = await tx.values(
+        q.WRITE_CLUSTERS, created=new_rows, kept=kept_rows, moves=moves,
+        retired=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())],
+        statuses=status_rows, changes=changes, now=now, cause=cause)
+    return dict(created)
 
 
 def _link_status_rows(clustering: Clustering,

@@ -20,8 +20,8 @@ OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
 FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
 WITH i, p
 RETURN collect([i.key, p.id, p.createdAt,
-                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] }
-               ]) AS expanded
+                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] },
+                elementId(i), elementId(p)]) AS expanded
 """
 # A batch is written in two statements. First each item key is claimed: the items this
 # transaction created come back with their node ids (re-ingest is a no-op, so an item that
@@ -66,7 +66,8 @@ CALL (nodes) {{
 # (ORDER BY before collect fixes the list's order) so `nodes[i]` is the identity at position i.
 # $records / $events: [node id, [identity positions]]. $links: [a, b, source, count, firstSeen,
 # firstRecordId, lastSeen, lastRecordId], a and b positions, a's key < b's.
-# Returns `fresh`, the identities this transaction created; `unsettled`, the identity keys of
+# Returns `nodeIds`, the node id of each identity (by position); `fresh`, the identities this
+# transaction created; `unsettled`, the identity keys of
 # pairs that are not settled (a new link, a re-activated one, or one not active): only those
 # and fresh identities can change the clusters; and `expanded`, the first step of
 # re-clustering done here for every attached identity that existed before: its profile,
@@ -121,35 +122,50 @@ CALL (known) {
   UNWIND known AS i
 """ + EXPAND_STEP + """
 }
-RETURN fresh, unsettled, expanded
+RETURN [node IN nodes | elementId(node)] AS nodeIds, fresh, unsettled, expanded
 """
 # One breadth-first step from the identities `i`, over all links: locks each visited profile (by
 # writing to it) so that concurrent writers touching the same clusters serialise instead of
 # racing. One row holding a list of [key, profileId, profileCreatedAt, [[other, source,
-# lastSeen, status], ...]] per identity (lists, not maps, and one row, not one per identity:
-# this is the hottest read of an ingest, and the driver's cost is per row).
+# lastSeen, status], ...], identity node id, profile node id] per identity (lists, not maps,
+# and one row, not one per identity: this is the hottest read of an ingest, and the driver's
+# cost is per row). The node ids let the write-back find the nodes without an index: in an
+# updating statement every lookup by a unique key is a locking index seek, which opens a fresh
+# index reader each time (a JFR profile put them at ~15% of an ingest's Neo4j CPU).
 EXPAND_COMPONENT = """
 UNWIND $keys AS k
 MATCH (i:Identity {key: k})
 """ + EXPAND_STEP
 # Everything re-clustering changed, written back in one statement (each part may be empty):
-# new profiles, kept ones (size, primary), memberships that moved, retired ids (aliases, with
-# older aliases flattened to the survivor), decided link statuses and the history entries.
-# The parts run in this order: members move into profiles that exist, away from retired ones.
+# new profiles with the members they take, kept ones (size, primary), members that moved into
+# kept ones, retired ids (aliases, with older aliases flattened to the survivor), decided link
+# statuses and the history entries. Identities and kept profiles are found by node id (read in
+# this transaction, see EXPAND_STEP). The parts run in this order: members move into profiles
+# that exist, away from retired ones. Returns [profile id, node id] of each new profile.
 WRITE_CLUSTERS = """
 CALL () {
   UNWIND $created AS row
-  CREATE (:Profile {id: row.id, createdAt: $now, updatedAt: $now, size: row.size,
-                    primaryKey: row.primary})
+  CREATE (p:Profile {id: row.id, createdAt: $now, updatedAt: $now, size: row.size,
+                     primaryKey: row.primary})
+  WITH p, row
+  CALL (p, row) {
+    UNWIND row.members AS member
+    MATCH (i:Identity) WHERE elementId(i) = member
+    OPTIONAL MATCH (i)-[old:IN_PROFILE]->()
+    DELETE old
+    CREATE (i)-[:IN_PROFILE]->(p)
+  }
+  RETURN collect([row.id, elementId(p)]) AS createdProfiles
 }
 CALL () {
   UNWIND $kept AS row
-  MATCH (p:Profile {id: row.id})
+  MATCH (p:Profile) WHERE elementId(p) = row.node
   SET p.size = row.size, p.primaryKey = row.primary, p.updatedAt = $now
 }
 CALL () {
   UNWIND $moves AS row
-  MATCH (i:Identity {key: row.key}), (p:Profile {id: row.profile})
+  MATCH (i:Identity) WHERE elementId(i) = row.identity
+  MATCH (p:Profile) WHERE elementId(p) = row.profile
   OPTIONAL MATCH (i)-[old:IN_PROFILE]->()
   DELETE old
   CREATE (i)-[:IN_PROFILE]->(p)
@@ -174,6 +190,7 @@ CALL () {
   CREATE (:ClusterChange {profileId: row.profileId, at: $now, kind: row.kind,
                           related: row.related, reason: row.reason, cause: $cause})
 }
+RETURN createdProfiles
 """
 RESOLVE = """
 UNWIND range(0, size($keys) - 1) AS idx

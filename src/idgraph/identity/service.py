@@ -219,20 +219,25 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
     if not stored:
         return [], set(), {}, set()
     evidence = aggregate(stored)
-    [[fresh, unsettled, expanded]] = await tx.values(
+    [[node_ids, fresh, unsettled, expanded]] = await tx.values(
         q.STORE_EVIDENCE, **evidence.parameters(), batch=batch_id, now=now)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
-    visited.update(_links_of_new(evidence, new_identities))
+    node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,
+                                                        strict=True)}
+    visited.update(_links_of_new(evidence, new_identities, node_of))
     return ([item for item, _ in stored], set(unsettled) | new_identities, visited,
             new_identities)
 
 
-def _links_of_new(evidence: Evidence, new_identities: set[str]) -> dict[str, list]:
+def _links_of_new(evidence: Evidence, new_identities: set[str],
+                  node_of: dict[str, str]) -> dict[str, list]:
     """Expansion rows (as EXPAND_STEP returns them) of the identities this batch created, from
     the batch's own evidence: such an identity has no profile, and its only links are the ones
-    this batch made, one per pair and source, active, last seen at the newest item's time."""
-    rows: dict[str, list] = {key: [key, None, None, []] for key in new_identities}
+    this batch made, one per pair and source, active, last seen at the newest item's time.
+    `node_of`: node id by identity key."""
+    rows: dict[str, list] = {key: [key, None, None, [], node_of[key], None]
+                             for key in new_identities}
     for (a, b, source), link in evidence.links.items():
         for mine, other in ((a, b), (b, a)):
             if mine in rows:

@@ -57,12 +57,15 @@ CALL (p, policies) {
          // profile/repository.IS_TEST over the records just read, not a second expansion
          true IN collect(r.testProfile) AS isTest
 }
-// One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest] per profile.
+// One row (the driver's cost is per row): [id, primaryKey, size, fragments, isTest, node id]
+// per profile.
 RETURN head(collect(policies)) AS policies,
-       collect([p.id, p.primaryKey, p.size, fragments, isTest]) AS profiles"""
+       collect([p.id, p.primaryKey, p.size, fragments, isTest, elementId(p)]) AS profiles"""
+# Profiles by node id (read or created in this transaction): in an updating statement a lookup
+# by id would be a locking index seek, which opens a fresh index reader each time.
 WRITE = """
 UNWIND $rows AS row
-MATCH (p:Profile {id: row.id})
+MATCH (p:Profile) WHERE elementId(p) = row.node
 MERGE (p)-[:VIEW]->(v:ProfileView)
 SET v = row.props
 """
@@ -86,16 +89,16 @@ async def after_batch(tx: Tx, items: list[Item], report: ClusterReport) -> None:
     Profiles the batch made from identities it created are built from its own records; the
     others are read back."""
     records = [it for it in items if it.kind == "record"]
-    built = _fresh_rows(report.fresh, records)
+    built = _fresh_rows(report.fresh, report.profile_nodes, records)
     fresh_keys = {k for _, members in report.fresh.values() for k in members}
     keys = {k for it in records for k in it.identity_keys} - fresh_keys
     await refresh(tx, set(report.changed_profiles) - report.fresh.keys(), keys, built)
 
 
-def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]],
+def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]], nodes: dict[str, str],
                 records: list[Item]) -> list[dict[str, Any]]:
     """READ's profile rows for profiles whose every record is in `records`: a record is a
-    fragment of each profile holding one of its identities."""
+    fragment of each profile holding one of its identities. `nodes`: node id by profile id."""
     profile_of = {k: pid for pid, (_, members) in fresh.items() for k in members}
     fragments: dict[str, list[dict[str, Any]]] = {pid: [] for pid in fresh}
     tests: set[str] = set()
@@ -107,7 +110,7 @@ def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]],
             if says_test(item.payload):
                 tests.add(pid)
     return [{"id": pid, "primaryKey": primary, "size": len(members),
-             "fragments": fragments[pid], "isTest": pid in tests}
+             "fragments": fragments[pid], "isTest": pid in tests, "node": nodes[pid]}
             for pid, (primary, members) in sorted(fresh.items())]
 
 
@@ -124,12 +127,13 @@ async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = (),
     if ids or keys:
         [[policies, found]] = await tx.values(READ, ids=ids, keys=keys, now=now)
         rows += [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
-                  "isTest": is_test} for pid, primary, size, fragments, is_test in found]
+                  "isTest": is_test, "node": node}
+                 for pid, primary, size, fragments, is_test, node in found]
     if rows:
         if policies is None:  # READ found no profile (or was not needed)
             [[policies]] = await tx.values(DEFAULT_POLICY)
         policy = pick(policies, None)
-        await tx.run(WRITE, rows=[{"id": r["id"], "props": properties(r, policy, now)}
+        await tx.run(WRITE, rows=[{"node": r["node"], "props": properties(r, policy, now)}
                                   for r in rows])
     gone = set(ids) - {r["id"] for r in rows}
     if gone:
