@@ -168,16 +168,29 @@ def test_unlink_source_unlinks_every_link_it_made_and_no_other(gql, cypher):
 def test_merged_away_profile_ids_still_resolve(gql):
     ingest(gql, [record("1", "email:a@x.com", day=1)])
     ingest(gql, [record("2", "crm:C1", day=2)])
-    old_ids = {profile(gql, "email:a@x.com")["id"], profile(gql, "crm:C1")["id"]}
+    first, second = profile(gql, "email:a@x.com")["id"], profile(gql, "crm:C1")["id"]
+    old_ids = {first, second}
     merged = ingest(gql, [record("3", "email:a@x.com", "crm:C1", day=3)])
     survivor = profile(gql, "crm:C1")["id"]
     assert survivor in old_ids and len(merged["merges"]) == 1
     gone = (old_ids - {survivor}).pop()
     assert merged["merges"][0] == {"mergedProfileId": gone, "intoProfileId": survivor}
-    query = "query($id: ID!) { profileById(id: $id) { id size history { kind related } } }"
+    query = ("query($id: ID!) { profileById(id: $id) { id size "
+             "history { profileId kind related reason cause at } } }")
     found = gql(query, {"id": gone})["profileById"]
     assert found["id"] == survivor and found["size"] == 2
-    assert {"kind": "merged", "related": [gone]} in found["history"]
+    # Newest first: the merge, then both profiles' creations (the merged-away one's too), each
+    # with the ingest that made it.
+    history = found["history"]
+    assert [(h["kind"], h["related"]) for h in history] == [
+        ("merged", [gone]), ("created", []), ("created", [])]
+    assert [h["profileId"] for h in history] in ([survivor, second, first],
+                                                 [survivor, first, second])
+    assert [h["at"] for h in history] == sorted((h["at"] for h in history), reverse=True)
+    created = history[1:]
+    assert all(h["reason"] == "new identities" and h["cause"].startswith("ingest:")
+               for h in created)
+    assert created[0]["cause"] != created[1]["cause"]  # two ingests made them
 
 
 def test_resolve_in_input_order_with_nulls(gql):

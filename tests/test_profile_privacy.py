@@ -46,8 +46,9 @@ def test_delete_profile_removes_the_cluster_and_nothing_brings_it_back(gql, cyph
     alice = profile(gql, "crm:ALICE")
     keys = ["crm:ALICE", "email:alice@x.com"]
     assert members(gql, "crm:ALICE") == set(keys)  # the device went to Bob
-    ids = [h["profileId"] for h in cypher("MATCH (c:ClusterChange) RETURN c.profileId AS "
-                                          "profileId")] + [alice["id"]]
+    # Every profile id there is (live or merged away), Bob's taken out below.
+    ids = [h["profileId"] for h in cypher("MATCH (p) WHERE p:Profile OR p:ProfileAlias "
+                                          "RETURN p.id AS profileId")]
     ids = [i for i in set(ids) if i != profile(gql, "crm:BOB")["id"]]
     receipt = gql(DELETE, {"identity": ident("crm:ALICE")})["deleteProfile"]
     assert receipt["profileIds"][0] == alice["id"] and set(receipt["profileIds"]) <= set(ids)
@@ -56,6 +57,8 @@ def test_delete_profile_removes_the_cluster_and_nothing_brings_it_back(gql, cyph
         "profiles": 1, "identities": 2, "memberships": 2, "records": 3, "events": 1,
         "computedValues": 1}
     assert receipt["links"] == 2  # alice-crm/email, and alice's old link to the shared device
+    # Two profiles created, one merge, the refused link to Bob's device (Bob's split stays his).
+    assert receipt["historyEntries"] == 4
     assert cypher(LEFT_OF, keys=keys, ids=ids)[0]["n"] == 0
     assert cypher("MATCH (:Identity {key: 'device:d1'})-[l:LINK]-() RETURN count(l) AS n"
                   )[0]["n"] == 1  # only Bob's link to the device is left

@@ -140,7 +140,9 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
         row = {"id": pid, "size": len(cluster), "primary": primary_of(cluster, registry)}
         joining = [node[k] for k in sorted(cluster) if component.profile_of.get(k) != pid]
         if pid in plan.created:
-            new_rows.append(row | {"members": joining})
+            # A profile of new identities records its "created" history entry itself.
+            created_by = None if plan.created[pid] else cause
+            new_rows.append(row | {"members": joining, "createdBy": created_by})
         else:
             profile = component.profile_node[pid]
             kept_rows.append(row | {"node": profile})
@@ -165,9 +167,9 @@ def _link_status_rows(clustering: Clustering,
 
 def _history_rows(plan: IdPlan, status_rows: list[dict], clustering: Clustering,
                   component: Component) -> list[dict]:
-    rows = [{"profileId": new, "kind": "split" if src else "created", "related": src,
-             "reason": "re-clustered" if src else "new identities"}
-            for new, src in plan.created.items()]
+    # A new profile's "created" entry is on the profile node (WRITE_CLUSTERS, createdBy).
+    rows = [{"profileId": new, "kind": "split", "related": src, "reason": "re-clustered"}
+            for new, src in plan.created.items() if src]
     rows += [{"profileId": into, "kind": "merged", "related": [old],
               "reason": f"{old} merged into {into}"} for old, into in plan.retired.items()]
     profile_of_key = {k: pid for c, pid in zip(clustering.clusters, plan.cluster_ids, strict=True)

@@ -47,9 +47,11 @@ CALL (p) {
   WITH p, collect(a) AS aliases
   OPTIONAL MATCH (c:ClusterChange)
     WHERE c.profileId = p.id OR c.profileId IN [x IN aliases | x.id]
-  WITH aliases, collect(c) AS changes
+  // A "created" entry kept on a profile (or alias) node goes with it: counted as history too.
+  WITH aliases, collect(c) AS changes,
+       size([x IN [p] + aliases WHERE x.createdBy IS NOT NULL]) AS createdEntries
   FOREACH (x IN aliases + changes | DELETE x)
-  RETURN size(aliases) AS aliases, size(changes) AS history
+  RETURN size(aliases) AS aliases, size(changes) + createdEntries AS history
 }
 DETACH DELETE p
 RETURN count(*) AS profiles, sum(aliases) AS aliases, sum(history) AS history
