@@ -97,6 +97,41 @@ async def test_a_persons_records_far_apart_in_a_file_go_in_one_batch(services, c
     assert len(batches) == 1
 
 
+async def test_windows_overlap_and_their_results_come_in_file_order(services, cypher, tmp_path):
+    # 60 lines, windows of 20 (batch size 1, two batches in flight): the file goes in as three
+    # service calls, two of them in flight at once; rejects still come out in line order.
+    service = services.identity
+    in_flight, most = 0, 0
+    real_ingest = service.ingest
+
+    async def counting_ingest(*args, **kwargs):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real_ingest(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    service.ingest = counting_ingest
+    texts = []
+    for n in range(1, 61):
+        value = "anonymous" if n in (5, 26, 45) else f"C{n}"
+        texts.append("{not json" if n in (15, 33) else json.dumps(
+            {"source": "crm", "recordId": str(n), "timestamp": "2025-01-01T00:00:00Z",
+             "identities": [{"namespace": "crm", "value": value}]}))
+    path, rejects = tmp_path / "windows.jsonl", tmp_path / "rejects.jsonl"
+    path.write_text("\n".join(texts) + "\n")
+    summary = await ingest_file(service, path, 1, rejects_path=rejects, show_progress=False,
+                                window_lines=10)
+    assert most == 2
+    assert (summary.accepted, summary.rejected) == (55, 5)
+    assert summary.rejected_by_code == {"BLOCKED_VALUE": 3, "UNREADABLE_LINE": 2}
+    written = [json.loads(x)["line"] for x in rejects.read_text().splitlines()]
+    assert written == [5, 15, 26, 33, 45]
+    assert cypher("MATCH (r:Record)-[:KEYED_BY]->() RETURN count(r) AS n")[0]["n"] == 55
+
+
 def test_lines_read_as_the_standard_library_reads_them(tmp_path):
     # Lines are parsed with orjson; what only the standard library reads (NaN, an integer
     # past 64 bits) still reads, and a broken line keeps the standard library's message.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from idgraph.ingest.planning import LinePlan, Regrouper, plan_lines
 # all of them ran every few thousand records: about 40% of the ingest's CPU (measured on 30,000
 # records: 2.1-3.0 s of 5-6 s). Rarer collections find the same garbage in fewer passes.
 BULK_GC_THRESHOLDS = (10_000, 20, 100)
+# Windows in flight: while the last batches of one run, the next is read, validated and
+# planned, and its batches take each slot as it frees. One at a time, Neo4j sat idle (or one
+# lane did) at every window's start and end.
+WINDOWS_IN_FLIGHT = 2
+# Lines read between two hand-backs of the event loop, so batches in flight are served.
+READ_CHUNK = 1000
 
 
 @dataclass
@@ -40,8 +47,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
     summary = FileSummary()
     # A window of lines per call: the service groups the items of a call that share identities
     # into one batch, and batches in flight then seldom meet on a profile (each meeting is a
-    # lock wait or a deadlock retry). At least ten rounds of `concurrency` batches: the service
-    # waits for a call's last batch before the next call starts.
+    # lock wait or a deadlock retry). At least ten rounds of `concurrency` batches.
     lines_per_call = max(window_lines, batch_size * service.concurrency * 10)
     rejects = rejects_path.open("w") if rejects_path else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -54,15 +60,22 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
             plan = _plan(service, path, progress) if path.is_file() else LinePlan.empty()
             task = progress.add_task(f"ingesting {path.name}", total=len(plan) or None)
             regroup = Regrouper(plan, max_held_lines)
+            windows = _Windows(service, summary, rejects, progress, task)
             window: list[FileLine] = []
-            with path.open(encoding="utf-8", newline="") as handle:
-                for line in read_items(path, handle):
-                    window.extend(regroup.add(line))
-                    if len(window) >= lines_per_call:
-                        await _flush(service, window, summary, rejects, progress, task)
-                        window = []
-            window.extend(regroup.rest())
-            await _flush(service, window, summary, rejects, progress, task)
+            try:
+                with path.open(encoding="utf-8", newline="") as handle:
+                    for count, line in enumerate(read_items(path, handle), 1):
+                        window.extend(regroup.add(line))
+                        if len(window) >= lines_per_call:
+                            await windows.submit(window)
+                            window = []
+                        if count % READ_CHUNK == 0:
+                            await asyncio.sleep(0)
+                window.extend(regroup.rest())
+                await windows.submit(window)
+                await windows.drain()
+            finally:
+                windows.cancel()
             if plan:
                 progress.update(task, completed=len(plan))
     finally:
@@ -94,26 +107,54 @@ def _position(handle) -> int:
         return 0
 
 
-async def _flush(service: IdentityService, batch: list[FileLine], summary: FileSummary,
-                 rejects, progress: Progress, task) -> None:
-    """One call of the service for a window of lines; the bar moves as its batches commit."""
-    unreadable = [line for line in batch if line.item is None]
-    for line in unreadable:
-        _reject(summary, rejects, line, "UNREADABLE_LINE", line.error or "")
-    progress.update(task, advance=len(unreadable))
-    readable = [line for line in batch if line.item is not None]
-    records = [line for line in readable if line.kind == "record"]
-    events = [line for line in readable if line.kind == "event"]
-    if not records and not events:
-        return
-    result = await service.ingest([r.item for r in records], [e.item for e in events],
-                                  on_batch=lambda items: progress.update(task, advance=items))
-    progress.update(task, advance=len(result.rejected))
-    summary.accepted += result.accepted
-    summary.duplicates += result.duplicates
-    ordered = records + events  # the service indexes records first, then events
-    for rejection in result.rejected:
-        _reject(summary, rejects, ordered[rejection.index], rejection.code, rejection.message)
+class _Windows:
+    """Windows handed to the service, up to WINDOWS_IN_FLIGHT at once sharing `concurrency`
+    batch slots; their results are taken in file order (rejects too)."""
+
+    def __init__(self, service: IdentityService, summary: FileSummary, rejects,
+                 progress: Progress, task) -> None:
+        self.service, self.summary, self.rejects = service, summary, rejects
+        self.progress, self.task = progress, task
+        self.slots = asyncio.Semaphore(service.concurrency)
+        self.in_flight: deque[asyncio.Task] = deque()
+
+    async def submit(self, lines: list[FileLine]) -> None:
+        if len(self.in_flight) == WINDOWS_IN_FLIGHT:
+            await self._take_oldest()
+        self.in_flight.append(asyncio.create_task(self._ingest(lines)))
+
+    async def drain(self) -> None:
+        while self.in_flight:
+            await self._take_oldest()
+
+    def cancel(self) -> None:
+        """On a failure: windows still in flight stop (their open batches roll back)."""
+        for pending in self.in_flight:
+            pending.cancel()
+
+    async def _ingest(self, lines: list[FileLine]):
+        """One call of the service for a window; the bar moves as its batches commit."""
+        readable = [line for line in lines if line.item is not None]
+        records = [line for line in readable if line.kind == "record"]
+        events = [line for line in readable if line.kind == "event"]
+        result = None
+        if records or events:
+            result = await self.service.ingest(
+                [r.item for r in records], [e.item for e in events], slots=self.slots,
+                on_batch=lambda items: self.progress.update(self.task, advance=items))
+        return lines, records + events, result
+
+    async def _take_oldest(self) -> None:
+        lines, ordered, result = await self.in_flight.popleft()
+        bad = [(line, "UNREADABLE_LINE", line.error or "") for line in lines if line.item is None]
+        if result is not None:
+            self.summary.accepted += result.accepted
+            self.summary.duplicates += result.duplicates
+            # `ordered`: the service indexes records first, then events
+            bad += [(ordered[r.index], r.code, r.message) for r in result.rejected]
+        for line, code, message in sorted(bad, key=lambda b: b[0].number):
+            _reject(self.summary, self.rejects, line, code, message)
+        self.progress.update(self.task, advance=len(bad))
 
 
 def _reject(summary: FileSummary, rejects, line: FileLine, code: str, message: str) -> None:
