@@ -101,6 +101,7 @@ async def test_windows_overlap_and_their_results_come_in_file_order(services, cy
     # 60 lines, windows of 20 (batch size 1, two batches in flight): the file goes in as three
     # service calls, two of them in flight at once; rejects still come out in line order.
     service = services.identity
+    service.concurrency = 2
     in_flight, most = 0, 0
     real_ingest = service.ingest
 

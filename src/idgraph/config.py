@@ -53,9 +53,11 @@ class Settings(BaseSettings):
     max_record_bytes: int = 100_000
     max_event_bytes: int = 10_000
     ingest_batch_size: int = 1000
-    # Batch transactions of one ingest call in flight at once (docs/identity.md, "Concurrent
-    # batches"); 1 runs them one after another, in input order.
-    ingest_concurrency: int = Field(default=2, ge=1)
+    # Batch transactions of one ingest call in flight at once (docs/identity.md, "Batches,
+    # several in flight"); 1 runs them one after another. 3, not 2: even on 2 cores a third
+    # batch fills the gaps while the others wait on Python or on a commit (file ingest of
+    # 60,000 records, three alternated pairs: 4-13% less wall time than 2).
+    ingest_concurrency: int = Field(default=3, ge=1)
     # `idgraph ingest FILE` holds a group of lines sharing identities until its last line has
     # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
     ingest_hold_lines: int = Field(default=200_000, ge=0)
