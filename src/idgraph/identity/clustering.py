@@ -100,10 +100,11 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                             lambda: uuid.uuid4().hex)
     statuses = component.pair_statuses()
     report = _report(clustering, plan, component, statuses)
-    report.fresh = {pid: (primary_of(cluster, registry), cluster) for cluster, pid
-                    in zip(clustering.clusters, plan.cluster_ids, strict=True)
+    primaries = [primary_of(cluster, registry) for cluster in clustering.clusters]
+    report.fresh = {pid: (primary, cluster) for cluster, pid, primary
+                    in zip(clustering.clusters, plan.cluster_ids, primaries, strict=True)
                     if pid in plan.created and cluster <= fresh}
-    created = await _write(tx, clustering, plan, component, statuses, registry, now, cause)
+    created = await _write(tx, clustering, plan, component, statuses, primaries, now, cause)
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
                             if pid not in plan.created} | created
     return report
@@ -131,13 +132,15 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
-                 statuses: dict[tuple[str, str], set[str]], registry: NamespaceRegistry,
+                 statuses: dict[tuple[str, str], set[str]], primaries: list[str],
                  now: int, cause: str) -> dict[str, str]:
-    """Write what changed; returns the node id of each profile created."""
+    """Write what changed (`primaries`: each cluster's primary identity); returns the node id
+    of each profile created."""
     new_rows, kept_rows, moves = [], [], []
     node = component.identity_node
-    for cluster, pid in zip(clustering.clusters, plan.cluster_ids, strict=True):
-        row = {"id": pid, "size": len(cluster), "primary": primary_of(cluster, registry)}
+    for cluster, pid, primary in zip(clustering.clusters, plan.cluster_ids, primaries,
+                                     strict=True):
+        row = {"id": pid, "size": len(cluster), "primary": primary}
         joining = [node[k] for k in sorted(cluster) if component.profile_of.get(k) != pid]
         if pid in plan.created:
             # A profile of new identities records its "created" history entry itself.
