@@ -4,8 +4,10 @@ held past its bound."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +133,28 @@ async def test_windows_overlap_and_their_results_come_in_file_order(services, cy
     written = [json.loads(x)["line"] for x in rejects.read_text().splitlines()]
     assert written == [5, 15, 26, 33, 45]
     assert cypher("MATCH (r:Record)-[:KEYED_BY]->() RETURN count(r) AS n")[0]["n"] == 55
+
+
+async def test_a_failing_window_stops_the_file_and_leaves_nothing_running(services, tmp_path):
+    service = services.identity
+    service.concurrency = 2
+    real_ingest, calls = service.ingest, []
+
+    async def second_call_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("window 2 failed")
+        await asyncio.sleep(0.2)  # slow, so a third window is in flight when the failure is taken
+        return await real_ingest(*args, **kwargs)
+
+    service.ingest = second_call_fails
+    path = tmp_path / "fails.jsonl"
+    path.write_text("".join(json.dumps(
+        {"source": "crm", "recordId": str(n), "timestamp": "2025-01-01T00:00:00Z",
+         "identities": [{"namespace": "crm", "value": f"C{n}"}]}) + "\n" for n in range(60)))
+    with pytest.raises(RuntimeError, match="window 2 failed"):
+        await ingest_file(service, path, 1, show_progress=False, window_lines=10)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
 def test_lines_read_as_the_standard_library_reads_them(tmp_path):

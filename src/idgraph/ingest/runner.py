@@ -75,7 +75,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
                 await windows.submit(window)
                 await windows.drain()
             finally:
-                windows.cancel()
+                await windows.cancel()
             if plan:
                 progress.update(task, completed=len(plan))
     finally:
@@ -127,10 +127,12 @@ class _Windows:
         while self.in_flight:
             await self._take_oldest()
 
-    def cancel(self) -> None:
+    async def cancel(self) -> None:
         """On a failure: windows still in flight stop (their open batches roll back)."""
         for pending in self.in_flight:
             pending.cancel()
+        await asyncio.gather(*self.in_flight, return_exceptions=True)
+        self.in_flight.clear()
 
     async def _ingest(self, lines: list[FileLine]):
         """One call of the service for a window; the bar moves as its batches commit."""
