@@ -53,11 +53,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _raw_items(records: Sequence[dict], events: Sequence[dict]) -> list[tuple[dict, str]]:
-    """Records first, then events: an item's index in this list is its index in the result."""
-    return [(r, "record") for r in records] + [(e, "event") for e in events]
-
-
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  max_cluster_size: int = 50, batch_size: int = 1000,
@@ -77,24 +72,15 @@ class IdentityService:
         self.concurrency = max(1, concurrency)
 
     # -- ingest -----------------------------------------------------------------------------
-    def validate(self, records: Sequence[dict], events: Sequence[dict],
-                 ) -> tuple[list[tuple[int, Item]], list[Rejection]]:
-        """Valid items with their input index (records first, then events) and rejections."""
+    async def validate(self, records: Sequence[dict], events: Sequence[dict],
+                       ) -> tuple[list[tuple[int, Item]], list[Rejection]]:
+        """Valid items with their input index (records first, then events) and rejections.
+        Hands the event loop back every VALIDATE_CHUNK items: validating a large call takes a
+        fraction of a second of CPU, and the batches of other calls in flight (a file ingest
+        overlaps its windows) must not wait for it to send their next statement."""
         good: list[tuple[int, Item]] = []
         bad: list[Rejection] = []
-        raw_items = _raw_items(records, events)
-        self._validate_range(raw_items, 0, len(raw_items), good, bad)
-        return good, bad
-
-    async def _validate_yielding(self, records: Sequence[dict], events: Sequence[dict],
-                                 ) -> tuple[list[tuple[int, Item]], list[Rejection]]:
-        """`validate`, handing the event loop back every VALIDATE_CHUNK items: validating a
-        large call takes a fraction of a second of CPU, and the batches of other calls in flight
-        (a file ingest overlaps its windows) must not wait for it to send their next
-        statement."""
-        good: list[tuple[int, Item]] = []
-        bad: list[Rejection] = []
-        raw_items = _raw_items(records, events)
+        raw_items = [(r, "record") for r in records] + [(e, "event") for e in events]
         for start in range(0, len(raw_items), VALIDATE_CHUNK):
             self._validate_range(raw_items, start, start + VALIDATE_CHUNK, good, bad)
             await asyncio.sleep(0)
@@ -117,7 +103,7 @@ class IdentityService:
         as it commits (progress for long calls). `slots`: the batch transactions in flight,
         shared with other calls (a file ingest overlapping its windows); by default the call
         has `concurrency` of its own."""
-        good, bad = await self._validate_yielding(records, events)
+        good, bad = await self.validate(records, events)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
         # Items sharing identities go in one batch however the batches run: a person split over
