@@ -64,12 +64,15 @@ def test_bad_items_are_reported_and_good_ones_go_in(gql):
         record("6", *[f"ecid:E{i}" for i in range(21)]),
         record("7", "email:" + "a" * 1100 + "@x.com"),
         record("8", "device:00000000-0000-0000-0000-000000000000"),
+        # Its key would be "crm|web|9", the key of record "web|9" of source "crm".
+        record("9", "email:pipe@x.com", source="crm|web"),
+        record("web|9", "email:pipe@x.com"),
     ])
     codes = [(e["index"], e["code"]) for e in result["errors"]]
     assert codes == [(1, "UNKNOWN_NAMESPACE"), (2, "BLANK_VALUE"), (3, "MALFORMED_EMAIL"),
                      (4, "MALFORMED_PHONE"), (5, "TOO_MANY_IDENTITIES"), (6, "VALUE_TOO_LONG"),
-                     (7, "BLOCKED_VALUE")]
-    assert result["accepted"] == 1
+                     (7, "BLOCKED_VALUE"), (8, "INVALID_SOURCE")]
+    assert result["accepted"] == 2 and result["duplicates"] == 0
     assert members(gql, "email:good@x.com") == {"email:good@x.com"}
 
 

@@ -14,6 +14,8 @@ from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
+# Between the source and the record or event id in an item's key.
+KEY_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Item:
 
     def __post_init__(self) -> None:
         keys = tuple(i.key for i in self.identities)
-        object.__setattr__(self, "key", f"{self.source}|{self.item_id}")
+        object.__setattr__(self, "key", f"{self.source}{KEY_SEPARATOR}{self.item_id}")
         object.__setattr__(self, "identity_keys", keys)
         object.__setattr__(self, "_pairs", tuple(combinations(sorted(keys), 2)))
 
@@ -80,6 +82,12 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
     id_field, payload_field = ("recordId", "attributes") if kind == "record" else (
         "eventId", "properties")
     source = _required_text(raw, "source")
+    if KEY_SEPARATOR in source:
+        # An item's key is `source|id`: source "a|b" with id "c" and source "a" with id "b|c"
+        # would be one key, and the second item would be taken for a re-ingest of the first.
+        raise IdentityRejected("INVALID_SOURCE",
+                               f"source must not contain {KEY_SEPARATOR!r} (it separates the "
+                               "source from the id in an item's key)")
     item_id = _required_text(raw, id_field)
     event_type = _required_text(raw, "type") if kind == "event" else None
     try:
