@@ -205,24 +205,23 @@ RETURN idx, p.id AS profileId
 HISTORIES = """
 UNWIND $ids AS id
 OPTIONAL MATCH (alias:ProfileAlias {mergedInto: id})
-WITH id, [id] + collect(alias.id) AS ids
-CALL (ids) {
-  UNWIND ids AS one
-  OPTIONAL MATCH (c:ClusterChange {profileId: one})
+WITH id, collect(alias) AS aliases
+// The nodes whose "created" entries belong here: the profile itself (or the alias asked for)
+// and the aliases merged into it, already matched.
+WITH id, aliases, aliases + COLLECT {
+       MATCH (p:Profile {id: id}) RETURN p UNION MATCH (p:ProfileAlias {id: id}) RETURN p
+     } AS nodes
+CALL (id, aliases, nodes) {
+  UNWIND [id] + [a IN aliases | a.id] AS one
+  MATCH (c:ClusterChange {profileId: one})
   RETURN c {.profileId, .at, .kind, .related, .reason, .cause} AS change
-  UNION
-  UNWIND ids AS one
-  CALL (one) {
-    MATCH (p:Profile {id: one}) RETURN p
-    UNION
-    MATCH (p:ProfileAlias {id: one}) RETURN p
-  }
+  UNION ALL
+  UNWIND nodes AS p
   WITH p WHERE p.createdBy IS NOT NULL
   RETURN {profileId: p.id, at: p.createdAt, kind: 'created', related: [],
           reason: 'new identities', cause: p.createdBy} AS change
 }
-WITH id, change WHERE change IS NOT NULL
-ORDER BY change.at DESC, change.kind
+WITH id, change ORDER BY change.at DESC, change.kind
 RETURN id, collect(change) AS changes
 """
 LINKS_OF_SOURCE = """
