@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     # Identity graph rules.
     namespaces_file: Path | None = None
+    # Declared attribute types (profile/attributes.py); unset: the shipped attributes.yaml.
+    attributes_file: Path | None = None
     default_phone_region: str = "US"
     max_cluster_size: int = 50
     max_identities_per_record: int = 20
