@@ -139,7 +139,7 @@ def serve(uri: str, **env_overrides: str) -> tuple[subprocess.Popen, str]:
            "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
            "IDGRAPH_RATE_LIMIT_BURST": "1000000000", **env_overrides}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                             "idgraph.api.app:create_app", "--port", str(port),
+                             "idgraph.api.http.app:create_app", "--port", str(port),
                              "--no-access-log", "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):

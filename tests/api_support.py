@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.permissions import Role
 from tests.conftest import LiveServer, Neo4jServer, settings_for
 
 KEYS = {role: f"test-{role.value}-key-0123456789abcdef" for role in Role}

@@ -124,7 +124,7 @@ class LiveServer:
     """uvicorn serving create_app() on a free loopback port, in a background thread."""
 
     def __init__(self, settings: Settings) -> None:
-        from idgraph.api.app import create_app
+        from idgraph.api.http.app import create_app
 
         self.port = free_port()
         self.app = create_app(settings)
@@ -196,8 +196,8 @@ async def services(neo4j_server: Neo4jServer, empty_graph):
 
 async def execute_counting_round_trips(services, query: str, variables: dict, role):
     """Run a GraphQL document in-process; returns (result, Neo4j round trips it cost)."""
-    from idgraph.api.context import Context
-    from idgraph.api.schema import build_schema
+    from idgraph.api.graphql.context import Context
+    from idgraph.api.graphql.schema import build_schema
     from idgraph.db.graph import start_counting_round_trips
 
     trips = start_counting_round_trips()

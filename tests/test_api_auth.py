@@ -7,8 +7,8 @@ import logging
 import httpx
 import pytest
 
-from idgraph.api.app import create_app
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.permissions import Role
+from idgraph.api.http.app import create_app
 from tests.api_support import (
     CREATE_KEY,
     KEY_SPEC,
@@ -173,7 +173,7 @@ def test_foreign_cursor_is_invalid_input(secured, empty_graph):
 
 
 def test_every_root_field_declares_its_roles():
-    from idgraph.api.schema import build_schema
+    from idgraph.api.graphql.schema import build_schema
 
     schema = build_schema()
     undeclared = [f"{root}.{field.name}" for root in ("Query", "Mutation", "Subscription")

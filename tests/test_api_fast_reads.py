@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.permissions import Role
 from tests.api_support import KEY_SPEC, KEYS, api_server
 from tests.conftest import free_port
 from tests.identity_helpers import ident, ingest, record

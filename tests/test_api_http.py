@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from idgraph.api.schema import build_schema
+from idgraph.api.graphql.schema import build_schema
 from tests.api_support import LIST_KEYS, api_server, codes, post
 from tests.conftest import REPO
 
@@ -87,7 +87,7 @@ def test_unexpected_error_is_masked_with_the_request_id(live_api, empty_graph, m
         raise RuntimeError("secret internals: bolt://admin:hunter2@db")
 
     monkeypatch.setattr(live_api.app.state.api_keys, "page", broken)
-    with caplog.at_level(logging.ERROR, logger="idgraph.api.errors"):
+    with caplog.at_level(logging.ERROR, logger="idgraph.api.graphql.errors"):
         response = post(live_api.url, LIST_KEYS)
     body = response.json()
     request_id = response.headers["x-request-id"]

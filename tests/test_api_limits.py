@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from idgraph.api.context import Context
-from idgraph.api.permissions import Role
-from idgraph.api.ratelimit import RateLimiter
-from idgraph.api.schema import build_schema
+from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.permissions import Role
+from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.db.errors import DatabaseError
 from idgraph.db.graph import Graph
 from idgraph.services import Services

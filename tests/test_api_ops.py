@@ -8,7 +8,7 @@ import threading
 
 import httpx
 
-from idgraph.api.logs import JsonFormatter, RequestIdFilter, request_id_var
+from idgraph.api.http.logs import JsonFormatter, RequestIdFilter, request_id_var
 from tests.conftest import LiveServer, settings_for
 
 

@@ -59,7 +59,7 @@ def test_watcher_receives_a_merge_then_the_deletion(gql, live_api):
 
 
 def test_subscriptions_per_connection_are_capped(gql, live_api):
-    from idgraph.api.live_types import MAX_SUBSCRIPTIONS_PER_CONNECTION as cap
+    from idgraph.api.graphql.live import MAX_SUBSCRIPTIONS_PER_CONNECTION as cap
 
     with open_socket(live_api) as ws:
         for n in range(cap):

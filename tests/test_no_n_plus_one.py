@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.permissions import Role
 from tests.conftest import execute_counting_round_trips
 from tests.identity_helpers import ident, record
 

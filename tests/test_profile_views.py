@@ -3,7 +3,7 @@ provenance, ties, nested attributes, stitching, and the events connection."""
 
 from __future__ import annotations
 
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.permissions import Role
 from idgraph.profile.merge import PRECEDENCE, Policy
 from tests.conftest import execute_counting_round_trips
 from tests.identity_helpers import ingest, record

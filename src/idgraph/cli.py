@@ -68,8 +68,8 @@ def serve(
     """Serve the GraphQL API (starting the managed Neo4j when NEO4J_URI is unset)."""
     import uvicorn
 
-    from idgraph.api.app import create_app
-    from idgraph.api.logs import configure_logging
+    from idgraph.api.http.app import create_app
+    from idgraph.api.http.logs import configure_logging
     from idgraph.db.connect import graph_for
 
     settings = Settings()
@@ -102,7 +102,7 @@ def schema_export(
     output: str = typer.Option("schema.graphql", help="File to write ('-' for stdout)."),
 ) -> None:
     """Write the GraphQL schema (SDL) generated from the code; tests compare it to the file."""
-    from idgraph.api.schema import build_schema
+    from idgraph.api.graphql.schema import build_schema
 
     text = build_schema().as_str() + "\n"
     if output == "-":

@@ -7,7 +7,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from idgraph.api.permissions import Role
+from idgraph.auth.roles import Role
 from idgraph.errors import InvalidInput
 
 KEY_PREFIX = "idg_"

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from idgraph.api.permissions import Role
 from idgraph.auth.keys import Principal, generate_key, hash_key, parse_static_keys
 from idgraph.auth.repository import ApiKeyRepository
+from idgraph.auth.roles import Role
 from idgraph.db.graph import Graph
 from idgraph.errors import InvalidInput
 

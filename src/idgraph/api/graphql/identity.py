@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
@@ -10,22 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.permissions import Role, allow
-from idgraph.errors import InvalidInput
+from idgraph.api.graphql.common import Identity, IdentityInput, from_millis, to_key
+from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.profile import Profile, load_profile
 from idgraph.identity.clustering import ClusterReport
-from idgraph.identity.normalise import IdentityKey, IdentityRejected
+from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import IngestResult as IngestOutcome
 from idgraph.identity.service import explain
-
-
-def from_millis(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-@strawberry.input(description="An identity as sent by a client; normalised by the service.")
-class IdentityInput:
-    namespace: str
-    value: str
 
 
 @strawberry.input(description="What one source says about a set of identities, at a time.")
@@ -45,19 +36,6 @@ class EventInput:
     type: str
     identities: list[IdentityInput]
     properties: JSON | None = None
-
-
-@strawberry.type(description="A normalised identity: (namespace, value).")
-class Identity:
-    namespace: str
-    value: str
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-
-    @classmethod
-    def from_key(cls, key: str) -> Identity:
-        namespace, value = key.split(":", 1)
-        return cls(namespace=namespace, value=value)
 
 
 @strawberry.enum(description="Which list of the ingest call an error refers to.")
@@ -143,10 +121,7 @@ class Resolution:
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="The whole profile; batched across the list (no N+1).")
-    async def profile(self, info: Info) -> Annotated[
-            "Profile", strawberry.lazy("idgraph.api.profile_types")] | None:  # noqa: UP037, F821
-        from idgraph.api.profile_types import load_profile
-
+    async def profile(self, info: Info) -> Profile | None:
         return await load_profile(info, str(self.profile_id)) if self.profile_id else None
 
 
@@ -178,13 +153,6 @@ class UnlinkResult:
     merges: list[ProfileMerge]
     splits: list[ProfileSplit]
     refused_links: list[RefusedLink]
-
-
-def to_key(info: Info, identity: IdentityInput) -> IdentityKey:
-    try:
-        return info.context.services.identity.normalise(identity.namespace, identity.value)
-    except IdentityRejected as exc:
-        raise InvalidInput(str(exc), exc.code) from exc
 
 
 def _raw_identities(identities: list[IdentityInput]) -> list[dict]:

@@ -7,13 +7,13 @@ import functools
 import strawberry
 from strawberry.types import Info
 
-from idgraph.api.apikey_types import ApiKeyMutation, ApiKeyQuery
-from idgraph.api.identity_types import IdentityMutation, IdentityQuery
-from idgraph.api.limits import schema_config, schema_extensions
-from idgraph.api.live_types import Subscription
-from idgraph.api.permissions import Role, allow
-from idgraph.api.profile_admin_types import ProfileAdminMutation, ProfileAdminQuery
-from idgraph.api.profile_types import ProfileQuery
+from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
+from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
+from idgraph.api.graphql.limits import schema_config, schema_extensions
+from idgraph.api.graphql.live import Subscription
+from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.profile import ProfileQuery
+from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
 from idgraph.config import Settings
 
 EVERY_ROLE = allow(*Role)

@@ -42,9 +42,9 @@ from graphql.language.location import get_location
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idgraph.api.errors import database_failure
-from idgraph.api.identity_types import from_millis
-from idgraph.api.profile_types import READERS, ordered_identities
+from idgraph.api.graphql.errors import database_failure
+from idgraph.api.graphql.identity import from_millis
+from idgraph.api.graphql.profile import READERS, ordered_identities
 from idgraph.db.errors import DatabaseError
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.profile.service import ProfileRead

@@ -11,9 +11,9 @@ import time
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idgraph.api.logs import request_id_var
-from idgraph.api.metrics import Metrics
-from idgraph.api.responses import error_response
+from idgraph.api.http.logs import request_id_var
+from idgraph.api.http.metrics import Metrics
+from idgraph.api.http.responses import error_response
 
 access_log = logging.getLogger("idgraph.api.access")
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")

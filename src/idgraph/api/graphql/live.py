@@ -15,9 +15,9 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from idgraph.api.identity_types import IdentityInput, to_key
-from idgraph.api.permissions import Role, allow
-from idgraph.api.profile_types import Profile
+from idgraph.api.graphql.common import IdentityInput, to_key
+from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20

@@ -25,13 +25,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idgraph.api.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
-from idgraph.api.fast_reads import FAST_READ_DECLINED, FastProfileReads
-from idgraph.api.graphql_app import JSON, preferred_media_type
-from idgraph.api.logs import request_id_var
-from idgraph.api.metrics import Metrics
-from idgraph.api.middleware import record_request, request_id_for
-from idgraph.api.ratelimit import RateLimiter
+from idgraph.api.graphql.fast_reads import FAST_READ_DECLINED, FastProfileReads
+from idgraph.api.http.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
+from idgraph.api.http.graphql_app import JSON, preferred_media_type
+from idgraph.api.http.logs import request_id_var
+from idgraph.api.http.metrics import Metrics
+from idgraph.api.http.middleware import record_request, request_id_for
+from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.auth.service import ApiKeyService
 from idgraph.db.errors import DatabaseError
 

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from idgraph.api.loaders import Loaders
-from idgraph.api.permissions import Role
+from idgraph.api.graphql.loaders import Loaders
+from idgraph.auth.roles import Role
 from idgraph.services import Services
 
 
@@ -20,7 +20,7 @@ class Context:
     role: Role | None = None
     key_id: str | None = None  # the calling API key's id (never the key)
     api_keys: Any = None  # idgraph.auth.service.ApiKeyService
-    metrics: Any = None  # idgraph.api.metrics.Metrics
+    metrics: Any = None  # idgraph.api.http.metrics.Metrics
     connection_params: dict | None = None  # a WebSocket's connection_init payload
 
     _loaders: Any = None

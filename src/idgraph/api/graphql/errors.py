@@ -14,7 +14,7 @@ from strawberry.extensions import MaskErrors
 from idgraph.db.errors import DatabaseError, DatabaseUnavailable
 from idgraph.errors import IdgraphError
 
-log = logging.getLogger("idgraph.api.errors")
+log = logging.getLogger("idgraph.api.graphql.errors")
 
 DATABASE_UNAVAILABLE = "Neo4j is unreachable right now; retry shortly (see /readyz)."
 DATABASE_FAILED = "The graph database could not complete this request; retry, or narrow it."

@@ -9,8 +9,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from idgraph.api.identity_types import IdentityInput, to_key
-from idgraph.api.permissions import Role, allow
+from idgraph.api.graphql.common import IdentityInput, to_key
+from idgraph.api.graphql.permissions import Role, allow
 from idgraph.profile import computed, deletion
 from idgraph.profile.merge import PRECEDENCE, TIMESTAMP, Policy
 from idgraph.profile.metrics import figures

@@ -23,11 +23,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
-from idgraph.api.context import Context
-from idgraph.api.fast_reads import FastProfileReads
-from idgraph.api.limits import CachedValidation
-from idgraph.api.responses import error_response
-from idgraph.api.schema import build_schema
+from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.fast_reads import FastProfileReads
+from idgraph.api.graphql.limits import CachedValidation
+from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.responses import error_response
 from idgraph.config import Settings
 from idgraph.services import Services
 

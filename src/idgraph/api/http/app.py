@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from idgraph.api.auth_middleware import AuthMiddleware
-from idgraph.api.front_door import FrontDoor
-from idgraph.api.graphql_app import build_graphql_app
-from idgraph.api.metrics import Metrics, metrics_endpoint
-from idgraph.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from idgraph.api.ratelimit import RateLimiter
+from idgraph.api.http.auth_middleware import AuthMiddleware
+from idgraph.api.http.front_door import FrontDoor
+from idgraph.api.http.graphql_app import build_graphql_app
+from idgraph.api.http.metrics import Metrics, metrics_endpoint
+from idgraph.api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.auth.service import ApiKeyService
 from idgraph.config import Settings
 from idgraph.db.errors import DatabaseError

@@ -4,8 +4,7 @@ name, and the Neo4j connection pool; served at /metrics (analyst and admin roles
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -19,9 +18,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from starlette.requests import Request
 from starlette.responses import Response
-from strawberry.extensions import SchemaExtension
 
-from idgraph.api.permissions import Role
+from idgraph.auth.roles import Role
 from idgraph.db.graph import Graph
 
 ROUTES = frozenset({"/graphql", "/metrics", "/healthz", "/readyz"})
@@ -95,29 +93,6 @@ class Metrics:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
-
-
-class GraphQLMetrics(SchemaExtension):
-    """Counts each operation, its latency and its errors (after masking, so codes are final)."""
-
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        metrics: Metrics | None = getattr(self.execution_context.context, "metrics", None)
-        if metrics is None:
-            return
-        context = self.execution_context
-        errors = getattr(context.result, "errors", None) or ()
-        metrics.observe_operation(
-            context.operation_name, _operation_type(context), time.perf_counter() - started,
-            [(error.extensions or {}).get("code", "UNKNOWN") for error in errors])
-
-
-def _operation_type(context) -> str:
-    try:
-        return context.operation_type.value
-    except Exception:  # noqa: BLE001 - an unparsable document has no operation type
-        return "invalid"
 
 
 async def metrics_endpoint(request: Request) -> Response:

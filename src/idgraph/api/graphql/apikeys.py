@@ -11,8 +11,8 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from idgraph.api.limits import DEFAULT_PAGE_SIZE, page_size
-from idgraph.api.permissions import Role, allow
+from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
+from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
 
 ApiRole = strawberry.enum(Role, name="ApiRole", description=(

@@ -28,9 +28,9 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
-from idgraph.api.cost import PAGE_ARGUMENTS, cost_rule
-from idgraph.api.errors import IdgraphMaskErrors
-from idgraph.api.metrics import GraphQLMetrics
+from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
+from idgraph.api.graphql.errors import IdgraphMaskErrors
+from idgraph.api.graphql.observability import GraphQLMetrics
 from idgraph.config import Settings
 from idgraph.errors import InvalidInput
 

@@ -14,9 +14,9 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.identity_types import Identity, IdentityInput, from_millis
-from idgraph.api.limits import DEFAULT_PAGE_SIZE, page_size
-from idgraph.api.permissions import Role, allow
+from idgraph.api.graphql.common import Identity, IdentityInput, from_millis
+from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
+from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
 from idgraph.identity.normalise import IdentityRejected

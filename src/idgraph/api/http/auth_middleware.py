@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from idgraph.api.permissions import Role
-from idgraph.api.ratelimit import RateLimiter
-from idgraph.api.responses import error_response
+from idgraph.api.http.ratelimit import RateLimiter
+from idgraph.api.http.responses import error_response
 from idgraph.auth.keys import Principal, is_loopback
+from idgraph.auth.roles import Role
 from idgraph.auth.service import ApiKeyService
 from idgraph.db.errors import DatabaseError
 

@@ -1,19 +1,15 @@
-"""Roles and the per-field permission check every resolver declares."""
+"""The per-field permission check every resolver declares (roles live in auth/roles.py)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from idgraph.auth.roles import Role
 
-class Role(StrEnum):
-    APP = "app"  # front-end apps: read a profile by identity
-    PARTNER = "partner"  # integration partners: ingest, resolve, export
-    ANALYST = "analyst"  # segments, previews, metrics, saved queries; read-only
-    ADMIN = "admin"  # merge policies, namespaces, deletion, keys (and everything else)
+__all__ = ["Role", "allow"]
 
 
 def allow(*roles: Role) -> type[BasePermission]:
