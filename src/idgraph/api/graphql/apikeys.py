@@ -11,6 +11,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
@@ -75,7 +76,7 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
 class ApiKeyQuery:
     @strawberry.field(description="Stored API keys, oldest first (start-up keys not listed).",
                       permission_classes=[allow()])
-    async def api_keys(self, info: Info, first: int | None = DEFAULT_PAGE_SIZE,
+    async def api_keys(self, info: Info[Context, None], first: int | None = DEFAULT_PAGE_SIZE,
                        after: str | None = None) -> relay.Connection[ApiKey]:
         size = page_size(first, info.context.services.settings)
         rows = await info.context.api_keys.page(size + 1, _after(after))
@@ -90,14 +91,15 @@ class ApiKeyQuery:
 class ApiKeyMutation:
     @strawberry.mutation(description="Create a key; its secret is returned this once only.",
                          permission_classes=[allow()])
-    async def create_api_key(self, info: Info, name: str,
+    async def create_api_key(self, info: Info[Context, None], name: str,
                              role: ApiRole) -> CreateApiKeyPayload:  # type: ignore[valid-type]
         record, key = await info.context.api_keys.create(name, Role(role))
         return CreateApiKeyPayload(api_key=ApiKey.from_row(record), key=key)
 
     @strawberry.mutation(description="Delete a stored key: it stops working at once.",
                          permission_classes=[allow()])
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> RevokeApiKeyResult:
+    async def revoke_api_key(self, info: Info[Context, None],
+                             id: strawberry.ID) -> RevokeApiKeyResult:
         if await info.context.api_keys.revoke(str(id)):
             return ApiKeyRevoked(id=id)
         return ApiKeyNotFound(id=id, message=f"No API key has the id {id}.")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import strawberry
 from strawberry.types import Info
 
+from idgraph.api.graphql.context import Context
 from idgraph.errors import InvalidInput
 from idgraph.identity.normalise import IdentityKey, IdentityRejected
 
@@ -34,7 +35,7 @@ class Identity:
         return cls(namespace=namespace, value=value)
 
 
-def to_key(info: Info, identity: IdentityInput) -> IdentityKey:
+def to_key(info: Info[Context, None], identity: IdentityInput) -> IdentityKey:
     try:
         return info.context.services.identity.normalise(identity.namespace, identity.value)
     except IdentityRejected as exc:

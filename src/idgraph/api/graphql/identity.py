@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from idgraph.api.graphql.common import Identity, IdentityInput, from_millis, to_key
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
 from idgraph.identity.clustering import ClusterReport
@@ -121,7 +122,7 @@ class Resolution:
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="The whole profile; batched across the list (no N+1).")
-    async def profile(self, info: Info) -> Profile | None:
+    async def profile(self, info: Info[Context, None]) -> Profile | None:
         return await load_profile(info, str(self.profile_id)) if self.profile_id else None
 
 
@@ -186,7 +187,7 @@ Records = Annotated[list[RecordInput] | None, strawberry.argument(description="R
 Events = Annotated[list[EventInput] | None, strawberry.argument(description="Events.")]
 
 
-async def _ingest(info: Info, records: list[RecordInput] | None,
+async def _ingest(info: Info[Context, None], records: list[RecordInput] | None,
                   events: list[EventInput] | None, dry_run: bool) -> IngestResult:
     recs = [record_dict(r) for r in records or []]
     evs = [event_dict(e) for e in events or []]
@@ -200,7 +201,8 @@ async def _ingest(info: Info, records: list[RecordInput] | None,
 class IdentityQuery:
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="Map identities to profile ids, in input order.")
-    async def resolve(self, info: Info, identities: list[IdentityInput]) -> list[Resolution]:
+    async def resolve(self, info: Info[Context, None],
+                      identities: list[IdentityInput]) -> list[Resolution]:
         service = info.context.services.identity
         profile_ids = await service.resolve([(i.namespace, i.value) for i in identities])
         out = []
@@ -216,14 +218,15 @@ class IdentityQuery:
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER, Role.ANALYST)],
                       description="Why two identities are, or are not, one profile.")
-    async def explain(self, info: Info, a: IdentityInput, b: IdentityInput) -> Explanation:
+    async def explain(self, info: Info[Context, None],
+                      a: IdentityInput, b: IdentityInput) -> Explanation:
         result = await explain(info.context.services.identity, to_key(info, a), to_key(info, b))
         return Explanation(same_profile=result["same_profile"], message=result["message"],
                            links=[link_evidence(lk) for lk in result["links"]])
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="Dry run: what an ingest would do, writing nothing.")
-    async def simulate_ingest(self, info: Info, records: Records = None,
+    async def simulate_ingest(self, info: Info[Context, None], records: Records = None,
                               events: Events = None) -> IngestResult:
         return await _ingest(info, records, events, dry_run=True)
 
@@ -232,14 +235,14 @@ class IdentityQuery:
 class IdentityMutation:
     @strawberry.mutation(permission_classes=[allow(Role.PARTNER)],
                          description="Ingest records and events; bad items are reported.")
-    async def ingest(self, info: Info, records: Records = None,
+    async def ingest(self, info: Info[Context, None], records: Records = None,
                      events: Events = None) -> IngestResult:
         return await _ingest(info, records, events, dry_run=False)
 
     @strawberry.mutation(permission_classes=[allow()],
                          description="Remove the link between two identities (all sources, or "
                                      "one) and re-split the cluster.")
-    async def unlink(self, info: Info, a: IdentityInput, b: IdentityInput,
+    async def unlink(self, info: Info[Context, None], a: IdentityInput, b: IdentityInput,
                      only_source: SourceArg = None,
                      reason: str = "manual unlink") -> UnlinkResult:
         pair = (to_key(info, a), to_key(info, b))
@@ -249,12 +252,12 @@ class IdentityMutation:
 
     @strawberry.mutation(permission_classes=[allow()],
                          description="Remove every link one source contributed; re-split.")
-    async def unlink_source(self, info: Info, source_name: RequiredSourceArg,
+    async def unlink_source(self, info: Info[Context, None], source_name: RequiredSourceArg,
                             reason: str = "source unlinked") -> UnlinkResult:
         done = await info.context.services.identity.unlink(source=source_name, reason=reason)
         return _unlink_result(info, done)
 
 
-def _unlink_result(info: Info, done: dict) -> UnlinkResult:
+def _unlink_result(info: Info[Context, None], done: dict) -> UnlinkResult:
     info.context.notify_changed(done["report"].changed_profiles)
     return UnlinkResult(unlinked=done["unlinked"], **_changes(done["report"]))

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from idgraph.api.graphql.common import IdentityInput, to_key
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
@@ -36,7 +37,7 @@ class ProfileChange:
     profile: Profile | None
 
 
-def _claim_slot(info: Info) -> dict:
+def _claim_slot(info: Info[Context, None]) -> dict:
     """Per-connection subscription count, kept on the WebSocket's own state."""
     state = info.context.request.scope.setdefault("state", {})
     counter = state.setdefault("idgraph_subscriptions", {"open": 0})
@@ -51,7 +52,7 @@ def _claim_slot(info: Info) -> dict:
 class Subscription:
     @strawberry.subscription(permission_classes=[allow(Role.APP, Role.PARTNER, Role.ANALYST)],
                              description="The profile of an identity, pushed on every change.")
-    async def profile_changed(self, info: Info,
+    async def profile_changed(self, info: Info[Context, None],
                               identity: IdentityInput) -> AsyncGenerator[ProfileChange, None]:
         key = to_key(info, identity).key
         counter = _claim_slot(info)

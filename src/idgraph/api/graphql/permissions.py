@@ -7,6 +7,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from idgraph.api.graphql.context import Context
 from idgraph.auth.roles import Role
 
 __all__ = ["Role", "allow"]
@@ -22,7 +23,7 @@ def allow(*roles: Role) -> type[BasePermission]:
         message = f"Forbidden: this operation needs one of the roles {names}."
         error_extensions = {"code": "FORBIDDEN"}
 
-        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
             return getattr(info.context, "role", None) in allowed
 
     Allowed.__name__ = f"Allow_{'_'.join(sorted(r.value for r in allowed))}"

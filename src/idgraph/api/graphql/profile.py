@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from idgraph.api.graphql.common import Identity, IdentityInput, from_millis
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
@@ -102,7 +103,7 @@ class Profile:
 
     @strawberry.field(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
                       description="Merges, splits and refused links, newest first.")
-    async def history(self, info: Info) -> list[ClusterChange]:
+    async def history(self, info: Info[Context, None]) -> list[ClusterChange]:
         rows = await info.context.loaders.history.load(str(self.id))
         return [ClusterChange(profile_id=strawberry.ID(r["profileId"]), at=from_millis(r["at"]),
                               kind=r["kind"], related=r["related"] or [], reason=r["reason"],
@@ -110,7 +111,7 @@ class Profile:
 
     @strawberry.field(permission_classes=READERS,
                       description="The merged attributes as a JSON object (nested).")
-    async def attributes(self, info: Info, merge_policy: PolicyArg = None) -> JSON:
+    async def attributes(self, info: Info[Context, None], merge_policy: PolicyArg = None) -> JSON:
         if merge_policy is None and self.loaded is not None:
             ready = self.loaded.default_attributes(self.asked_key)
             if ready is not None:
@@ -119,7 +120,7 @@ class Profile:
 
     @strawberry.field(permission_classes=READERS,
                       description="Per merged attribute: its value, provenance and what it beat.")
-    async def attribute_provenance(self, info: Info,
+    async def attribute_provenance(self, info: Info[Context, None],
                                    merge_policy: PolicyArg = None) -> list[AttributeValue]:
         return [AttributeValue(path=v.path, value=v.winner.value, source=v.winner.source,
                                record_id=v.winner.record_id,
@@ -129,7 +130,7 @@ class Profile:
 
     @strawberry.field(permission_classes=READERS,
                       description="Events about the profile's identities, newest first.")
-    async def events(self, info: Info, first: int | None = DEFAULT_PAGE_SIZE,
+    async def events(self, info: Info[Context, None], first: int | None = DEFAULT_PAGE_SIZE,
                      after: str | None = None, types: list[str] | None = None,
                      since: datetime | None = None,
                      until: datetime | None = None) -> relay.Connection[ExperienceEvent]:
@@ -144,12 +145,12 @@ class Profile:
 
     @strawberry.field(permission_classes=READERS,
                       description="Every computed attribute's value over its lookback window.")
-    async def computed(self, info: Info) -> list[ComputedValue]:
+    async def computed(self, info: Info[Context, None]) -> list[ComputedValue]:
         values = await info.context.loaders.computed.load(str(self.id))
         return [ComputedValue(name=d.name, function=d.function, event_type=d.event_type,
                               property=d.property, value=value) for d, value in values]
 
-    async def _merged(self, info: Info, policy_id: strawberry.ID | None):
+    async def _merged(self, info: Info[Context, None], policy_id: strawberry.ID | None):
         service = info.context.services.profiles
         wanted = None if policy_id is None else str(policy_id)
         read = self.loaded
@@ -214,7 +215,7 @@ def _walk(selections: Iterable[Any]) -> Iterable[Any]:
             yield from _walk(selection.selections)
 
 
-def lookahead(info: Info) -> ReadShape:
+def lookahead(info: Info[Context, None]) -> ReadShape:
     """What the read must fetch: only the materialised view when the query asks for default
     `attributes` alone; fragments (and the named policies) when it merges at read time."""
     merged_fields, ids = [], set()
@@ -234,7 +235,7 @@ def lookahead(info: Info) -> ReadShape:
 class ProfileQuery:
     @strawberry.field(permission_classes=READERS,
                       description="The profile of an identity (raw values are normalised).")
-    async def profile(self, info: Info, identity: IdentityInput) -> Profile | None:
+    async def profile(self, info: Info[Context, None], identity: IdentityInput) -> Profile | None:
         services = info.context.services
         try:
             key = services.identity.normalise(identity.namespace, identity.value).key
@@ -248,11 +249,11 @@ class ProfileQuery:
 
     @strawberry.field(permission_classes=READERS,
                       description="A profile by id; a merged-away id gives the surviving profile.")
-    async def profile_by_id(self, info: Info, id: strawberry.ID) -> Profile | None:
+    async def profile_by_id(self, info: Info[Context, None], id: strawberry.ID) -> Profile | None:
         return await load_profile(info, str(id))
 
 
-async def load_profile(info: Info, profile_id: str) -> Profile | None:
+async def load_profile(info: Info[Context, None], profile_id: str) -> Profile | None:
     """A profile by id through the request's DataLoader (batched with its siblings)."""
     read = await info.context.loaders.profiles(lookahead(info)).load(profile_id)
     registry = info.context.services.identity.registry

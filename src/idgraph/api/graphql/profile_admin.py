@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from idgraph.api.graphql.common import IdentityInput, to_key
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.profile import computed, deletion
 from idgraph.profile.merge import PRECEDENCE, TIMESTAMP, Policy
@@ -151,21 +152,22 @@ SourceName = Annotated[str, strawberry.argument(name="source")]
 @strawberry.type
 class ProfileAdminQuery:
     @strawberry.field(permission_classes=READERS, description="The default first.")
-    async def merge_policies(self, info: Info) -> list[MergePolicy]:
+    async def merge_policies(self, info: Info[Context, None]) -> list[MergePolicy]:
         return [MergePolicy.of(p) for p in await info.context.services.profiles.policies.list()]
 
     @strawberry.field(permission_classes=READERS)
-    async def merge_policy(self, info: Info, id: strawberry.ID) -> MergePolicy:
+    async def merge_policy(self, info: Info[Context, None], id: strawberry.ID) -> MergePolicy:
         return MergePolicy.of(await info.context.services.profiles.policies.get(str(id)))
 
     @strawberry.field(permission_classes=READERS)
-    async def computed_attributes(self, info: Info) -> list[ComputedAttribute]:
+    async def computed_attributes(self, info: Info[Context, None]) -> list[ComputedAttribute]:
         defs = await info.context.services.profiles.definitions()
         return [ComputedAttribute.of(d) for d in defs]
 
     @strawberry.field(permission_classes=[allow(Role.ANALYST)],
                       description="Profile, identity and event counts; test profiles excluded.")
-    async def metrics(self, info: Info, include_test_profiles: bool = False) -> ProfileMetrics:
+    async def metrics(self, info: Info[Context, None],
+                      include_test_profiles: bool = False) -> ProfileMetrics:
         f = await figures(info.context.services.graph, include_test_profiles)
         return ProfileMetrics(
             profiles=f.profiles, identities=f.identities, events=f.events,
@@ -182,23 +184,24 @@ class ProfileAdminQuery:
 @strawberry.type
 class ProfileAdminMutation:
     @strawberry.mutation(permission_classes=ADMIN)
-    async def create_merge_policy(self, info: Info, input: MergePolicyInput) -> MergePolicy:
+    async def create_merge_policy(self, info: Info[Context, None],
+                                  input: MergePolicyInput) -> MergePolicy:
         store = info.context.services.profiles.policies
         return MergePolicy.of(await store.create(input.policy()))
 
     @strawberry.mutation(permission_classes=ADMIN)
-    async def update_merge_policy(self, info: Info, id: strawberry.ID,
+    async def update_merge_policy(self, info: Info[Context, None], id: strawberry.ID,
                                   input: MergePolicyInput) -> MergePolicy:
         store = info.context.services.profiles.policies
         return MergePolicy.of(await store.update(input.policy(str(id))))
 
     @strawberry.mutation(permission_classes=ADMIN, description="False when no such policy.")
-    async def delete_merge_policy(self, info: Info, id: strawberry.ID) -> bool:
+    async def delete_merge_policy(self, info: Info[Context, None], id: strawberry.ID) -> bool:
         return await info.context.services.profiles.policies.delete(str(id))
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Define one; it is filled from the events in its window.")
-    async def create_computed_attribute(self, info: Info,
+    async def create_computed_attribute(self, info: Info[Context, None],
                                         input: ComputedAttributeInput) -> ComputedAttribute:
         definition = computed.Definition(input.name.strip(), input.function.value,
                                          input.event_type, input.property,
@@ -206,12 +209,13 @@ class ProfileAdminMutation:
         return ComputedAttribute.of(await info.context.services.profiles.define(definition))
 
     @strawberry.mutation(permission_classes=ADMIN, description="False when no such name.")
-    async def delete_computed_attribute(self, info: Info, name: str) -> bool:
+    async def delete_computed_attribute(self, info: Info[Context, None], name: str) -> bool:
         return await info.context.services.profiles.undefine(name)
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Privacy deletion of the whole profile of an identity.")
-    async def delete_profile(self, info: Info, identity: IdentityInput) -> DeletionReceipt:
+    async def delete_profile(self, info: Info[Context, None],
+                             identity: IdentityInput) -> DeletionReceipt:
         key = to_key(info, identity).key
         receipt = await info.context.services.graph.write_tx(
             lambda tx: deletion.delete_profile(tx, key))
@@ -220,7 +224,8 @@ class ProfileAdminMutation:
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Delete everything one source contributed; re-cluster.")
-    async def delete_source(self, info: Info, source_name: SourceName) -> DeletionReceipt:
+    async def delete_source(self, info: Info[Context, None],
+                            source_name: SourceName) -> DeletionReceipt:
         services = info.context.services
         receipt = await services.graph.write_tx(
             lambda tx: deletion.delete_source(tx, source_name, services.identity))

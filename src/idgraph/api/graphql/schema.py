@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
+from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
 from idgraph.api.graphql.live import Subscription
@@ -33,7 +34,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
 
     @strawberry.field(description="Checks that Neo4j answers; errors with DATABASE_UNAVAILABLE.",
                       permission_classes=[EVERY_ROLE])
-    async def health(self, info: Info) -> Health:
+    async def health(self, info: Info[Context, None]) -> Health:
         await info.context.services.graph.ping()
         return Health(neo4j="ok")
 
