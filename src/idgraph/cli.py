@@ -31,6 +31,17 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _check_attribute_schema(settings: Settings) -> None:
+    """Fail before anything starts when the attribute schema file cannot be used."""
+    from idgraph.profile.attributes import AttributeSchemaError, load_attribute_schema
+
+    try:
+        load_attribute_schema(settings.attributes_file)
+    except AttributeSchemaError as exc:
+        raise fail(f"{exc}. Fix the file, or unset IDGRAPH_ATTRIBUTES_FILE to use the shipped "
+                   "one.") from exc
+
+
 @neo4j_app.command("start")
 def neo4j_start() -> None:
     """Start the managed Neo4j (or reuse the running one); prints the Bolt URI last."""
@@ -73,6 +84,7 @@ def serve(
     from idgraph.db.connect import graph_for
 
     settings = Settings()
+    _check_attribute_schema(settings)
     host = host or settings.host
     port = port or settings.port
     try:
@@ -124,6 +136,7 @@ def ingest(
     from idgraph.ingest.runner import ingest_file
 
     settings = Settings()
+    _check_attribute_schema(settings)
     try:
         summary = asyncio.run(_ingest(settings, file, batch_size or settings.ingest_batch_size,
                                       rejects, progress, ingest_file))
