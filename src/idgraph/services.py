@@ -11,6 +11,7 @@ from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
 from idgraph.profile import materialise
+from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.service import ProfileService
 
 
@@ -30,9 +31,10 @@ class Services:
             max_event_bytes=settings.max_event_bytes,
             default_region=settings.default_phone_region,
         )
+        attributes = load_attribute_schema(settings.attributes_file)
         identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
                                    settings.max_cluster_size, settings.ingest_batch_size,
-                                   settings.ingest_concurrency)
+                                   settings.ingest_concurrency, attributes.typed)
         profiles = ProfileService(graph)
         # Computed attributes, test flags and then (reading those flags) the materialised
         # views are kept current inside each ingest transaction.

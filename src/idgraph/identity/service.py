@@ -14,7 +14,7 @@ from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport, recluster
 from idgraph.identity.evidence import Evidence, aggregate
-from idgraph.identity.items import Item, Limits, Rejection, validate_item
+from idgraph.identity.items import Item, Limits, Rejection, TypeAttributes, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 
@@ -56,7 +56,7 @@ def now_ms() -> int:
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  max_cluster_size: int = 50, batch_size: int = 1000,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, type_attributes: TypeAttributes | None = None) -> None:
         # Called inside every transaction that stores items or re-clusters (ingest, unlink),
         # with the newly stored items and what re-clustering changed: other domains (profiles'
         # computed attributes and views) keep their state current in the same transaction.
@@ -70,6 +70,8 @@ class IdentityService:
         # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
         # one batch while Python prepares or finishes another.
         self.concurrency = max(1, concurrency)
+        # Declared attribute types (profile/attributes.py): every way in types records alike.
+        self.type_attributes = type_attributes
 
     # -- ingest -----------------------------------------------------------------------------
     async def validate(self, records: Sequence[dict], events: Sequence[dict],
@@ -92,7 +94,7 @@ class IdentityService:
             raw, kind = raw_items[index]
             try:
                 good.append((index, validate_item(raw, kind, self.registry, self.limits,
-                                                  self.normaliser)))
+                                                  self.normaliser, self.type_attributes)))
             except IdentityRejected as exc:
                 bad.append(Rejection(index, exc.code, str(exc)))
 
