@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,11 @@ from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_
 Normalise = Callable[[Any, Any], IdentityKey]
 # Between the source and the record or event id in an item's key.
 KEY_SEPARATOR = "|"
+# The timestamps an item may carry: [1900-01-01, 2200-01-01) UTC, in epoch milliseconds. Far
+# outside every real record, and what lies outside is a unit mistake (microseconds or
+# nanoseconds sent as milliseconds) that, once stored, made every read of the profile fail.
+EARLIEST_TS = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
+END_TS = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -90,15 +96,28 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
                                "source from the id in an item's key)")
     item_id = _required_text(raw, id_field)
     event_type = _required_text(raw, "type") if kind == "event" else None
-    try:
-        ts = to_millis(raw.get("timestamp"))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
+    ts = _timestamp(raw.get("timestamp"))
     normalise = normalise or (lambda namespace, value: normalise_identity(
         registry, namespace, value, limits.default_region))
     identities = _identities(raw.get("identities"), normalise, limits)
     payload = _payload(raw.get(payload_field), payload_field, kind, limits)
     return Item(kind, source, item_id, ts, identities, payload, event_type)
+
+
+def _timestamp(value: Any) -> int:
+    """Epoch milliseconds within [EARLIEST_TS, END_TS), or IdentityRejected."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp {value!r} is not a finite number")
+    try:
+        ts = to_millis(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
+    if not EARLIEST_TS <= ts < END_TS:
+        raise IdentityRejected(
+            "INVALID_TIMESTAMP", f"timestamp {value!r} is outside 1900-01-01 .. 2199-12-31 UTC "
+            f"(epoch milliseconds {EARLIEST_TS} .. {END_TS - 1}; microseconds or nanoseconds "
+            "sent as milliseconds?)")
+    return ts
 
 
 def _required_text(raw: dict[str, Any], name: str) -> str:

@@ -10,6 +10,7 @@ since an event about two identities is stored twice) over the window as of now.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,8 +119,19 @@ def contribution(d: Definition, event: EventFact) -> float | str | None:
         return None if d.property and value is None else 1.0
     if d.function == "MOST_RECENT":
         return None if value is None else json.dumps(value)
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else None
+    return _finite(value)
+
+
+def _finite(value: Any) -> float | None:
+    """A number as a finite float; None (no contribution) for anything else, including
+    integers past the float range (10**400) and NaN or infinities from older data."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def state_rows(definitions: list[Definition], events: list[EventFact], now: int) -> list[dict]:
@@ -163,5 +175,9 @@ def aggregate(d: Definition, states: list[dict[str, Any]], now: int) -> Any:
     return json.loads(entries[latest][1])
 
 
-def _number(value: float) -> int | float:
+def _number(value: float) -> int | float | None:
+    """An integral value as an int; None for a sum past the float range (JSON has no
+    Infinity)."""
+    if not math.isfinite(value):
+        return None
     return int(value) if float(value).is_integer() else value

@@ -85,7 +85,9 @@ class ComputedValue:
     function: str
     event_type: str
     property: str | None
-    value: JSON = strawberry.field(description="COUNT and SUM are 0 without events; others null.")
+    value: JSON | None = strawberry.field(
+        description="COUNT and SUM are 0 without events, others null; SUM is null past the "
+                    "float range.")
 
 
 @strawberry.type(description="A customer: the cluster of identities reachable over links.")

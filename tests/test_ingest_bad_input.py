@@ -1,0 +1,75 @@
+"""Bad input through the GraphQL API: each bad item is one rejection with a code, the good ones
+go in, and what went in reads back as valid JSON."""
+
+from __future__ import annotations
+
+from tests.identity_helpers import ident, ingest, record
+from tests.profile_helpers import ago, event
+from tests.test_profile_computed import computed, define
+
+READ = """
+query R($identity: IdentityInput!) {
+  profile(identity: $identity) {
+    attributes identities { namespace value firstSeen lastSeen }
+    events(first: 10) { edges { node { timestamp properties } } }
+  }
+}
+"""
+
+
+def rejected(result: dict) -> list[tuple[int, str]]:
+    return sorted((e["index"], e["code"]) for e in result["errors"])
+
+
+def at(moment: str, record_id: str, *identities: str) -> dict:
+    return {**record(record_id, *identities), "timestamp": moment}
+
+
+def test_timestamps_outside_the_documented_range_are_rejected_per_item(gql):
+    result = ingest(gql, [at("1899-12-31T23:59:59Z", "0", "crm:C0"),
+                          at("1900-01-01T00:00:00Z", "1", "crm:C1"),
+                          at("2199-12-31T23:59:59.999Z", "2", "crm:C1"),
+                          at("2200-01-01T00:00:00Z", "3", "crm:C3"),
+                          at("0001-01-01T00:00:00Z", "4", "crm:C4"),
+                          at("9999-12-31T23:59:59Z", "5", "crm:C5")])
+    assert result["accepted"] == 2
+    assert rejected(result) == [(0, "INVALID_TIMESTAMP"), (3, "INVALID_TIMESTAMP"),
+                                (4, "INVALID_TIMESTAMP"), (5, "INVALID_TIMESTAMP")]
+    assert "1900-01-01" in result["errors"][0]["message"]
+    read = gql(READ, {"identity": ident("crm:C1")})["profile"]
+    assert read["identities"][0]["firstSeen"].startswith("1900-01-01")
+    assert read["identities"][0]["lastSeen"].startswith("2199-12-31")
+
+
+def test_numbers_past_the_float_range_never_fail_an_ingest(gql):
+    define(gql, "spend", "SUM", "total")
+    define(gql, "biggest", "MAX", "total")
+    define(gql, "no_refunds", "MIN", "total", event_type="refund")  # no events: null
+    ingest(gql, [record("1", "crm:C1"), record("2", "crm:C2")])
+    events = [event("huge", "crm:C1", at=ago(days=2), total=10**400),  # over 1e308
+              event("small", "crm:C1", at=ago(days=1), total=5),
+              event("a", "crm:C2", at=ago(days=2), total=1e308),
+              event("b", "crm:C2", at=ago(days=1), total=1e308)]
+    result = ingest(gql, events=events)
+    assert (result["accepted"], result["errors"]) == (4, [])
+    # a number no float can hold adds nothing; a sum past the float range is null
+    assert computed(gql, "crm:C1") == {"spend": 5, "biggest": 5, "no_refunds": None}
+    assert computed(gql, "crm:C2") == {"spend": None, "biggest": int(1e308),
+                                       "no_refunds": None}
+    # and the big integer itself is kept as sent
+    read = gql(READ, {"identity": ident("crm:C1")})["profile"]
+    assert {"total": 10**400} in [e["node"]["properties"] for e in read["events"]["edges"]]
+
+
+def test_contributions_are_finite_floats_or_nothing():
+    from idgraph.profile.computed import Definition, EventFact, aggregate, contribution
+
+    total = Definition("spend", "SUM", "buy", "total", 10**9)
+
+    def of(value: object) -> float | str | None:
+        return contribution(total, EventFact("k", "buy", 1, {"total": value}, ("crm:C1",)))
+
+    assert [of(v) for v in (2, 2.5, 10**400, True, "3", float("nan"), float("inf"))] == [
+        2.0, 2.5, None, None, None, None, None]
+    states = [{"ts": [1, 2, 3], "vals": [1e308, 1e308, float("nan")], "events": ["a", "b", "c"]}]
+    assert aggregate(total, states, now=5) is None
