@@ -3,7 +3,10 @@ go in, and what went in reads back as valid JSON."""
 
 from __future__ import annotations
 
-from tests.identity_helpers import ident, ingest, record
+import json
+from typing import Any
+
+from tests.identity_helpers import INGEST, ident, ingest, record
 from tests.profile_helpers import ago, event
 from tests.test_profile_computed import computed, define
 
@@ -15,6 +18,33 @@ query R($identity: IdentityInput!) {
   }
 }
 """
+
+
+FAST_READ = "query P($identity: IdentityInput!) { profile(identity: $identity) { attributes } }"
+GENERAL_READ = """
+query R($identity: IdentityInput!) {
+  profile(identity: $identity) {
+    attributes(mergePolicy: "default") attributeProvenance { path value }
+    events(first: 10) { edges { node { properties } } }
+  }
+}
+"""
+
+
+def post_raw(gql, query: str, variables: dict[str, Any]) -> dict:
+    """POST what Python's JSON writes (NaN, Infinity and lone surrogates as `\\ud800`, as other
+    clients may send them); the response parsed strictly: it must be JSON."""
+    response = gql.http.post("/graphql", content=json.dumps({"query": query,
+                                                              "variables": variables}),
+                             headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    body = json.loads(response.text, parse_constant=_not_json)
+    assert not body.get("errors"), body
+    return body["data"]
+
+
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"the response holds {constant}, which is not JSON")
 
 
 def rejected(result: dict) -> list[tuple[int, str]]:
@@ -73,3 +103,62 @@ def test_contributions_are_finite_floats_or_nothing():
         2.0, 2.5, None, None, None, None, None]
     states = [{"ts": [1, 2, 3], "vals": [1e308, 1e308, float("nan")], "events": ["a", "b", "c"]}]
     assert aggregate(total, states, now=5) is None
+
+
+def test_nan_and_infinity_are_rejected_per_item_naming_the_path(gql):
+    records = [record("1", "crm:C1", attributes={"score": float("nan")}),
+               record("2", "crm:C1", attributes={"a": {"b": [1, float("-inf")]}}),
+               record("3", "crm:C1", attributes={"name": "Ann", "score": 1.5})]
+    events = [event("e1", "crm:C1", at=ago(days=1), order={"total": float("inf")}),
+              event("e2", "crm:C1", at=ago(days=1), order={"total": 2})]
+    result = post_raw(gql, INGEST, {"records": records, "events": events})["ingest"]
+    assert result["accepted"] == 2
+    assert sorted((e["kind"], e["index"], e["code"]) for e in result["errors"]) == [
+        ("EVENT", 0, "INVALID_NUMBER"), ("RECORD", 0, "INVALID_NUMBER"),
+        ("RECORD", 1, "INVALID_NUMBER")]
+    messages = {e["message"] for e in result["errors"]}
+    assert {"attributes.score is nan", "attributes.a.b[1] is -inf",
+            "properties.order.total is inf"} == {m.split(":")[0] for m in messages}
+    # both read paths answer valid JSON (the fast one, and the general one)
+    fast = post_raw(gql, FAST_READ, {"identity": ident("crm:C1")})["profile"]
+    assert fast["attributes"] == {"name": "Ann", "score": 1.5}
+    general = post_raw(gql, GENERAL_READ, {"identity": ident("crm:C1")})["profile"]
+    assert general["attributes"] == fast["attributes"]
+    assert [e["node"]["properties"] for e in general["events"]["edges"]] == [
+        {"order": {"total": 2}}]
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_text_and_shapes_that_cannot_be_stored_are_rejected_per_item(gql):
+    good = {"note": "two\nlines\u0000", "emoji": "\U0001f600", "deep": nested(31)}
+    records = [record("0", "crm:C1", attributes={"name": "\ud800"}),
+               record("1", "crm:C1", attributes={"na\udc00me": "Ann"}),
+               record("r\ud800", "crm:C1"),
+               record("3", "crm:C1", source="crm\udfff"),
+               record("4", "crm:C\ud800"),
+               record("r\u0000", "crm:C1"),
+               record("6", "crm:C1", source="cr\nm"),
+               record("7", "crm:C1", attributes={"k" * 257: 1}),
+               record("8", "crm:C1", attributes={"deep": nested(32)}),
+               record("9", "crm:C1", attributes={"deep": nested(900)}),
+               record("10", "email:ann\u0000@x.com"),
+               record("11", "crm:C1", attributes=good)]
+    events = [event("e1", "crm:C1", at=ago(days=1), type="buy\ud800"),
+              event("e2", "crm:C1", at=ago(days=1), sku="\ud800")]
+    result = post_raw(gql, INGEST, {"records": records, "events": events})["ingest"]
+    assert result["accepted"] == 1
+    assert sorted((e["kind"], e["index"], e["code"]) for e in result["errors"]) == [
+        ("EVENT", 0, "INVALID_TEXT"), ("EVENT", 1, "INVALID_TEXT"),
+        *[("RECORD", n, "INVALID_TEXT") for n in range(7)],
+        ("RECORD", 7, "INVALID_PAYLOAD"), ("RECORD", 8, "INVALID_PAYLOAD"),
+        ("RECORD", 9, "INVALID_PAYLOAD"), ("RECORD", 10, "INVALID_TEXT")]
+    fast = post_raw(gql, FAST_READ, {"identity": ident("crm:C1")})["profile"]
+    assert fast["attributes"] == good
+    general = post_raw(gql, GENERAL_READ, {"identity": ident("crm:C1")})["profile"]
+    assert general["attributes"] == good

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +10,8 @@ from itertools import combinations
 from typing import Any
 
 from idgraph.identity.namespaces import NamespaceRegistry
-from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+from idgraph.identity.normalise import IdentityKey, IdentityRejected, check_text, normalise_identity
+from idgraph.identity.payload import payload_text
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
@@ -126,7 +126,7 @@ def _required_text(raw: dict[str, Any], name: str) -> str:
         raise IdentityRejected("MISSING_FIELD", f"{name} is required")
     if len(value) > 256:
         raise IdentityRejected("VALUE_TOO_LONG", f"{name} is over 256 characters")
-    return value.strip()
+    return check_text(value.strip(), name)
 
 
 def _identities(raw: Any, normalise: Normalise, limits: Limits) -> tuple[IdentityKey, ...]:
@@ -151,7 +151,7 @@ def _payload(value: Any, name: str, kind: str, limits: Limits) -> str:
         value = {}
     if not isinstance(value, dict):
         raise IdentityRejected("INVALID_PAYLOAD", f"{name} must be a JSON object")
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    text = payload_text(value, name)
     limit = limits.max_record_bytes if kind == "record" else limits.max_event_bytes
     if len(text.encode()) > limit:
         raise IdentityRejected("TOO_LARGE", f"{kind} is over {limit} bytes")
