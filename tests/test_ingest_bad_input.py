@@ -34,11 +34,7 @@ query R($identity: IdentityInput!) {
 def post_raw(gql, query: str, variables: dict[str, Any]) -> dict:
     """POST what Python's JSON writes (NaN, Infinity and lone surrogates as `\\ud800`, as other
     clients may send them); the response parsed strictly: it must be JSON."""
-    response = gql.http.post("/graphql", content=json.dumps({"query": query,
-                                                              "variables": variables}),
-                             headers={"content-type": "application/json"})
-    assert response.status_code == 200, response.text
-    body = json.loads(response.text, parse_constant=_not_json)
+    body = post_raw_any(gql, query, variables)
     assert not body.get("errors"), body
     return body["data"]
 
@@ -162,3 +158,30 @@ def test_text_and_shapes_that_cannot_be_stored_are_rejected_per_item(gql):
     assert fast["attributes"] == good
     general = post_raw(gql, GENERAL_READ, {"identity": ident("crm:C1")})["profile"]
     assert general["attributes"] == good
+
+
+def test_computed_attribute_definitions_outside_the_documented_rules_are_invalid_input(gql):
+    from tests.test_profile_computed import DEFINE
+
+    def code(name: str, event_type: str = "buy", days: float = 30) -> str | None:
+        response = post_raw_any(gql, DEFINE, {"input": {
+            "name": name, "function": "COUNT", "eventType": event_type, "lookbackDays": days}})
+        errors = response.get("errors") or [{}]
+        return errors[0].get("extensions", {}).get("code")
+
+    # `|` joins the definition's name and the identity key in a ComputedValue id
+    for name in ("a|b", "", "1st", "two words", "a-b", "x" * 65, "caf\u00e9", "a\u0000",
+                 "a\ud800"):
+        assert code(name) == "INVALID_INPUT", name
+    assert code("ok", event_type="") == "INVALID_INPUT"
+    assert code("ok", event_type="b\ud800") == "INVALID_INPUT"
+    assert code("ok", days=1e300) == "INVALID_INPUT"  # past a 64-bit integer of milliseconds
+    assert [code(name) for name in ("x" * 64, "Spend_30d", "a")] == [None, None, None]
+
+
+def post_raw_any(gql, query: str, variables: dict[str, Any]) -> dict:
+    response = gql.http.post("/graphql", content=json.dumps({"query": query,
+                                                              "variables": variables}),
+                             headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    return json.loads(response.text, parse_constant=_not_json)

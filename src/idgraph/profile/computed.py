@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from idgraph.identity.normalise import UNSAFE_TEXT
+
 FUNCTIONS = ("SUM", "COUNT", "MIN", "MAX", "MOST_RECENT")
 DAY_MS = 86_400_000
+# A name is part of each ComputedValue's id (`name|identity key`): no `|`, nothing unsafe.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_LOOKBACK_DAYS = 36_500
+MAX_EVENT_TYPE_LENGTH = 256  # as an event's own type (identity/items.py)
 
 LIST_DEFS = "MATCH (d:ComputedAttribute) RETURN d {.*} AS d ORDER BY d.name"
 CREATE_DEF = """
@@ -90,14 +97,17 @@ class EventFact:
 
 def problem(d: Definition) -> str | None:
     """Why a definition is invalid, or None."""
-    if not d.name.strip():
-        return "a computed attribute needs a name"
+    if not NAME.fullmatch(d.name):
+        return (f"name {d.name!r} must be a letter, then up to 63 letters, digits or "
+                f"underscores ({NAME.pattern})")
+    if not 0 < len(d.event_type) <= MAX_EVENT_TYPE_LENGTH or UNSAFE_TEXT.search(d.event_type):
+        return f"eventType must be 1 to {MAX_EVENT_TYPE_LENGTH} characters of text"
     if d.function not in FUNCTIONS:
         return f"unknown function {d.function!r}"
     if d.function != "COUNT" and not d.property:
         return f"{d.function} needs an event property"
-    if d.lookback_ms <= 0:
-        return "the lookback window must be positive"
+    if not 0 < d.lookback_ms <= MAX_LOOKBACK_DAYS * DAY_MS:
+        return f"the lookback window must be positive and at most {MAX_LOOKBACK_DAYS} days"
     return None
 
 
