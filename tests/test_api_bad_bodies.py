@@ -88,3 +88,15 @@ def test_a_lone_surrogate_in_an_argument_is_invalid_input(gql, query):
                              headers={"content-type": "application/json"})
     assert response.status_code == 200
     assert codes(response.json()) == ["INVALID_INPUT"], response.json()
+
+
+def test_an_events_cursor_past_64_bits_is_invalid_input(gql):
+    import base64
+
+    from tests.identity_helpers import ingest, record
+
+    ingest(gql, [record("1", "crm:C1")])
+    cursor = base64.urlsafe_b64encode(f"{10**30}|web|e1".encode()).decode()
+    response = gql.post('query($a: String) { profile(identity: {namespace: "crm", value: "C1"})'
+                        " { events(after: $a) { edges { cursor } } } }", {"a": cursor})
+    assert codes(response.json()) == ["INVALID_INPUT"], response.json()

@@ -185,3 +185,20 @@ def post_raw_any(gql, query: str, variables: dict[str, Any]) -> dict:
                              headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
     return json.loads(response.text, parse_constant=_not_json)
+
+
+async def test_identities_of_the_wrong_shape_are_rejected_with_a_short_reason(services):
+    good = record("1", "crm:C1")
+    odd = [{**good, "recordId": "2", "identities": [{"namespace": "x" * 100_000, "value": "v"}]},
+           {**good, "recordId": "3", "identities": [{"namespace": "crm", "value": 123}]},
+           {**good, "recordId": "4", "identities": [{"namespace": "crm", "value": None}]},
+           {**good, "recordId": "5", "identities": ["crm:C1"]},
+           {**good, "recordId": "6", "timestamp": True}]
+    result = await services.identity.ingest([good, *odd])
+    assert result.accepted == 1
+    assert [(r.index, r.code) for r in result.rejected] == [
+        (1, "UNKNOWN_NAMESPACE"), (2, "BLANK_VALUE"), (3, "BLANK_VALUE"),
+        (4, "INVALID_IDENTITY"), (5, "INVALID_TIMESTAMP")]
+    messages = [r.message for r in result.rejected]
+    assert len(messages[0]) < 300 and "100000 characters" in messages[0]
+    assert messages[1] == "identities[0]: crm value must be a string, not int"

@@ -56,9 +56,12 @@ def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
     """Normalise `raw` under its namespace, or raise IdentityRejected with the reason."""
     ns = registry.get(namespace.strip().lower()) if isinstance(namespace, str) else None
     if ns is None:
-        raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {namespace!r}; known: "
-                               f"{', '.join(registry.names())}")
-    value = raw.strip() if isinstance(raw, str) else ""
+        raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {_shown(namespace)}; "
+                               f"known: {', '.join(registry.names())}")
+    if not isinstance(raw, str):
+        raise IdentityRejected("BLANK_VALUE", f"{ns.name} value must be a string, not "
+                               f"{type(raw).__name__}")
+    value = raw.strip()
     if not value:
         raise IdentityRejected("BLANK_VALUE", f"{ns.name} value is blank")
     if len(value) > MAX_VALUE_LENGTH:
@@ -71,6 +74,13 @@ def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
     if normalised.casefold() in registry.blocklist:
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
     return IdentityKey(ns.name, normalised)
+
+
+def _shown(value: object, limit: int = 64) -> str:
+    """`value` for a message, cut short (a client may send a megabyte)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    return repr(value)
 
 
 class Normaliser:

@@ -202,7 +202,7 @@ def _after(cursor: str | None) -> tuple[int, str] | None:
         return None
     try:
         ts, _, key = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        if key:
+        if key and -(2**63) <= int(ts) < 2**63:  # Neo4j's integers
             return int(ts), key
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
