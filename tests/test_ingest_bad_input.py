@@ -193,12 +193,14 @@ async def test_identities_of_the_wrong_shape_are_rejected_with_a_short_reason(se
            {**good, "recordId": "3", "identities": [{"namespace": "crm", "value": 123}]},
            {**good, "recordId": "4", "identities": [{"namespace": "crm", "value": None}]},
            {**good, "recordId": "5", "identities": ["crm:C1"]},
-           {**good, "recordId": "6", "timestamp": True}]
+           {**good, "recordId": "6", "timestamp": True},
+           {**good, "recordId": "7", "timestamp": "2025" * 25_000}]
     result = await services.identity.ingest([good, *odd])
     assert result.accepted == 1
     assert [(r.index, r.code) for r in result.rejected] == [
         (1, "UNKNOWN_NAMESPACE"), (2, "BLANK_VALUE"), (3, "BLANK_VALUE"),
-        (4, "INVALID_IDENTITY"), (5, "INVALID_TIMESTAMP")]
+        (4, "INVALID_IDENTITY"), (5, "INVALID_TIMESTAMP"), (6, "INVALID_TIMESTAMP")]
     messages = [r.message for r in result.rejected]
     assert len(messages[0]) < 300 and "100000 characters" in messages[0]
     assert messages[1] == "identities[0]: crm value must be a string, not int"
+    assert len(messages[5]) < 300

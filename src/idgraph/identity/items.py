@@ -111,7 +111,8 @@ def _timestamp(value: Any) -> int:
     try:
         ts = to_millis(value)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
+        reason = str(exc)  # cut short: it may quote a megabyte of input
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {reason[:200]}") from exc
     if not EARLIEST_TS <= ts < END_TS:
         raise IdentityRejected(
             "INVALID_TIMESTAMP", f"timestamp {value!r} is outside 1900-01-01 .. 2199-12-31 UTC "
