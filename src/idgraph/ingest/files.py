@@ -135,7 +135,7 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
             item["identities"] += [{"namespace": column[3:], "value": v}
                                    for v in cell.split("|") if v.strip()]
         elif column.startswith(("attr.", "prop.")):
-            _set_nested(payload, column, cell)
+            _set_nested(payload, column.split(".", 1)[1].split("."), cell)
         else:
             item[column] = cell
     item[payload_name] = payload
@@ -145,15 +145,16 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
 class ColumnClash(ValueError):
     """Two columns of a row give a name both a value and nested values (attr.a, attr.a.b)."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name!r} is given both a value and nested values by this row (as by "
+                         "columns attr.a and attr.a.b): fill in only one of them")
 
-def _set_nested(target: dict[str, Any], column: str, value: str) -> None:
-    path = column.split(".")[1:]
-    for part in path[:-1]:
+
+def _set_nested(target: dict[str, Any], path: list[str], value: str) -> None:
+    for depth, part in enumerate(path[:-1]):
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            raise ColumnClash(f"column {column} clashes with a shorter column of this row: a "
-                              "name cannot hold both a value and nested values")
+            raise ColumnClash(".".join(path[:depth + 1]))
     if isinstance(target.get(path[-1]), dict):
-        raise ColumnClash(f"column {column} clashes with the longer columns under it in this "
-                          "row: a name cannot hold both a value and nested values")
+        raise ColumnClash(".".join(path))
     target[path[-1]] = value
