@@ -27,6 +27,7 @@ from neo4j.exceptions import (
 )
 
 from idgraph.db.errors import DatabaseError, DatabaseUnavailable
+from idgraph.errors import InvalidInput
 
 log = logging.getLogger("idgraph.db")
 MAX_IDLE_READERS = 64
@@ -368,6 +369,10 @@ class _translated_errors:
                     "is up and reachable, then retry.") from expired
         if exc is None:
             return False
+        if isinstance(exc, UnicodeEncodeError):  # the driver encodes every string as UTF-8
+            raise InvalidInput(
+                "A text value holds a lone surrogate (such as \\ud800): it is not Unicode text, "
+                "so it cannot be stored or looked up; send valid UTF-8 text.") from exc
         if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
             raise DatabaseUnavailable(f"Neo4j is unreachable: {exc}") from exc
         if isinstance(exc, ClientError) and "TransactionTimedOut" in (exc.code or ""):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,7 +10,8 @@ from itertools import combinations
 from typing import Any
 
 from idgraph.identity.namespaces import NamespaceRegistry
-from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+from idgraph.identity.normalise import IdentityKey, IdentityRejected, check_text, normalise_identity
+from idgraph.identity.payload import payload_text
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
@@ -19,6 +20,11 @@ Normalise = Callable[[Any, Any], IdentityKey]
 TypeAttributes = Callable[[dict[str, Any]], dict[str, Any]]
 # Between the source and the record or event id in an item's key.
 KEY_SEPARATOR = "|"
+# The timestamps an item may carry: [1900-01-01, 2200-01-01) UTC, in epoch milliseconds. Far
+# outside every real record, and what lies outside is a unit mistake (microseconds or
+# nanoseconds sent as milliseconds) that, once stored, made every read of the profile fail.
+EARLIEST_TS = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
+END_TS = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,7 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
                                "source from the id in an item's key)")
     item_id = _required_text(raw, id_field)
     event_type = _required_text(raw, "type") if kind == "event" else None
-    try:
-        ts = to_millis(raw.get("timestamp"))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {exc}") from exc
+    ts = _timestamp(raw.get("timestamp"))
     normalise = normalise or (lambda namespace, value: normalise_identity(
         registry, namespace, value, limits.default_region))
     identities = _identities(raw.get("identities"), normalise, limits)
@@ -109,13 +112,30 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
     return Item(kind, source, item_id, ts, identities, payload, event_type)
 
 
+def _timestamp(value: Any) -> int:
+    """Epoch milliseconds within [EARLIEST_TS, END_TS), or IdentityRejected."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp {value!r} is not a finite number")
+    try:
+        ts = to_millis(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        reason = str(exc)  # cut short: it may quote a megabyte of input
+        raise IdentityRejected("INVALID_TIMESTAMP", f"timestamp: {reason[:200]}") from exc
+    if not EARLIEST_TS <= ts < END_TS:
+        raise IdentityRejected(
+            "INVALID_TIMESTAMP", f"timestamp {value!r} is outside 1900-01-01 .. 2199-12-31 UTC "
+            f"(epoch milliseconds {EARLIEST_TS} .. {END_TS - 1}; microseconds or nanoseconds "
+            "sent as milliseconds?)")
+    return ts
+
+
 def _required_text(raw: dict[str, Any], name: str) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value.strip():
         raise IdentityRejected("MISSING_FIELD", f"{name} is required")
     if len(value) > 256:
         raise IdentityRejected("VALUE_TOO_LONG", f"{name} is over 256 characters")
-    return value.strip()
+    return check_text(value.strip(), name)
 
 
 def _identities(raw: Any, normalise: Normalise, limits: Limits) -> tuple[IdentityKey, ...]:
@@ -148,7 +168,7 @@ def _payload(value: Any, name: str, kind: str, limits: Limits) -> str:
         value = {}
     if not isinstance(value, dict):
         raise IdentityRejected("INVALID_PAYLOAD", f"{name} must be a JSON object")
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    text = payload_text(value, name)
     limit = limits.max_record_bytes if kind == "record" else limits.max_event_bytes
     if len(text.encode()) > limit:
         raise IdentityRejected("TOO_LARGE", f"{kind} is over {limit} bytes")

@@ -14,6 +14,9 @@ MAX_VALUE_LENGTH = 1024
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 ALL_ZERO_RE = re.compile(r"^[0\-:.]+$")  # 0000..., 00000000-0000-..., 0:0:0 and so on
+# C0 controls, DEL and lone surrogates (not encodable as UTF-8, so Neo4j's driver refuses the
+# whole transaction): never part of an identity value, an id, a source or a type.
+UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class IdentityRejected(ValueError):
@@ -36,25 +39,48 @@ class IdentityKey:
         object.__setattr__(self, "key", f"{self.namespace}:{self.value}")
 
 
+def check_text(value: str, name: str) -> str:
+    """`value`, or IdentityRejected (INVALID_TEXT) when it holds a control character or a lone
+    surrogate."""
+    found = UNSAFE_TEXT.search(value)
+    if found:
+        char = found.group()
+        what = ("a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character")
+        raise IdentityRejected("INVALID_TEXT", f"{name} contains {what} (U+{ord(char):04X}) at "
+                               f"position {found.start()}")
+    return value
+
+
 def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
                        default_region: str = "US") -> IdentityKey:
     """Normalise `raw` under its namespace, or raise IdentityRejected with the reason."""
     ns = registry.get(namespace.strip().lower()) if isinstance(namespace, str) else None
     if ns is None:
-        raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {namespace!r}; known: "
-                               f"{', '.join(registry.names())}")
-    value = raw.strip() if isinstance(raw, str) else ""
+        raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {_shown(namespace)}; "
+                               f"known: {', '.join(registry.names())}")
+    if not isinstance(raw, str):
+        raise IdentityRejected("BLANK_VALUE", f"{ns.name} value must be a string, not "
+                               f"{type(raw).__name__}")
+    value = raw.strip()
     if not value:
         raise IdentityRejected("BLANK_VALUE", f"{ns.name} value is blank")
     if len(value) > MAX_VALUE_LENGTH:
         raise IdentityRejected("VALUE_TOO_LONG",
                                f"{ns.name} value is over {MAX_VALUE_LENGTH} characters")
+    check_text(value, f"{ns.name} value")
     if value.casefold() in registry.blocklist or ALL_ZERO_RE.match(value):
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
     normalised = _apply(ns, value, default_region)
     if normalised.casefold() in registry.blocklist:
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
     return IdentityKey(ns.name, normalised)
+
+
+def _shown(value: object, limit: int = 64) -> str:
+    """`value` for a message, cut short (a client may send a megabyte)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    return repr(value)
 
 
 class Normaliser:

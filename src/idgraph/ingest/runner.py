@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from idgraph.identity.service import IdentityService
-from idgraph.ingest.files import FileLine, read_items
+from idgraph.ingest.files import FileLine, open_text, read_items
 from idgraph.ingest.planning import LinePlan, Regrouper, plan_lines
 
 # A file ingest keeps many objects alive at once (a window of items, the results of the batches
@@ -63,7 +63,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
             windows = _Windows(service, summary, rejects, progress, task)
             window: list[FileLine] = []
             try:
-                with path.open(encoding="utf-8", newline="") as handle:
+                with open_text(path) as handle:
                     for count, line in enumerate(read_items(path, handle), 1):
                         window.extend(regroup.add(line))
                         if len(window) >= lines_per_call:
@@ -88,7 +88,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
 def _plan(service: IdentityService, path: Path, progress: Progress) -> LinePlan:
     """The first pass, with its own bar (it reads the whole file: seconds per million lines)."""
     task = progress.add_task(f"planning {path.name}", total=path.stat().st_size)
-    with path.open(encoding="utf-8", newline="") as handle:
+    with open_text(path) as handle:
         def lines():
             for count, line in enumerate(read_items(path, handle)):
                 if count % 10_000 == 0:
@@ -148,7 +148,7 @@ class _Windows:
 
     async def _take_oldest(self) -> None:
         lines, ordered, result = await self.in_flight.popleft()
-        bad = [(line, "UNREADABLE_LINE", line.error or "") for line in lines if line.item is None]
+        bad = [(line, line.code, line.error or "") for line in lines if line.item is None]
         if result is not None:
             self.summary.accepted += result.accepted
             self.summary.duplicates += result.duplicates

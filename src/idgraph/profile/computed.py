@@ -10,11 +10,19 @@ since an event about two identities is stored twice) over the window as of now.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from idgraph.identity.normalise import UNSAFE_TEXT
+
 FUNCTIONS = ("SUM", "COUNT", "MIN", "MAX", "MOST_RECENT")
 DAY_MS = 86_400_000
+# A name is part of each ComputedValue's id (`name|identity key`): no `|`, nothing unsafe.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_LOOKBACK_DAYS = 36_500
+MAX_EVENT_TYPE_LENGTH = 256  # as an event's own type (identity/items.py)
 
 LIST_DEFS = "MATCH (d:ComputedAttribute) RETURN d {.*} AS d ORDER BY d.name"
 CREATE_DEF = """
@@ -89,14 +97,17 @@ class EventFact:
 
 def problem(d: Definition) -> str | None:
     """Why a definition is invalid, or None."""
-    if not d.name.strip():
-        return "a computed attribute needs a name"
+    if not NAME.fullmatch(d.name):
+        return (f"name {d.name!r} must be a letter, then up to 63 letters, digits or "
+                f"underscores ({NAME.pattern})")
+    if not 0 < len(d.event_type) <= MAX_EVENT_TYPE_LENGTH or UNSAFE_TEXT.search(d.event_type):
+        return f"eventType must be 1 to {MAX_EVENT_TYPE_LENGTH} characters of text"
     if d.function not in FUNCTIONS:
         return f"unknown function {d.function!r}"
     if d.function != "COUNT" and not d.property:
         return f"{d.function} needs an event property"
-    if d.lookback_ms <= 0:
-        return "the lookback window must be positive"
+    if not 0 < d.lookback_ms <= MAX_LOOKBACK_DAYS * DAY_MS:
+        return f"the lookback window must be positive and at most {MAX_LOOKBACK_DAYS} days"
     return None
 
 
@@ -118,8 +129,19 @@ def contribution(d: Definition, event: EventFact) -> float | str | None:
         return None if d.property and value is None else 1.0
     if d.function == "MOST_RECENT":
         return None if value is None else json.dumps(value)
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else None
+    return _finite(value)
+
+
+def _finite(value: Any) -> float | None:
+    """A number as a finite float; None (no contribution) for anything else, including
+    integers past the float range (10**400) and NaN or infinities from older data."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def state_rows(definitions: list[Definition], events: list[EventFact], now: int) -> list[dict]:
@@ -163,5 +185,9 @@ def aggregate(d: Definition, states: list[dict[str, Any]], now: int) -> Any:
     return json.loads(entries[latest][1])
 
 
-def _number(value: float) -> int | float:
+def _number(value: float) -> int | float | None:
+    """An integral value as an int; None for a sum past the float range (JSON has no
+    Infinity)."""
+    if not math.isfinite(value):
+        return None
     return int(value) if float(value).is_integer() else value

@@ -85,7 +85,9 @@ class ComputedValue:
     function: str
     event_type: str
     property: str | None
-    value: JSON = strawberry.field(description="COUNT and SUM are 0 without events; others null.")
+    value: JSON | None = strawberry.field(
+        description="COUNT and SUM are 0 without events, others null; SUM is null past the "
+                    "float range.")
 
 
 @strawberry.type(description="A customer: the cluster of identities reachable over links.")
@@ -200,7 +202,7 @@ def _after(cursor: str | None) -> tuple[int, str] | None:
         return None
     try:
         ts, _, key = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        if key:
+        if key and -(2**63) <= int(ts) < 2**63:  # Neo4j's integers
             return int(ts), key
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

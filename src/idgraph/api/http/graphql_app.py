@@ -5,12 +5,16 @@
 - A request error (the document did not parse or validate, or variables did not coerce, so
   nothing executed) has no `data` entry, and is HTTP 400 under graphql-response+json (200
   under application/json, as the spec says for that legacy type).
-- Mutations over GET are refused with 405; malformed requests get 400 with a JSON body.
+- Mutations over GET are refused with 405; malformed requests get 400 with a JSON body, also
+  when the JSON is beyond what Python reads (not UTF-8, nested past the recursion limit, an
+  integer of over 4,300 digits): a POST body, GET's `variables`, and a WebSocket message
+  (closed with 4400) alike.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from cross_web import HTTPException
@@ -133,6 +137,17 @@ class IdgraphGraphQL(GraphQL):
                 raise HTTPException(405, "Only queries may be sent with GET; use POST.") from exc
             raise
 
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc.msg}.") from exc
+
+    def decode_json(self, data: str | bytes) -> object:
+        """json.loads, with everything it raises on bad input made a JSONDecodeError (which
+        strawberry answers with 400, or on a WebSocket with close code 4400), never a 500."""
+        return decode_json(data)
+
     async def parse_http_body(self, request_adapter):
         data = await super().parse_http_body(request_adapter)
         for item in data if isinstance(data, list) else [data]:
@@ -164,6 +179,19 @@ class IdgraphGraphQL(GraphQL):
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = media_type
         return response
+
+
+def decode_json(data: str | bytes) -> object:
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from exc
+    except RecursionError as exc:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+    except ValueError as exc:  # an integer of over 4,300 digits (int_max_str_digits)
+        raise json.JSONDecodeError("a number has too many digits", "", 0) from exc
 
 
 def build_graphql_app(services: Services, settings: Settings | None = None,
