@@ -215,7 +215,9 @@ async def test_computed_attributes(world):
     services, now, ids = world
     await services.profiles.define(Definition("purchases", "COUNT", "purchase", None, 30 * DAY))
     await services.profiles.define(Definition("spend", "SUM", "purchase", "value", 60 * DAY))
-    await services.profiles.define(Definition("last", "MOST_RECENT", "purchase", "value", DAY))
+    # MOST_RECENT states hold JSON text: never summed, never a value.
+    await services.profiles.define(Definition("last", "MOST_RECENT", "purchase", "value",
+                                              3 * DAY))
     later = (services, now_ms(), ids)
     assert await selected(later, "computed.purchases >= 2") == {"A"}
     assert await selected(later, "computed.spend > 1000") == set()
