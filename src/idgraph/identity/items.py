@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, check_text, normalise_identity
 from idgraph.identity.payload import payload_text
+from idgraph.profile.attributes import stored_leaves
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
@@ -25,6 +27,9 @@ KEY_SEPARATOR = "|"
 # nanoseconds sent as milliseconds) that, once stored, made every read of the profile fail.
 EARLIEST_TS = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
 END_TS = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
+# An event's storable property values are also node properties named by this prefix and their
+# dotted path (`p.value`, `p.cart.total`), so segment rules filter events without parsing JSON.
+EVENT_PROPERTY_PREFIX = "p."
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,14 @@ class Item:
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every pair of identities seen together: the link evidence this item carries."""
         return self._pairs
+
+
+def event_property_columns(payload: str) -> dict[str, Any]:
+    """An event's properties JSON as node properties: `p.<path>` for each storable value."""
+    if payload == "{}":
+        return {}
+    return {EVENT_PROPERTY_PREFIX + path: value
+            for path, value in stored_leaves(json.loads(payload)).items()}
 
 
 @dataclass(frozen=True)
