@@ -14,14 +14,13 @@ from typing import Any
 from idgraph.db.graph import Graph
 from idgraph.errors import InvalidInput
 from idgraph.profile.materialise import ATTRIBUTE_PATH
+from idgraph.profile.repository import SCAN_VIEWS, VIEW_NOT_TEST
 
 COMPARISONS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 NULL_TESTS = frozenset({"IS NULL", "IS NOT NULL"})
 OPERATORS = COMPARISONS | NULL_TESTS | {"IN"}
 MAX_IN_VALUES = 1000
 
-SCAN = "MATCH (p:Profile)-[:VIEW]->(v:ProfileView)"
-NOT_TEST = "NOT v._isTest"
 
 
 @dataclass(frozen=True)
@@ -34,12 +33,12 @@ class Condition:
 def compile_conditions(conditions: Sequence[Condition], include_test: bool = False,
                        ) -> tuple[str, dict[str, Any]]:
     """(Cypher, parameters) returning the ids of the profiles meeting every condition."""
-    clauses = [] if include_test else [NOT_TEST]
+    clauses = [] if include_test else [VIEW_NOT_TEST]
     params: dict[str, Any] = {}
     for n, condition in enumerate(conditions):
         clauses.append(_clause(condition, f"v{n}", params))
     where = "\nWHERE " + "\n  AND ".join(clauses) if clauses else ""
-    return f"{SCAN}{where}\nRETURN p.id AS id\nORDER BY id", params
+    return f"{SCAN_VIEWS}{where}\nRETURN p.id AS id\nORDER BY id", params
 
 
 async def profile_ids(graph: Graph, conditions: Sequence[Condition],
