@@ -43,8 +43,9 @@ class ProfileChange:
     profile_id: strawberry.ID = strawberry.field(description=(
         "The profile now holding the identity (the deleted one for DELETED)."))
     related_profile_ids: list[strawberry.ID] = strawberry.field(description=(
-        "MERGED: the profile it was merged into; ABSORBED: the ids merged into it; SPLIT: the "
-        "other side of the split; otherwise empty."))
+        "The other profiles of the change, seen from profileId: MERGED and ABSORBED, the ids "
+        "merged into it (the watched one among them for MERGED); SPLIT, the other side of the "
+        "split; otherwise empty."))
     profile: Profile | None
 
 
@@ -78,7 +79,8 @@ class Subscription:
 async def _follow(services: Services, key: str, changes: Any
                   ) -> AsyncGenerator[ProfileChange, None]:
     """Events of the profile holding `key`: the kind is the one of the profile it was in before
-    the change (for an identity that had none, of the profile it is in now)."""
+    the change (for an identity that had none, of the profile it is in now); the related ids
+    are the ones of the profile it is in now."""
     # The same read as the `profile` query, with the materialised view for `attributes`.
     read = await services.profiles.read(key=key, with_view=True)
     watched = read.summary.id if read else None
@@ -96,8 +98,8 @@ async def _follow(services: Services, key: str, changes: Any
             watched = None
             continue
         watched = read.summary.id
-        event = event or change.get(watched) or ProfileEvent(watched, changeset.ChangeKind.UPDATED)
-        yield ProfileChange(kind=event.kind, profile_id=strawberry.ID(watched),
-                            related_profile_ids=[strawberry.ID(r) for r in event.related],
+        now = change.get(watched) or ProfileEvent(watched, changeset.ChangeKind.UPDATED)
+        yield ProfileChange(kind=(event or now).kind, profile_id=strawberry.ID(watched),
+                            related_profile_ids=[strawberry.ID(r) for r in now.related],
                             profile=Profile.from_summary(read.summary,
                                                          services.identity.registry, read, key))
