@@ -188,7 +188,7 @@ def jobs_list(first: int = typer.Option(20, help="How many, newest first.")) -> 
     """The latest jobs: id, kind, status, progress, error."""
     async def run() -> list[Job]:
         async with _services(Settings()) as services:
-            return await services.jobs.list(first)
+            return await services.jobs.recent(first)
 
     try:
         jobs = asyncio.run(run())
