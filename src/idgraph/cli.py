@@ -251,6 +251,7 @@ class _JobBar:
     """A rich progress bar fed with a job's progress (no total: a running count)."""
 
     def __init__(self, description: str) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -259,8 +260,10 @@ class _JobBar:
             TimeRemainingColumn,
         )
 
+        # On stderr: stdout keeps only the result line, for scripts.
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+                                 MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                                 console=Console(stderr=True))
         self.task = self.progress.add_task(description, total=None)
 
     def __enter__(self) -> _JobBar:
