@@ -10,6 +10,7 @@ from strawberry.types import Info
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
+from idgraph.api.graphql.jobs import JobMutation, JobQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
 from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
@@ -26,7 +27,7 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -40,7 +41,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation):
     pass
 
 
