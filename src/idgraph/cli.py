@@ -148,6 +148,61 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
                                  max_held_lines=settings.ingest_hold_lines)
 
 
+@app.command()
+def cypher(
+    name: str = typer.Argument(None, help="A saved query (cypher/queries/NAME.cypher); "
+                                          "none: list them with their parameters."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="A parameter: NAME=VALUE "
+                                    "(repeatable; lists as a,b,c; times as ISO 8601 or -7d)."),
+    output: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    limit: int = typer.Option(None, help="Most rows (default IDGRAPH_SAVED_QUERY_MAX_ROWS)."),
+) -> None:
+    """Run a saved Cypher exploration read-only and print its answer."""
+    from rich.console import Console
+
+    from idgraph.errors import IdgraphError
+    from idgraph.explorations import render
+    from idgraph.explorations.service import read_catalogue
+
+    settings = Settings()
+    if output not in render.FORMATS:
+        raise fail(f"--format must be one of {', '.join(render.FORMATS)}", code=2)
+    try:
+        given = dict(_param_pair(text) for text in param or [])
+        if name is None:
+            render.print_catalogue(read_catalogue(settings.saved_queries_dir), Console())
+            return
+        answer = asyncio.run(_explore(settings, name, given, limit))
+    except (IdgraphError, DatabaseError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    if output == "table":
+        render.print_table(answer, Console())
+    elif output == "json":
+        typer.echo(render.as_json(answer))
+    else:
+        typer.echo(render.as_csv(answer), nl=False)
+    if answer.truncated:
+        _err(f"(only the first {len(answer.rows)} rows: raise --limit, or narrow the parameters)")
+
+
+def _param_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--param takes NAME=VALUE, not {text!r}")
+    return key.strip(), value
+
+
+async def _explore(settings: Settings, name: str, given: dict[str, str], limit: int | None):
+    from idgraph.explorations.service import ExplorationService, find, read_catalogue
+
+    # Unknown names and bad values fail before any Neo4j is started.
+    find(read_catalogue(settings.saved_queries_dir), name).bind(given)
+    async with _ready_graph(settings) as graph:
+        service = ExplorationService(graph, settings.saved_queries_dir,
+                                     settings.saved_query_timeout, settings.saved_query_max_rows)
+        return await service.run(name, given, limit)
+
+
 profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 

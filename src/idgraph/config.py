@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
     ingest_hold_lines: int = Field(default=200_000, ge=0)
 
+    # Saved explorations (cypher/queries/): a folder of extra ones (a file named like a shipped
+    # one replaces it); each runs read-only, stopped after this many seconds, at most this many
+    # rows returned.
+    saved_queries_dir: Path | None = None
+    saved_query_timeout: float = Field(default=20.0, gt=0)
+    saved_query_max_rows: int = Field(default=1000, ge=1)
+
     # API.
     host: str = "127.0.0.1"
     port: int = 8000

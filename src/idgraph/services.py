@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from idgraph.changes import ChangeFeed
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
+from idgraph.explorations.service import ExplorationService
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
@@ -21,6 +22,7 @@ class Services:
     identity: IdentityService
     changes: ChangeFeed
     profiles: ProfileService
+    explorations: ExplorationService
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph) -> Services:
@@ -39,5 +41,8 @@ class Services:
         identity.after_batch.append(profiles.after_batch)
         identity.after_batch.append(materialise.after_batch)
         profiles.policies.after_default_change.append(lambda: materialise.rebuild(graph))
+        explorations = ExplorationService(graph, settings.saved_queries_dir,
+                                          settings.saved_query_timeout,
+                                          settings.saved_query_max_rows)
         return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed(),
-                   profiles=profiles)
+                   profiles=profiles, explorations=explorations)
