@@ -87,7 +87,7 @@ def serve(
     _err('Try:  { profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) '
          "{ id primaryIdentity { namespace value } identities { namespace value } attributes "
          "computed { name value } } }")
-    configure_logging(json_lines=settings.log_json)
+    configure_logging(settings.log_format)
     # Our handlers, not uvicorn's: log_config=None, and no uvicorn access line (ours has the
     # request id, status and duration). On SIGTERM uvicorn stops accepting, lets in-flight
     # requests finish (up to the grace period), then runs the lifespan shutdown. WebSocket

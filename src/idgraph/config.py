@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,7 +102,8 @@ class Settings(BaseSettings):
     introspection: bool = True
     graphiql: bool = True
     field_suggestions: bool = True
-    log_json: bool = True
+    # "auto": readable lines when stderr is a terminal, JSON lines otherwise; "json"; "text".
+    log_format: Literal["auto", "json", "text"] = "auto"
     # Serve `profile(identity: $x) { ... }` documents of the hot shape without the general
     # executor (api/fast_reads.py; same answers). Off: every request takes the general path.
     fast_profile_reads: bool = True
