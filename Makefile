@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/idgraph serve --demo
+	IDGRAPH_NEO4J_BROWSER=$${IDGRAPH_NEO4J_BROWSER:-true} $(VENV)/bin/idgraph serve --demo
 
 # The GraphQL-over-HTTP audit (tests/test_api_http.py) runs graphql-http from npm.
 AUDIT := tests/http_audit/node_modules/.package-lock.json

@@ -39,6 +39,8 @@ def neo4j_start() -> None:
         uri = local_server.start(cfg, log=_err)
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
+    if note := local_server.browser_banner(cfg):
+        _err(note)
     typer.echo(uri)
 
 
@@ -52,10 +54,13 @@ def neo4j_stop() -> None:
 @neo4j_app.command("status")
 def neo4j_status() -> None:
     """Report running / stopped / crashed (exit code 0 only when running)."""
-    state = local_server.status(local_server_config(Settings()))
+    cfg = local_server_config(Settings())
+    state = local_server.status(cfg)
     pid = f" (pid {state.pid})" if state.pid else ""
     detail = f": {state.detail}" if state.detail else ""
     typer.echo(f"{state.state}{pid} {state.uri}{detail}")
+    if state.state == "running" and (note := local_server.browser_banner(cfg)):
+        typer.echo(note)
     raise typer.Exit(0 if state.state == "running" else 3)
 
 
@@ -84,6 +89,9 @@ def serve(
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
     _err(f"GraphiQL: http://{host}:{port}/graphql   (Neo4j: {graph.uri})")
+    if not settings.neo4j_uri and (note := local_server.browser_banner(
+            local_server_config(settings))):
+        _err(note)
     _err('Try:  { profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) '
          "{ id primaryIdentity { namespace value } identities { namespace value } attributes "
          "computed { name value } } }")

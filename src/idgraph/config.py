@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     local_neo4j_heap: str = "1g"
     local_neo4j_pagecache: str = "512m"
     local_neo4j_start_timeout: float = 120.0
+    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<http port>/browser/ (db/browser.py).
+    neo4j_browser: bool = False
+    neo4j_browser_version: str = "5.24.0"
 
     # Identity graph rules.
     namespaces_file: Path | None = None
