@@ -1,4 +1,4 @@
-"""GraphQL types and helpers every domain's schema module uses: identities and times."""
+"""GraphQL types and helpers every domain's schema module uses: identities, links and times."""
 
 from __future__ import annotations
 
@@ -40,3 +40,26 @@ def to_key(info: Info[Context, None], identity: IdentityInput) -> IdentityKey:
         return info.context.services.identity.normalise(identity.namespace, identity.value)
     except IdentityRejected as exc:
         raise InvalidInput(str(exc), exc.code) from exc
+
+
+@strawberry.type(description="One link between two identities, with its provenance.")
+class LinkEvidence:
+    a: Identity
+    b: Identity
+    source: str
+    status: str = strawberry.field(description="active, refused (by the linking rules) or "
+                                               "unlinked (by a person).")
+    reason: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    count: int
+    first_record_id: str | None
+    last_record_id: str | None
+
+
+def link_evidence(link: dict) -> LinkEvidence:
+    return LinkEvidence(
+        a=Identity.from_key(link["a"]), b=Identity.from_key(link["b"]), source=link["source"],
+        status=link["status"], reason=link["reason"], first_seen=from_millis(link["firstSeen"]),
+        last_seen=from_millis(link["lastSeen"]), count=link["count"] or 0,
+        first_record_id=link["firstRecordId"], last_record_id=link["lastRecordId"])

@@ -10,7 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.graphql.common import Identity, IdentityInput, from_millis, to_key
+from idgraph.api.graphql.common import (
+    Identity,
+    IdentityInput,
+    LinkEvidence,
+    link_evidence,
+    to_key,
+)
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
@@ -126,20 +132,6 @@ class Resolution:
         return await load_profile(info, str(self.profile_id)) if self.profile_id else None
 
 
-@strawberry.type(description="One link between two identities, with its provenance.")
-class LinkEvidence:
-    a: Identity
-    b: Identity
-    source: str
-    status: str
-    reason: str | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-    count: int
-    first_record_id: str | None
-    last_record_id: str | None
-
-
 @strawberry.type(description="Why two identities are, or are not, in one profile.")
 class Explanation:
     same_profile: bool
@@ -168,14 +160,6 @@ def record_dict(r: RecordInput) -> dict:
 def event_dict(e: EventInput) -> dict:
     return {"source": e.source, "eventId": e.event_id, "timestamp": e.timestamp, "type": e.type,
             "identities": _raw_identities(e.identities), "properties": e.properties}
-
-
-def link_evidence(link: dict) -> LinkEvidence:
-    return LinkEvidence(
-        a=Identity.from_key(link["a"]), b=Identity.from_key(link["b"]), source=link["source"],
-        status=link["status"], reason=link["reason"], first_seen=from_millis(link["firstSeen"]),
-        last_seen=from_millis(link["lastSeen"]), count=link["count"] or 0,
-        first_record_id=link["firstRecordId"], last_record_id=link["lastRecordId"])
 
 
 # Python names differ from the GraphQL name `source`: strawberry's permission check takes a
