@@ -88,7 +88,8 @@ def serve(
             asyncio.run(load_demo(settings, graph, log=_err))
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
-    _err(f"GraphiQL: http://{host}:{port}/graphql   (Neo4j: {graph.uri})")
+    _err(f"GraphiQL: http://{host}:{port}/graphql   Profile explorer: "
+         f"http://{host}:{port}/explore   (Neo4j: {graph.uri})")
     if not settings.neo4j_uri and (note := local_server.browser_banner(
             local_server_config(settings))):
         _err(note)
