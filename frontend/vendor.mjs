@@ -31,7 +31,7 @@ for (const pkg of licences) {
   const text = existsSync(join(folder, "LICENSE"))
     ? readFileSync(join(folder, "LICENSE"), "utf8")
     : `${pkg} ${meta.version}: licence ${meta.license} (the package ships no LICENSE file)\n`;
-  writeFileSync(join(target, "licences", `${pkg.replace("/", "__")}.txt`), text);
+  writeFileSync(join(target, "licences", `${pkg.replace("@", "").replace("/", "__")}.txt`), text);
 }
 // Written last: its presence tells idgraph the copy is complete.
 writeFileSync(join(target, "manifest.json"), JSON.stringify({ files, versions }, null, 2) + "\n");

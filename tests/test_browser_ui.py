@@ -14,8 +14,10 @@ from urllib.parse import urlparse
 import pytest
 
 from idgraph.api.http.pages import assets_ready
+from idgraph.auth.roles import Role
+from tests.api_support import KEY_SPEC, KEYS, api_server, post
 from tests.exploration_helpers import EVENTS, RECORDS
-from tests.identity_helpers import ident, ingest
+from tests.identity_helpers import INGEST, ident, ingest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -130,10 +132,38 @@ def test_graphiql_renders_and_runs_a_query_offline(offline, live_api, tmp_path):
     page.keyboard.type("{ version health { neo4j } }")
     page.click(".graphiql-execute-button")
     response = page.locator(".graphiql-response")
-    for _ in range(300):  # polled here: the page's CSP forbids the evaluated wait_for_function
-        if "neo4j" in response.inner_text():
-            break
-        page.wait_for_timeout(100)
+    until(page, lambda: "neo4j" in response.inner_text())
     assert '"neo4j": "ok"' in response.inner_text(), response.inner_text()
     assert '"version"' in response.inner_text()
     shot(page, tmp_path, "graphiql")
+
+
+def test_explorer_uses_the_key_typed_in_and_shows_what_its_role_may_see(offline, neo4j_server,
+                                                                        empty_graph):
+    with api_server(neo4j_server, api_keys=KEY_SPEC) as server:
+        stored = post(server.url, INGEST, {"records": RECORDS, "events": EVENTS},
+                      KEYS[Role.PARTNER]).json()
+        assert stored["data"]["ingest"]["accepted"] == len(RECORDS) + len(EVENTS), stored
+        page = offline.page
+        page.goto(f"{server.url}/explore?namespace=email&value=jane@x.com")
+        page.locator("#status.error").wait_for(timeout=30_000)
+        assert "needs a valid key" in page.inner_text("#status")
+
+        for role, links_note in [(Role.APP, "Your key's role may not see this"),
+                                 (Role.ANALYST, "")]:
+            page.fill("#key", KEYS[role])
+            page.click("#key-form button[type=submit]")  # looks the identity up again
+            note = page.locator('.note[data-for="links"]')
+            until(page, lambda n=note, want=links_note: page.is_visible("#profile-id")
+                  and n.inner_text().startswith(want) and (want or n.inner_text() == ""))
+            assert page.evaluate("sessionStorage.getItem('idgraph.apiKey')") == KEYS[role]
+        assert page.get_attribute("#graph", "data-nodes") == "5"
+
+
+def until(page, condition, seconds: float = 30) -> None:
+    """Poll `condition` (the pages' CSP forbids Playwright's evaluated wait_for_function)."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page never got there")

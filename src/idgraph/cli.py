@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +14,9 @@ from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.connect import local_server_config
 from idgraph.db.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from idgraph.explorations.service import Exploration
 
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
@@ -201,7 +205,8 @@ def _param_pair(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-async def _explore(settings: Settings, name: str, given: dict[str, str], limit: int | None):
+async def _explore(settings: Settings, name: str, given: dict[str, str],
+                   limit: int | None) -> Exploration:
     from idgraph.explorations.service import ExplorationService, find, read_catalogue
 
     # Unknown names and bad values fail before any Neo4j is started.

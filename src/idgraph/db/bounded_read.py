@@ -31,19 +31,21 @@ class BoundedRows:
 async def bounded_read(graph: Graph, cypher: str, params: dict[str, Any], max_rows: int,
                        timeout: float) -> BoundedRows:
     """At most `max_rows` rows of `cypher`, read-only, stopped by Neo4j after `timeout` s."""
-    query = Query(cypher, timeout=timeout)  # type: ignore[arg-type]
+    query = Query(cypher, timeout=timeout)
+    rows: list[list[Any]] = []
+    truncated = False
     # The deadline here only covers a server that stops answering; Neo4j enforces `timeout`.
     async with _translated_errors(timeout + 10.0), graph.driver.session(
             database=graph.database, default_access_mode=neo4j.READ_ACCESS) as session:
         result = await session.run(query, params)
         columns = list(result.keys())
-        rows: list[list[Any]] = []
         async for record in result:
             if len(rows) == max_rows:
+                truncated = True
                 await result.consume()  # discards the rest on the server
-                return BoundedRows(columns, rows, truncated=True)
+                break
             rows.append([plain(value) for value in record.values()])
-        return BoundedRows(columns, rows, truncated=False)
+    return BoundedRows(columns, rows, truncated)
 
 
 def plain(value: Any) -> Any:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,7 @@ def jar_dir(cfg: LocalServerConfig) -> Path:
     return cfg.cache_dir.expanduser().resolve() / f"neo4j-browser-{cfg.browser_version}"
 
 
-def ensure_jar(cfg: LocalServerConfig, log=print) -> Path:
+def ensure_jar(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> Path:
     """The folder holding the Browser's jar, fetched from Maven Central once."""
     folder = jar_dir(cfg)
     if any(folder.glob("*.jar")):
@@ -73,7 +74,7 @@ def ensure_jar(cfg: LocalServerConfig, log=print) -> Path:
     return folder
 
 
-def classpath(cfg: LocalServerConfig, log=print) -> str:
+def classpath(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> str:
     """What the server's classpath gains: the Browser's jar folder, when it is wanted."""
     return f":{ensure_jar(cfg, log)}/*" if cfg.browser else ""
 

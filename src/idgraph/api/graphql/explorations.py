@@ -74,7 +74,7 @@ class ExplorationQuery:
                               ) -> SavedQueryResult:
         answer = await info.context.services.explorations.run(name, _params(params), limit)
         return SavedQueryResult(name=answer.name, columns=answer.columns, rows=answer.rows,
-                                truncated=answer.truncated, parameters=answer.params)
+                                truncated=answer.truncated, parameters=JSON(answer.params))
 
 
 def _params(value: Any) -> dict[str, Any]:

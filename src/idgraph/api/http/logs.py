@@ -62,8 +62,8 @@ class ReadableFormatter(logging.Formatter):
         level = self._paint(f"{record.levelname:<7}", _LEVEL_COLOURS.get(record.levelname))
         parts = [f"{clock}.{int(record.msecs):03d}", level, self._paint(record.name, "36"),
                  record.getMessage(), *self._extras(record)]
-        if getattr(record, "request_id", None):
-            parts.append(self._paint(f"[{record.request_id}]", "2"))
+        if request_id := getattr(record, "request_id", None):
+            parts.append(self._paint(f"[{request_id}]", "2"))
         line = "  ".join(parts)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

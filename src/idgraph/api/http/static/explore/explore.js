@@ -6,24 +6,25 @@ import { clear, el, keyOf, show, when } from "./dom.js";
 import { drawGraph, linkId } from "./graph.js";
 import { segmentsSelection } from "./segments.js";
 
-const PROFILE = `query Explore($identity: IdentityInput!) {
-  profile(identity: $identity) {
-    id size createdAt updatedAt isTestProfile
+// One query per part: a field the key's role may not read makes its part null (the fields are
+// non-null lists), so the parts a role may not see are asked for on their own.
+const PARTS = {
+  core: `id size createdAt updatedAt isTestProfile
     primaryIdentity { namespace value }
     identities { namespace value firstSeen lastSeen }
     attributeProvenance {
       path value source recordId timestamp
       beaten { value source recordId timestamp }
     }
-    links(first: 100) {
+    events(first: 50) { edges { node { id source type timestamp properties } } pageInfo { hasNextPage } }`,
+  links: `links(first: 100) {
       a { namespace value } b { namespace value }
       source status reason firstSeen lastSeen count lastRecordId
-    }
-    events(first: 50) { edges { node { id source type timestamp properties } } pageInfo { hasNextPage } }
-    history { at kind related reason cause }
-    SEGMENTS
-  }
-}`;
+    }`,
+  history: "history { at kind related reason cause }",
+};
+const partQuery = (selection) =>
+  `query Explore($identity: IdentityInput!) { profile(identity: $identity) { id ${selection} } }`;
 const EXPLAIN = `query Explain($a: IdentityInput!, $b: IdentityInput!) {
   explain(a: $a, b: $b) {
     sameProfile message
@@ -163,20 +164,35 @@ function renderAudiences(memberships, available) {
 
 // -- actions ------------------------------------------------------------------------------
 
+// A part of the profile: {profile} or, when the key's role may not read it, {error}.
+async function part(selection, identity) {
+  const { data, errors } = await graphql(partQuery(selection), { identity });
+  const field = errorsByField(errors, "profile");
+  const error = Object.values(field)[0] || (data.profile === null && errors[0]);
+  return error ? { profile: null, error } : { profile: data.profile, error: null };
+}
+
 async function lookUp(identity) {
+  state.asked = identity; // looked up again when a key is typed in
   status("Looking up " + keyOf(identity) + " …");
   const segments = await segmentsSelection(graphql);
-  const { data, errors } = await graphql(PROFILE.replace("SEGMENTS", segments || ""), { identity });
-  const p = data.profile;
+  const [core, links, past, audiences] = await Promise.all([
+    part(PARTS.core, identity), part(PARTS.links, identity), part(PARTS.history, identity),
+    segments ? part(segments, identity) : Promise.resolve({ profile: null, error: null })]);
+  if (core.error) throw new ApiError(describe(core.error));
+  const p = core.profile;
   if (!p) {
     $("#profile").hidden = true;
     status(`No profile holds ${keyOf(identity)} (after normalisation).`);
     return;
   }
+  p.links = links.profile ? links.profile.links : [];
+  p.history = past.profile ? past.profile.history : [];
+  p.segments = audiences.profile ? audiences.profile.segments : [];
   state.profile = p;
-  state.asked = identity;
-  const byField = errorsByField(errors, "profile");
-  for (const field of ["attributeProvenance", "links", "events", "history", "segments"]) note(field, byField[field]);
+  note("links", links.error);
+  note("history", past.error);
+  note("segments", audiences.error);
   $("#profile").hidden = false;
   renderSummary(p);
   renderAttributes(p.attributeProvenance);
