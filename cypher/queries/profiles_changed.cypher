@@ -8,6 +8,8 @@
 //   until: {type: datetime, default: "now", doc: "end of the range (exclusive)"}
 //   limit: {type: int, default: 100, doc: "how many profiles"}
 // ---
+// Records and events are found by scanning (no index on ingestedAt): on a large graph keep the
+// range short; the saved-query time limit stops a run that takes too long.
 CALL () {
   MATCH (p:Profile) WHERE p.createdAt >= $since AND p.createdAt < $until
   RETURN p.id AS id, 'created' AS kind, p.createdAt AS at
