@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench schema-file
+.PHONY: run test bench schema-file assets browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "idgraph needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -13,15 +13,31 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
-run: $(STAMP)
-	$(VENV)/bin/idgraph serve --demo
+# Browser libraries (GraphiQL, React, cytoscape) from npm, by package-lock.json, copied into
+# the package: idgraph serves them itself, so its pages work offline (frontend/vendor.mjs).
+ASSETS := src/idgraph/api/http/static/vendor/manifest.json
+$(ASSETS): frontend/package.json frontend/package-lock.json frontend/vendor.mjs
+	cd frontend && npm ci --no-audit --no-fund --silent && node vendor.mjs
+
+assets: $(ASSETS)
+
+run: $(STAMP) $(ASSETS)
+	IDGRAPH_NEO4J_BROWSER=$${IDGRAPH_NEO4J_BROWSER:-true} $(VENV)/bin/idgraph serve --demo
 
 # The GraphQL-over-HTTP audit (tests/test_api_http.py) runs graphql-http from npm.
 AUDIT := tests/http_audit/node_modules/.package-lock.json
 $(AUDIT): tests/http_audit/package.json tests/http_audit/package-lock.json
 	cd tests/http_audit && npm ci --no-audit --no-fund --silent
 
-test: $(STAMP) $(AUDIT)
+# The browser tests drive Debian's Chromium (Playwright's own download cannot be used): installed
+# here when missing and we are root (CI); otherwise those tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "Chromium not installed (apt-get install chromium): the browser tests will skip"; fi; }
+
+test: $(STAMP) $(AUDIT) $(ASSETS) browser
 	$(VENV)/bin/pytest
 
 # Benchmarks write reports to bench/results/ (each starts its own managed Neo4j).

@@ -1,8 +1,15 @@
-// Devices and cookies seen with more than one person-level unique identity (shared devices).
-// Parameters: $minPeople (integer, e.g. 2)
+// title: Shared devices
+// answers: >
+//   Which devices and cookies were seen with more than one person-level unique identity (a
+//   family tablet, a shop's kiosk), with a sample of those people.
+// params:
+//   minPeople: {type: int, default: 2, doc: "least number of people per device"}
+//   deviceNamespaces: {type: strings, default: [device, ecid], doc: "namespaces of devices and cookies"}
+//   personNamespaces: {type: strings, default: [crm, loyalty, login], doc: "namespaces naming one person each"}
+// ---
 MATCH (d:Identity)-[:LINK]-(person:Identity)
-WHERE d.namespace IN ['device', 'ecid'] AND person.namespace IN ['crm', 'loyalty', 'login']
+WHERE d.namespace IN $deviceNamespaces AND person.namespace IN $personNamespaces
 WITH d, collect(DISTINCT person.key) AS people
 WHERE size(people) >= $minPeople
 RETURN d.key AS device, size(people) AS people, people[..10] AS sample
-ORDER BY people DESC
+ORDER BY people DESC, device

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from idgraph.jobs.service import Job
     from idgraph.services import Services
 
+if TYPE_CHECKING:
+    from idgraph.explorations.service import Exploration
+
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
                         no_args_is_help=True)
@@ -58,6 +61,8 @@ def neo4j_start() -> None:
         uri = local_server.start(cfg, log=_err)
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
+    if note := local_server.browser_banner(cfg):
+        _err(note)
     typer.echo(uri)
 
 
@@ -71,10 +76,13 @@ def neo4j_stop() -> None:
 @neo4j_app.command("status")
 def neo4j_status() -> None:
     """Report running / stopped / crashed (exit code 0 only when running)."""
-    state = local_server.status(local_server_config(Settings()))
+    cfg = local_server_config(Settings())
+    state = local_server.status(cfg)
     pid = f" (pid {state.pid})" if state.pid else ""
     detail = f": {state.detail}" if state.detail else ""
     typer.echo(f"{state.state}{pid} {state.uri}{detail}")
+    if state.state == "running" and (note := local_server.browser_banner(cfg)):
+        typer.echo(note)
     raise typer.Exit(0 if state.state == "running" else 3)
 
 
@@ -103,11 +111,15 @@ def serve(
             asyncio.run(load_demo(settings, graph, log=_err))
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
-    _err(f"GraphiQL: http://{host}:{port}/graphql   (Neo4j: {graph.uri})")
+    _err(f"GraphiQL: http://{host}:{port}/graphql   Profile explorer: "
+         f"http://{host}:{port}/explore   (Neo4j: {graph.uri})")
+    if not settings.neo4j_uri and (note := local_server.browser_banner(
+            local_server_config(settings))):
+        _err(note)
     _err('Try:  { profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) '
          "{ id primaryIdentity { namespace value } identities { namespace value } attributes "
          "computed { name value } } }")
-    configure_logging(json_lines=settings.log_json)
+    configure_logging(settings.log_format)
     # Our handlers, not uvicorn's: log_config=None, and no uvicorn access line (ours has the
     # request id, status and duration). On SIGTERM uvicorn stops accepting, lets in-flight
     # requests finish (up to the grace period), then runs the lifespan shutdown. WebSocket
@@ -207,6 +219,62 @@ def demo_generate(
                f"{profiles} people to {out}/ ({', '.join(manifest['files'])}; counts in "
                f"{MANIFEST_FILE})")
     typer.echo(f"ingest: for f in {out}/*.jsonl; do idgraph ingest \"$f\"; done")
+
+
+@app.command()
+def cypher(
+    name: str = typer.Argument(None, help="A saved query (cypher/queries/NAME.cypher); "
+                                          "none: list them with their parameters."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="A parameter: NAME=VALUE "
+                                    "(repeatable; lists as a,b,c; times as ISO 8601 or -7d)."),
+    output: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    limit: int = typer.Option(None, help="Most rows (default IDGRAPH_SAVED_QUERY_MAX_ROWS)."),
+) -> None:
+    """Run a saved Cypher exploration read-only and print its answer."""
+    from rich.console import Console
+
+    from idgraph.errors import IdgraphError
+    from idgraph.explorations import render
+    from idgraph.explorations.service import read_catalogue
+
+    settings = Settings()
+    if output not in render.FORMATS:
+        raise fail(f"--format must be one of {', '.join(render.FORMATS)}", code=2)
+    try:
+        given = dict(_param_pair(text) for text in param or [])
+        if name is None:
+            render.print_catalogue(read_catalogue(settings.saved_queries_dir), Console())
+            return
+        answer = asyncio.run(_explore(settings, name, given, limit))
+    except (IdgraphError, DatabaseError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    if output == "table":
+        render.print_table(answer, Console())
+    elif output == "json":
+        typer.echo(render.as_json(answer))
+    else:
+        typer.echo(render.as_csv(answer), nl=False)
+    if answer.truncated:
+        _err(f"(only the first {len(answer.rows)} rows: raise --limit, or narrow the parameters)")
+
+
+def _param_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--param takes NAME=VALUE, not {text!r}")
+    return key.strip(), value
+
+
+async def _explore(settings: Settings, name: str, given: dict[str, str],
+                   limit: int | None) -> Exploration:
+    from idgraph.explorations.service import ExplorationService, find, read_catalogue
+
+    # Unknown names and bad values fail before any Neo4j is started.
+    find(read_catalogue(settings.saved_queries_dir), name).bind(given)
+    async with _ready_graph(settings) as graph:
+        service = ExplorationService(graph, settings.saved_queries_dir,
+                                     settings.saved_query_timeout, settings.saved_query_max_rows)
+        return await service.run(name, given, limit)
 
 
 profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)

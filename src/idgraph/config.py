@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     local_neo4j_heap: str = "1g"
     local_neo4j_pagecache: str = "512m"
     local_neo4j_start_timeout: float = 120.0
+    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<http port>/browser/ (db/browser.py).
+    neo4j_browser: bool = False
+    neo4j_browser_version: str = "5.24.0"
 
     # Identity graph rules.
     namespaces_file: Path | None = None
@@ -65,6 +69,13 @@ class Settings(BaseSettings):
     ingest_hold_lines: int = Field(default=200_000, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
+
+    # Saved explorations (cypher/queries/): a folder of extra ones (a file named like a shipped
+    # one replaces it); each runs read-only, stopped after this many seconds, at most this many
+    # rows returned.
+    saved_queries_dir: Path | None = None
+    saved_query_timeout: float = Field(default=20.0, gt=0)
+    saved_query_max_rows: int = Field(default=1000, ge=1)
 
     # API.
     host: str = "127.0.0.1"
@@ -96,7 +107,8 @@ class Settings(BaseSettings):
     introspection: bool = True
     graphiql: bool = True
     field_suggestions: bool = True
-    log_json: bool = True
+    # "auto": readable lines when stderr is a terminal, JSON lines otherwise; "json"; "text".
+    log_format: Literal["auto", "json", "text"] = "auto"
     # Serve `profile(identity: $x) { ... }` documents of the hot shape without the general
     # executor (api/fast_reads.py; same answers). Off: every request takes the general path.
     fast_profile_reads: bool = True

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
+from idgraph.explorations.service import ExplorationService
 from idgraph.identity.clustering import Recluster
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
@@ -28,6 +29,7 @@ class Services:
     identity: IdentityService
     profiles: ProfileService
     jobs: JobService
+    explorations: ExplorationService
 
     @property
     def changes(self) -> ChangeFeed:
@@ -53,5 +55,8 @@ class Services:
                                    attributes.typed)
         jobs = JobService(graph, settings.job_chunk_size)
         profiles = ProfileService(graph, pipeline, jobs)
+        explorations = ExplorationService(graph, settings.saved_queries_dir,
+                                          settings.saved_query_timeout,
+                                          settings.saved_query_max_rows)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
-                   profiles=profiles, jobs=jobs)
+                   profiles=profiles, jobs=jobs, explorations=explorations)

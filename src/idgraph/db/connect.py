@@ -17,6 +17,8 @@ def local_server_config(settings: Settings) -> local_server.LocalServerConfig:
         heap=settings.local_neo4j_heap,
         pagecache=settings.local_neo4j_pagecache,
         start_timeout=settings.local_neo4j_start_timeout,
+        browser=settings.neo4j_browser,
+        browser_version=settings.neo4j_browser_version,
     )
 
 

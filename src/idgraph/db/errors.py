@@ -11,3 +11,11 @@ class LocalNeo4jError(DatabaseError):
 
 class DatabaseUnavailable(DatabaseError):
     """Neo4j cannot be reached right now."""
+
+
+class QueryTimedOut(DatabaseError):
+    """A statement ran past its time limit and Neo4j stopped it."""
+
+
+class WriteRefused(DatabaseError):
+    """A statement tried to write inside a read-only transaction; nothing was written."""

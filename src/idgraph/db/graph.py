@@ -26,7 +26,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from idgraph.db.errors import DatabaseError, DatabaseUnavailable
+from idgraph.db.errors import DatabaseError, DatabaseUnavailable, QueryTimedOut, WriteRefused
 from idgraph.errors import InvalidInput
 
 log = logging.getLogger("idgraph.db")
@@ -376,7 +376,10 @@ class _translated_errors:
         if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
             raise DatabaseUnavailable(f"Neo4j is unreachable: {exc}") from exc
         if isinstance(exc, ClientError) and "TransactionTimedOut" in (exc.code or ""):
-            raise DatabaseError("The query ran past its time limit and was stopped.") from exc
+            raise QueryTimedOut("The query ran past its time limit and was stopped.") from exc
+        if isinstance(exc, ClientError) and (exc.code or "").endswith("Statement.AccessMode"):
+            raise WriteRefused("The statement tries to write in a read-only transaction; "
+                               "nothing was written.") from exc
         if isinstance(exc, Neo4jError | DriverError):
             raise DatabaseError(f"Neo4j error: {exc}") from exc
         return False

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from idgraph.db import browser
 from idgraph.db.errors import LocalNeo4jError
 
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
@@ -57,6 +58,8 @@ class LocalServerConfig:
     heap: str = "1g"
     pagecache: str = "512m"
     start_timeout: float = 120.0
+    browser: bool = False  # serve Neo4j Browser (db/browser.py)
+    browser_version: str = "5.24.0"
 
     @property
     def bolt_uri(self) -> str:
@@ -166,6 +169,8 @@ def _conf_text(cfg: LocalServerConfig) -> str:
         # operation (db/graph.py) covers a server that stops answering. docs/api.md.
         "server.bolt.connection_keep_alive_for_requests": "STREAMING",
     }
+    if cfg.browser:
+        lines.update(browser.settings(cfg))
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
 
@@ -229,12 +234,14 @@ def start(cfg: LocalServerConfig, log=print) -> str:
                 "other ports with IDGRAPH_LOCAL_NEO4J_PORT / IDGRAPH_LOCAL_NEO4J_HTTP_PORT.")
     java = find_java()
     lib = ensure_jars(cfg, log)
+    extra_classpath = browser.classpath(cfg, log)
     home = cfg.home
     for sub in ("conf", "data", "logs", "run", "plugins", "import"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     (home / "conf" / "neo4j.conf").write_text(_conf_text(cfg))
     cmd = [java, f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", *JVM_FLAGS,
-           f"-XX:ErrorFile={home / 'logs' / 'hs_err_pid%p.log'}", "-cp", f"{lib}/*", MAIN_CLASS,
+           f"-XX:ErrorFile={home / 'logs' / 'hs_err_pid%p.log'}",
+           "-cp", f"{lib}/*{extra_classpath}", MAIN_CLASS,
            f"--home-dir={home}", f"--config-dir={home / 'conf'}", "--console-mode"]
     with open(home / "console.log", "ab") as console:
         proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT,
@@ -296,3 +303,14 @@ def stop(cfg: LocalServerConfig, timeout: float = 60.0) -> bool:
         time.sleep(0.5)
     _pid_file(cfg).unlink(missing_ok=True)
     return True
+
+
+def browser_banner(cfg: LocalServerConfig) -> str | None:
+    """How to open Neo4j Browser on this server, with its credentials (db/browser.py); None
+    when the Browser is not wanted."""
+    pid = _read_pid(cfg)
+    cmdline = None
+    if pid is not None and _is_our_process(pid, cfg):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        browser.wait_until_serving(cfg)
+    return browser.banner(cfg, cmdline)

@@ -253,3 +253,18 @@ RETURN pa.id AS profileA, pb.id AS profileB,
          status: l.status, reason: l.reason, firstSeen: l.firstSeen, lastSeen: l.lastSeen,
          count: l.count, firstRecordId: l.firstRecordId, lastRecordId: l.lastRecordId}] AS links
 """
+# Every link touching a profile's identities, whatever its status, for many profiles at once:
+# links between two members (seen from both ends, hence DISTINCT) and links to identities
+# outside (refused or unlinked ones keep them out). Active links first, then newest; at most
+# $limit per profile.
+PROFILE_LINKS = """
+UNWIND $ids AS id
+MATCH (:Profile {id: id})<-[:IN_PROFILE]-(:Identity)-[l:LINK]-(:Identity)
+WITH DISTINCT id, l
+ORDER BY CASE l.status WHEN 'active' THEN 0 ELSE 1 END, l.lastSeen DESC, l.source
+WITH id, collect({a: startNode(l).key, b: endNode(l).key, source: l.source, status: l.status,
+                  reason: l.reason, firstSeen: l.firstSeen, lastSeen: l.lastSeen,
+                  count: l.count, firstRecordId: l.firstRecordId,
+                  lastRecordId: l.lastRecordId})[..$limit] AS links
+RETURN id, links
+"""

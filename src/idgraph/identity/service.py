@@ -315,6 +315,13 @@ def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
     return list(seen.values())
 
 
+async def links_of_profiles(service: IdentityService, profile_ids: list[str],
+                            limit: int) -> dict[str, list[dict[str, Any]]]:
+    """Each profile's links (active first, then newest), at most `limit` each, in one read."""
+    rows = await service.graph.read(q.PROFILE_LINKS, ids=profile_ids, limit=limit)
+    return {row["id"]: row["links"] for row in rows}
+
+
 async def explain(service: IdentityService, identity: IdentityKey,
                   other: IdentityKey) -> Explanation:
     """The chain of links (with provenance) joining two identities, or what keeps them apart."""

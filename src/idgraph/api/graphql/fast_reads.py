@@ -42,8 +42,8 @@ from graphql.language.location import get_location
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idgraph.api.graphql.common import from_millis
 from idgraph.api.graphql.errors import database_failure
-from idgraph.api.graphql.identity import from_millis
 from idgraph.api.graphql.profile import READERS, ordered_identities
 from idgraph.db.errors import DatabaseError
 from idgraph.identity.normalise import IdentityRejected

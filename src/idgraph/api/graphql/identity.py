@@ -10,7 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.graphql.common import Identity, IdentityInput, from_millis, to_key
+from idgraph.api.graphql.common import (
+    Identity,
+    IdentityInput,
+    LinkEvidence,
+    link_evidence,
+    to_key,
+)
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
@@ -125,20 +131,6 @@ class Resolution:
         return await load_profile(info, str(self.profile_id)) if self.profile_id else None
 
 
-@strawberry.type(description="One link between two identities, with its provenance.")
-class LinkEvidence:
-    a: Identity
-    b: Identity
-    source: str
-    status: str
-    reason: str | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-    count: int
-    first_record_id: str | None
-    last_record_id: str | None
-
-
 @strawberry.type(description="Why two identities are, or are not, in one profile.")
 class Explanation:
     same_profile: bool
@@ -176,14 +168,6 @@ def record_dict(r: RecordInput) -> dict:
 def event_dict(e: EventInput) -> dict:
     return {"source": e.source, "eventId": e.event_id, "timestamp": e.timestamp, "type": e.type,
             "identities": _raw_identities(e.identities), "properties": e.properties}
-
-
-def link_evidence(link: identity_service.LinkEvidence) -> LinkEvidence:
-    return LinkEvidence(
-        a=Identity.from_key(link.a), b=Identity.from_key(link.b), source=link.source,
-        status=link.status, reason=link.reason, first_seen=from_millis(link.first_seen),
-        last_seen=from_millis(link.last_seen), count=link.count,
-        first_record_id=link.first_record_id, last_record_id=link.last_record_id)
 
 
 # Python names differ from the GraphQL name `source`: strawberry's permission check takes a

@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from idgraph.identity.service import links_of_profiles
 from idgraph.profile.service import ProfileRead, ReadShape
 from idgraph.services import Services
 
@@ -16,6 +17,7 @@ class Loaders:
         self.services = services
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
+        self.links = DataLoader(load_fn=self._links)
         self._profiles: dict[ReadShape, DataLoader] = {}
 
     def profiles(self, shape: ReadShape) -> DataLoader:
@@ -35,4 +37,10 @@ class Loaders:
 
     async def _computed(self, ids: list[str]) -> list[list[Any]]:
         found = await self.services.profiles.computed_many(ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _links(self, ids: list[str]) -> list[list[dict[str, Any]]]:
+        # Up to the largest page for every profile; each field takes its own `first`.
+        found = await links_of_profiles(self.services.identity, ids,
+                                        self.services.settings.max_page_size)
         return [found.get(i, []) for i in ids]

@@ -14,13 +14,20 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.graphql.common import Identity, IdentityInput, from_millis
+from idgraph.api.graphql.common import (
+    Identity,
+    IdentityInput,
+    LinkEvidence,
+    from_millis,
+    link_evidence,
+)
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
 from idgraph.identity.normalise import IdentityRejected
+from idgraph.identity.service import LinkEvidence as LinkEvidenceRow
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
 from idgraph.profile.service import EventRow, ProfileRead, ProfileSummary, ReadShape
 
@@ -109,6 +116,17 @@ class Profile:
         return [ClusterChange(profile_id=strawberry.ID(r["profileId"]), at=from_millis(r["at"]),
                               kind=r["kind"], related=r["related"] or [], reason=r["reason"],
                               cause=r["cause"]) for r in rows]
+
+    @strawberry.field(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
+                      description="The links touching this profile's identities, whatever "
+                                  "their status: between members, and refused or unlinked ones "
+                                  "to identities kept out. Active first, then newest; batched "
+                                  "across profiles.")
+    async def links(self, info: Info[Context, None],
+                    first: int | None = DEFAULT_PAGE_SIZE) -> list[LinkEvidence]:
+        size = page_size(first, info.context.services.settings)
+        rows = await info.context.loaders.links.load(str(self.id))
+        return [link_evidence(LinkEvidenceRow.from_row(row)) for row in rows[:size]]
 
     @strawberry.field(permission_classes=READERS,
                       description="The merged attributes as a JSON object (nested).")

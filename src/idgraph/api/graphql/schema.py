@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.explorations import ExplorationQuery
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
 from idgraph.api.graphql.jobs import JobMutation, JobQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
@@ -27,7 +28,8 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
+            ExplorationQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from idgraph.api.http import pages
 from idgraph.api.http.auth_middleware import AuthMiddleware
 from idgraph.api.http.front_door import FrontDoor
 from idgraph.api.http.graphql_app import build_graphql_app
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
             Route("/metrics", metrics_endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *pages.routes(),
         ],
         middleware=_middleware(settings, api_keys, metrics, failures, limiter),
         lifespan=lifespan,

@@ -31,6 +31,7 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.fast_reads import FastProfileReads
 from idgraph.api.graphql.limits import CachedValidation
 from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.pages import page
 from idgraph.api.http.responses import error_response
 from idgraph.config import Settings
 from idgraph.services import Services
@@ -97,6 +98,10 @@ class IdgraphGraphQL(GraphQL):
         if state.get("request_id"):
             context.request_id = state["request_id"]
         return context
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from idgraph's own static files, not strawberry's CDN page (api/http/pages)."""
+        return page("graphiql")
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Accept a WebSocket authenticated by header, or by `apiKey` in connection_init."""

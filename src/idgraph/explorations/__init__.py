@@ -1,0 +1,1 @@
+"""Saved Cypher explorations for analysts: files under cypher/queries/, run read-only."""
