@@ -11,6 +11,7 @@ WHERE l.status IN ['refused', 'unlinked']
 WITH l, a, b, CASE WHEN l.reason STARTS WITH 'unique namespace '
                    THEN split(l.reason, ':')[0]
                    ELSE coalesce(l.reason, 'no reason recorded') END AS reason
+ORDER BY a.key, b.key
 WITH l.source AS source, l.status AS status, reason, count(*) AS links,
      collect(a.key + ' - ' + b.key) AS pairs
 RETURN source, status, reason, links, pairs[..$examples] AS examples

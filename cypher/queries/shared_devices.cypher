@@ -9,7 +9,10 @@
 // ---
 MATCH (d:Identity)-[:LINK]-(person:Identity)
 WHERE d.namespace IN $deviceNamespaces AND person.namespace IN $personNamespaces
-WITH d, collect(DISTINCT person.key) AS people
+WITH DISTINCT d, person.key AS personKey
+ORDER BY personKey
+// Ordered before collecting: the sample is the same on every run.
+WITH d, collect(personKey) AS people
 WHERE size(people) >= $minPeople
 RETURN d.key AS device, size(people) AS people, people[..10] AS sample
 ORDER BY people DESC, device
