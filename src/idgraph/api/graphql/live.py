@@ -9,6 +9,7 @@ out. Audience-membership events can ride the same feed with their own topic late
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from enum import Enum
 
@@ -20,6 +21,7 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
+from idgraph.services import Services
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
@@ -37,10 +39,10 @@ class ProfileChange:
     profile: Profile | None
 
 
-def _claim_slot(info: Info[Context, None]) -> dict:
+def _claim_slot(info: Info[Context, None]) -> dict[str, int]:
     """Per-connection subscription count, kept on the WebSocket's own state."""
-    state = info.context.request.scope.setdefault("state", {})
-    counter = state.setdefault("idgraph_subscriptions", {"open": 0})
+    state = info.context.request.scope.setdefault("state", {})  # type: ignore[union-attr]  # a WebSocket's
+    counter: dict[str, int] = state.setdefault("idgraph_subscriptions", {"open": 0})
     if counter["open"] >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
         raise IdgraphError(f"At most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per "
                            "connection; close one first.", "TOO_MANY_SUBSCRIPTIONS")
@@ -64,7 +66,8 @@ class Subscription:
             counter["open"] -= 1
 
 
-async def _follow(services, key: str, changes) -> AsyncGenerator[ProfileChange, None]:
+async def _follow(services: Services, key: str, changes: asyncio.Queue[frozenset[str]]
+                  ) -> AsyncGenerator[ProfileChange, None]:
     # The same read as the `profile` query, with the materialised view for `attributes`.
     read = await services.profiles.read(key=key, with_view=True)
     watched = read.view.id if read else None

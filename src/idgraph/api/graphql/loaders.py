@@ -16,9 +16,9 @@ class Loaders:
         self.services = services
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
-        self._profiles: dict[ReadShape, DataLoader] = {}
+        self._profiles: dict[ReadShape, DataLoader[str, ProfileRead | None]] = {}
 
-    def profiles(self, shape: ReadShape) -> DataLoader:
+    def profiles(self, shape: ReadShape) -> DataLoader[str, ProfileRead | None]:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
         if shape not in self._profiles:
             async def load(ids: list[str]) -> list[ProfileRead | None]:
