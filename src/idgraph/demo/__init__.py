@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -12,7 +14,7 @@ from idgraph.profile.computed import DAY_MS, Definition
 from idgraph.services import Services
 
 
-def demo_items() -> tuple[list[dict], list[dict]]:
+def demo_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     text = resources.files("idgraph.demo").joinpath("demo.jsonl").read_text()
     items = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [i for i in items if "recordId" in i], [i for i in items if "eventId" in i]
@@ -27,7 +29,8 @@ DEMO_COMPUTED = [
 ]
 
 
-async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
+async def load_demo(settings: Settings, graph: Graph,
+                    log: Callable[[str], object] = print) -> None:
     await graph.verify()
     await apply_schema(graph)
     services = Services.build(settings, graph)

@@ -19,7 +19,8 @@ import orjson
 class FileLine:
     __slots__ = ("number", "raw", "item", "error")
 
-    def __init__(self, number: int, raw: str, item: dict | None, error: str | None) -> None:
+    def __init__(self, number: int, raw: str, item: dict[str, Any] | None,
+                 error: str | None) -> None:
         self.number, self.raw, self.item, self.error = number, raw, item, error
 
     @property

@@ -119,10 +119,11 @@ def contribution(d: Definition, event: EventFact) -> float | str | None:
     if d.function == "MOST_RECENT":
         return None if value is None else json.dumps(value)
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else None
+    return float(value) if is_number else None  # type: ignore[arg-type]  # is_number: a number
 
 
-def state_rows(definitions: list[Definition], events: list[EventFact], now: int) -> list[dict]:
+def state_rows(definitions: list[Definition], events: list[EventFact],
+               now: int) -> list[dict[str, Any]]:
     """One WRITE_STATES row per (definition, identity), events in time order."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for d in definitions:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from idgraph.db.graph import Graph, Tx
@@ -115,7 +115,7 @@ def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]], nodes: dict[str, s
 
 
 async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = (),
-                  built: list[dict[str, Any]] = ()) -> None:
+                  built: Sequence[dict[str, Any]] = ()) -> None:
     """Recompute the views of the profiles `ids` and of the profiles holding `keys`, batched;
     drop the views of ids that are no profile any more (merged away, deleted). `built`: rows
     (as READ returns them) of profiles whose fragments the caller already has."""
@@ -145,7 +145,7 @@ async def drop(tx: Tx, ids: Iterable[str]) -> None:
 
 
 async def count_profiles(graph: Graph) -> int:
-    return (await graph.read("MATCH (p:Profile) RETURN count(p) AS n"))[0]["n"]
+    return (await graph.read("MATCH (p:Profile) RETURN count(p) AS n"))[0]["n"]  # type: ignore[no-any-return]  # an int
 
 
 async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK,
@@ -159,7 +159,7 @@ async def rebuild(graph: Graph, chunk: int = REBUILD_CHUNK,
     """
     after, done = "", 0
     while True:
-        ids = await graph.write_tx(lambda tx, a=after: _rebuild_chunk(tx, a, chunk))
+        ids = await graph.write_tx(lambda tx, a=after: _rebuild_chunk(tx, a, chunk))  # type: ignore[misc]  # a=after: bound now
         done += len(ids)
         if on_chunk:
             on_chunk(len(ids))

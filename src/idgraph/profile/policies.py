@@ -84,7 +84,8 @@ class PolicyStore:
         self.after_default_change: list[Callable[[], Awaitable[object]]] = []
 
     async def list(self) -> list[Policy]:
-        stored = [from_row(r["m"]) for r in await self.graph.read(LIST)]
+        stored: list[Policy] = [from_row(r["m"])  # type: ignore[misc]  # every row has one
+                                for r in await self.graph.read(LIST)]
         builtin = replace(BUILTIN_DEFAULT, is_default=not any(p.is_default for p in stored))
         return [builtin, *stored]
 
