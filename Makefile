@@ -21,7 +21,9 @@ AUDIT := tests/http_audit/node_modules/.package-lock.json
 $(AUDIT): tests/http_audit/package.json tests/http_audit/package-lock.json
 	cd tests/http_audit && npm ci --no-audit --no-fund --silent
 
+# The type checker first (mypy strict over src/, pyproject.toml [tool.mypy]), then the tests.
 test: $(STAMP) $(AUDIT)
+	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest
 
 # Benchmarks write reports to bench/results/ (each starts its own managed Neo4j).
