@@ -37,7 +37,9 @@ browser:
 	    apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "Chromium not installed (apt-get install chromium): the browser tests will skip"; fi; }
 
+# The type checker first (mypy strict over src/, pyproject.toml [tool.mypy]), then the tests.
 test: $(STAMP) $(AUDIT) $(ASSETS) browser
+	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest
 
 # Benchmarks write reports to bench/results/ (each starts its own managed Neo4j).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from idgraph.explorations.service import Exploration
+
+if TYPE_CHECKING:  # imported where used: the command starts fast
+    from idgraph.db.graph import Graph
+    from idgraph.ingest.runner import FileSummary
 
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
@@ -171,7 +175,8 @@ def ingest(
 
 
 async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path | None,
-                  progress: bool, ingest_file):
+                  progress: bool, ingest_file: Callable[..., Awaitable[FileSummary]]
+                  ) -> FileSummary:
     from idgraph.services import Services
 
     async with _ready_graph(settings) as graph:
@@ -407,7 +412,7 @@ async def _services(settings: Settings) -> AsyncIterator[Services]:
 
 
 @contextlib.asynccontextmanager
-async def _ready_graph(settings: Settings):
+async def _ready_graph(settings: Settings) -> AsyncIterator[Graph]:
     """The configured Neo4j, checked reachable (fast failure) and with the schema applied."""
     from idgraph.db.connect import graph_for
     from idgraph.db.schema import apply_schema

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.graph import Graph
@@ -22,7 +24,8 @@ def local_server_config(settings: Settings) -> local_server.LocalServerConfig:
     )
 
 
-def graph_for(settings: Settings, start_local: bool = True, log=print) -> Graph:
+def graph_for(settings: Settings, start_local: bool = True,
+              log: Callable[[str], object] = print) -> Graph:
     """A Graph for the configured server; starts (or reuses) the managed one when no URI is set."""
     if settings.neo4j_uri:
         password = settings.neo4j_password.get_secret_value()

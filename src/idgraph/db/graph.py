@@ -12,9 +12,10 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Literal, TypeVar
 
 import neo4j
 from neo4j import AsyncGraphDatabase, Query, RoutingControl
@@ -70,7 +71,7 @@ class Tx:
         return await result.values()
 
 
-class _Unlogged(list):
+class _Unlogged(list[Any]):
     """A list parameter whose repr is its length. The driver formats the repr of every
     statement's parameters for a debug log line before it checks the log level: for an ingest
     batch's thousand rows about a millisecond per statement, ~5% of an ingest's Python CPU."""
@@ -102,7 +103,7 @@ class Graph:
     _idle_readers: list[neo4j.AsyncSession] = field(default_factory=list, repr=False)
     # Background work of reads (`_in_background`): ends of results whose first row was handed
     # out (`read_first_plain`), sessions closed past MAX_IDLE_READERS.
-    _finishing: set[asyncio.Task] = field(default_factory=set, repr=False)
+    _finishing: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @property
     def driver(self) -> neo4j.AsyncDriver:
@@ -114,7 +115,7 @@ class Graph:
                 # The driver's per-write socket timeout wraps every write of the async driver in
                 # a task and a timer (about 0.04 ms per read); each operation here has one
                 # deadline of its own instead (`_guarded`), which also covers the reads.
-                connection_write_timeout=None,
+                connection_write_timeout=None,  # type: ignore[arg-type]  # None: no timeout
             )
         return self._driver
 
@@ -182,7 +183,7 @@ class Graph:
     async def _read(self, cypher: str, params: dict[str, Any],
                     run: Callable[[Query, dict[str, Any]], Awaitable[T]]) -> T:
         _count_round_trip()
-        query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
+        query = Query(cypher, timeout=self.timeout)
 
         async def attempt() -> T:
             async with self._guarded():
@@ -206,7 +207,8 @@ class Graph:
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 1.0)
 
-    async def _run_read(self, query: Query, params: dict[str, Any], row) -> list[dict]:
+    async def _run_read(self, query: Query, params: dict[str, Any],
+                        row: Callable[[neo4j.Record], dict[str, Any]]) -> list[dict[str, Any]]:
         session = self._reader()
         try:
             result = await session.run(query, params)
@@ -217,7 +219,8 @@ class Graph:
         self._reuse(session, result)
         return rows
 
-    async def _run_read_first(self, query: Query, params: dict[str, Any]) -> dict | None:
+    async def _run_read_first(self, query: Query,
+                              params: dict[str, Any]) -> dict[str, Any] | None:
         session = self._reader()
         try:
             result = await session.run(query, params)
@@ -230,7 +233,7 @@ class Graph:
             self._reuse(session, result)
             return None
         self._in_background(self._finish(session, result, records))
-        return dict(first.items())
+        return dict(first.items())  # type: ignore[no-untyped-call]  # neo4j: unannotated
 
     def _reader(self) -> neo4j.AsyncSession:
         # Read sessions are reused, as a plain driver script reuses its one session: making a
@@ -241,7 +244,7 @@ class Graph:
             neo4j.READ_ACCESS)
 
     async def _finish(self, session: neo4j.AsyncSession, result: neo4j.AsyncResult,
-                      records) -> None:
+                      records: AsyncIterator[neo4j.Record]) -> None:
         """Read a result to its end (rows past the first are dropped), then reuse the session;
         a session whose result failed here is closed instead (its row was complete)."""
         try:
@@ -281,9 +284,10 @@ class Graph:
     async def write(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         return await self._execute(cypher, params, RoutingControl.WRITE)
 
-    async def _execute(self, cypher: str, params: dict[str, Any], routing: RoutingControl):
+    async def _execute(self, cypher: str, params: dict[str, Any],
+                       routing: RoutingControl) -> list[dict[str, Any]]:
         _count_round_trip()
-        query = Query(cypher, timeout=self.timeout)  # type: ignore[arg-type]
+        query = Query(cypher, timeout=self.timeout)
         async with self._guarded():
             records, _, _ = await self.driver.execute_query(
                 query, params, routing_=routing, database_=self.database
@@ -338,7 +342,7 @@ def _exported(record: neo4j.Record) -> dict[str, Any]:
 
 
 def _plain(record: neo4j.Record) -> dict[str, Any]:
-    return dict(record.items())
+    return dict(record.items())  # type: ignore[no-untyped-call]  # neo4j: unannotated
 
 
 def _retryable(exc: DatabaseError) -> bool:
@@ -359,7 +363,8 @@ class _translated_errors:
             self.deadline = asyncio.timeout(self.seconds)
             await self.deadline.__aenter__()
 
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> Literal[False]:
         if self.deadline is not None:
             try:
                 await self.deadline.__aexit__(exc_type, exc, tb)

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def find_java() -> str:
     return java
 
 
-def ensure_jars(cfg: LocalServerConfig, log=print) -> Path:
+def ensure_jars(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> Path:
     """Download Neo4j's jar closure once into the cache; later calls reuse it."""
     lib = cfg.lib_dir
     marker = lib.parent / "COMPLETE"
@@ -221,7 +222,7 @@ def status(cfg: LocalServerConfig) -> ServerStatus:
     return ServerStatus("running", pid, cfg.bolt_uri)
 
 
-def start(cfg: LocalServerConfig, log=print) -> str:
+def start(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> str:
     """Start the server (or reuse the running one) and return its Bolt URI once it answers."""
     current = status(cfg)
     if current.state in ("running", "starting"):

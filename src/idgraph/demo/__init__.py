@@ -4,7 +4,9 @@ the hand-written people of demo.jsonl and a few generated ones."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -19,7 +21,7 @@ GENERATED_PEOPLE = 25
 GENERATED_SEED = 2027  # a seed whose 25 people set every trap
 
 
-def demo_items() -> tuple[list[dict], list[dict]]:
+def demo_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     text = resources.files("idgraph.demo").joinpath("demo.jsonl").read_text()
     items = [json.loads(line) for line in text.splitlines() if line.strip()]
     items += [g.item for g in generate(GENERATED_PEOPLE, GENERATED_SEED)]
@@ -35,7 +37,8 @@ DEMO_COMPUTED = [
 ]
 
 
-async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
+async def load_demo(settings: Settings, graph: Graph,
+                    log: Callable[[str], object] = print) -> None:
     await graph.verify()
     await apply_schema(graph)
     services = Services.build(settings, graph)

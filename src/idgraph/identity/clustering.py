@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from idgraph.db.graph import Tx
 from idgraph.identity import repository as q
@@ -39,7 +39,8 @@ class ClusterReport:
 class Component:
     profile_of: dict[str, str | None] = field(default_factory=dict)
     created_at: dict[str, int] = field(default_factory=dict)
-    links: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (a, b, source)
+    # (a, b, source) -> the link's properties
+    links: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     # Node ids, read with the component: the write-back finds nodes by them, not by an index.
     identity_node: dict[str, str] = field(default_factory=dict)  # identity key -> node id
     profile_node: dict[str, str] = field(default_factory=dict)  # profile id -> node id
@@ -61,7 +62,7 @@ class Component:
 
 
 async def read_component(tx: Tx, seeds: set[str], now: int,
-                         visited: dict[str, list] | None = None) -> Component:
+                         visited: dict[str, list[Any]] | None = None) -> Component:
     """Breadth-first over every link from the seeds, locking each visited profile. `visited`:
     expansion rows this transaction already read (and locked), by identity key."""
     component = Component()
@@ -107,7 +108,7 @@ def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
 
 
 async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_size: int,
-                    now: int, cause: str, visited: dict[str, list] | None = None,
+                    now: int, cause: str, visited: dict[str, list[Any]] | None = None,
                     fresh: frozenset[str] | set[str] = frozenset()) -> ClusterReport:
     component = await read_component(tx, seeds, now, visited)
     clustering = cluster_component(component.profile_of, component.evidence(),
@@ -177,7 +178,7 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
 
 
 def _link_status_rows(clustering: Clustering,
-                      statuses: dict[tuple[str, str], set[str]]) -> list[dict]:
+                      statuses: dict[tuple[str, str], set[str]]) -> list[dict[str, Any]]:
     rows = []
     for (a, b), decision in clustering.decisions.items():
         if statuses.get((a, b)) != {decision.status}:
@@ -185,8 +186,8 @@ def _link_status_rows(clustering: Clustering,
     return rows
 
 
-def _history_rows(plan: IdPlan, status_rows: list[dict], clustering: Clustering,
-                  component: Component) -> list[dict]:
+def _history_rows(plan: IdPlan, status_rows: list[dict[str, Any]], clustering: Clustering,
+                  component: Component) -> list[dict[str, Any]]:
     # A new profile's "created" entry is on the profile node (WRITE_CLUSTERS, createdBy).
     rows = [{"profileId": new, "kind": "split", "related": src, "reason": "re-clustered"}
             for new, src in plan.created.items() if src]

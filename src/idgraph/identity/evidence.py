@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from idgraph.identity.items import Item
 
@@ -39,13 +40,13 @@ class LinkEvidence:
 class Evidence:
     """STORE_EVIDENCE's parameters, and the aggregate links the caller needs afterwards."""
 
-    identities: list[list] = field(default_factory=list)  # [key, ns, value, first, last]
-    records: list[list] = field(default_factory=list)  # [node id, [identity positions]]
-    events: list[list] = field(default_factory=list)
+    identities: list[list[Any]] = field(default_factory=list)  # [key, ns, value, first, last]
+    records: list[list[Any]] = field(default_factory=list)  # [node id, [identity positions]]
+    events: list[list[Any]] = field(default_factory=list)
     links: dict[tuple[str, str, str], LinkEvidence] = field(default_factory=dict)  # a, b, src
     _position: dict[str, int] = field(default_factory=dict)
 
-    def parameters(self) -> dict[str, list]:
+    def parameters(self) -> dict[str, list[Any]]:
         position = self._position
         return {"identities": self.identities, "records": self.records, "events": self.events,
                 "links": [[position[a], position[b], source, e.count, e.first_seen, e.first_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -146,7 +147,7 @@ def normalise_phone(value: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _hashed(value: str, normalise) -> str:
+def _hashed(value: str, normalise: Callable[[str], str]) -> str:
     """Already-hashed values pass through (lowercased); plain ones are normalised, then hashed."""
     if SHA256_RE.match(value.lower()):
         return value.lower()

@@ -109,7 +109,7 @@ class IdentityService:
         self.type_attributes = type_attributes
 
     # -- ingest -----------------------------------------------------------------------------
-    async def validate(self, records: Sequence[dict], events: Sequence[dict],
+    async def validate(self, records: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]],
                        ) -> tuple[list[tuple[int, Item]], list[Rejection]]:
         """Valid items with their input index (records first, then events) and rejections.
         Hands the event loop back every VALIDATE_CHUNK items: validating a large call takes a
@@ -123,7 +123,7 @@ class IdentityService:
             await asyncio.sleep(0)
         return good, bad
 
-    def _validate_range(self, raw_items: list[tuple[dict, str]], start: int, stop: int,
+    def _validate_range(self, raw_items: list[tuple[dict[str, Any], str]], start: int, stop: int,
                         good: list[tuple[int, Item]], bad: list[Rejection]) -> None:
         for index in range(start, min(stop, len(raw_items))):
             raw, kind = raw_items[index]
@@ -133,7 +133,8 @@ class IdentityService:
             except IdentityRejected as exc:
                 bad.append(Rejection(index, exc.code, str(exc)))
 
-    async def ingest(self, records: Sequence[dict] = (), events: Sequence[dict] = (),
+    async def ingest(self, records: Sequence[dict[str, Any]] = (),
+                     events: Sequence[dict[str, Any]] = (),
                      dry_run: bool = False, on_batch: Callable[[int], None] | None = None,
                      slots: asyncio.Semaphore | None = None) -> IngestResult:
         """Validate, then write in batches. `on_batch` is told the item count of each batch
@@ -249,7 +250,7 @@ async def _store_batch(tx: Tx, items: list[Item]) -> ChangeSet:
 
 
 async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
-                 ) -> tuple[list[Item], set[str], dict[str, list], set[str]]:
+                 ) -> tuple[list[Item], set[str], dict[str, list[Any]], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
     re-cluster, the expansion rows of every identity attached, the identities it created).
     Seeds are the identities this batch created and the ends of pairs that are not settled:
@@ -282,12 +283,12 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
 
 
 def _links_of_new(evidence: Evidence, new_identities: set[str],
-                  node_of: dict[str, str]) -> dict[str, list]:
+                  node_of: dict[str, str]) -> dict[str, list[Any]]:
     """Expansion rows (as EXPAND_STEP returns them) of the identities this batch created, from
     the batch's own evidence: such an identity has no profile, and its only links are the ones
     this batch made, one per pair and source, active, last seen at the newest item's time.
     `node_of`: node id by identity key."""
-    rows: dict[str, list] = {key: [key, None, None, [], node_of[key], None]
+    rows: dict[str, list[Any]] = {key: [key, None, None, [], node_of[key], None]
                              for key in new_identities}
     for (a, b, source), link in evidence.links.items():
         for mine, other in ((a, b), (b, a)):

@@ -32,7 +32,7 @@ NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
 class FileLine:
     __slots__ = ("number", "raw", "item", "error", "code")
 
-    def __init__(self, number: int, raw: str, item: dict | None, error: str | None,
+    def __init__(self, number: int, raw: str, item: dict[str, Any] | None, error: str | None,
                  code: str = UNREADABLE) -> None:
         self.number, self.raw, self.item, self.error = number, raw, item, error
         self.code = code  # the rejection code when `item` is None

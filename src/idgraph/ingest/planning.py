@@ -32,8 +32,8 @@ ALONE = -1  # a line that shares nothing (unreadable, no valid identity): releas
 
 @dataclass
 class LinePlan:
-    group_of: array  # per line read (in reading order): its group, or ALONE
-    last_line: array  # per group: the reading position of its last line
+    group_of: array[int]  # per line read (in reading order): its group, or ALONE
+    last_line: array[int]  # per group: the reading position of its last line
 
     def __len__(self) -> int:
         return len(self.group_of)
@@ -61,11 +61,11 @@ def plan_lines(lines: Iterable[FileLine], normalise: Normalise) -> LinePlan:
                     parent[other] = root
     group_ids: dict[str, int] = {}
     group_of, last_line = array("q"), array("q")
-    for position, key in enumerate(first_keys):
-        if key is None:
+    for position, first in enumerate(first_keys):
+        if first is None:
             group_of.append(ALONE)
             continue
-        group = group_ids.setdefault(find_root(parent, key), len(group_ids))
+        group = group_ids.setdefault(find_root(parent, first), len(group_ids))
         if group == len(last_line):
             last_line.append(position)
         last_line[group] = position

@@ -6,12 +6,21 @@ import asyncio
 import gc
 import json
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from idgraph.identity.service import IdentityService
+from idgraph.identity.service import IdentityService, IngestResult
 from idgraph.ingest.files import FileLine, open_text, read_items
 from idgraph.ingest.planning import LinePlan, Regrouper, plan_lines
 
@@ -32,7 +41,7 @@ READ_CHUNK = 1000
 class FileSummary:
     accepted: int = 0
     duplicates: int = 0
-    rejected_by_code: Counter = field(default_factory=Counter)
+    rejected_by_code: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected(self) -> int:
@@ -89,7 +98,7 @@ def _plan(service: IdentityService, path: Path, progress: Progress) -> LinePlan:
     """The first pass, with its own bar (it reads the whole file: seconds per million lines)."""
     task = progress.add_task(f"planning {path.name}", total=path.stat().st_size)
     with open_text(path) as handle:
-        def lines():
+        def lines() -> Iterator[FileLine]:
             for count, line in enumerate(read_items(path, handle)):
                 if count % 10_000 == 0:
                     progress.update(task, completed=_position(handle))
@@ -100,23 +109,27 @@ def _plan(service: IdentityService, path: Path, progress: Progress) -> LinePlan:
     return plan
 
 
-def _position(handle) -> int:
+def _position(handle: TextIO) -> int:
     try:
-        return handle.buffer.tell()
+        return int(handle.buffer.tell())
     except (AttributeError, OSError, ValueError):
         return 0
+
+
+# A window's lines, the readable items in the order the service indexes them, its result.
+Ingested = tuple[list[FileLine], list[FileLine], IngestResult | None]
 
 
 class _Windows:
     """Windows handed to the service, up to WINDOWS_IN_FLIGHT at once sharing `concurrency`
     batch slots; their results are taken in file order (rejects too)."""
 
-    def __init__(self, service: IdentityService, summary: FileSummary, rejects,
-                 progress: Progress, task) -> None:
+    def __init__(self, service: IdentityService, summary: FileSummary, rejects: TextIO | None,
+                 progress: Progress, task: TaskID) -> None:
         self.service, self.summary, self.rejects = service, summary, rejects
         self.progress, self.task = progress, task
         self.slots = asyncio.Semaphore(service.concurrency)
-        self.in_flight: deque[asyncio.Task] = deque()
+        self.in_flight: deque[asyncio.Task[Ingested]] = deque()
 
     async def submit(self, lines: list[FileLine]) -> None:
         if len(self.in_flight) == WINDOWS_IN_FLIGHT:
@@ -134,7 +147,7 @@ class _Windows:
         await asyncio.gather(*self.in_flight, return_exceptions=True)
         self.in_flight.clear()
 
-    async def _ingest(self, lines: list[FileLine]):
+    async def _ingest(self, lines: list[FileLine]) -> Ingested:
         """One call of the service for a window; the bar moves as its batches commit."""
         readable = [line for line in lines if line.item is not None]
         records = [line for line in readable if line.kind == "record"]
@@ -142,7 +155,8 @@ class _Windows:
         result = None
         if records or events:
             result = await self.service.ingest(
-                [r.item for r in records], [e.item for e in events], slots=self.slots,
+                [r.item for r in records if r.item is not None],  # (all of them: readable)
+                [e.item for e in events if e.item is not None], slots=self.slots,
                 on_batch=lambda items: self.progress.update(self.task, advance=items))
         return lines, records + events, result
 
@@ -159,7 +173,8 @@ class _Windows:
         self.progress.update(self.task, advance=len(bad))
 
 
-def _reject(summary: FileSummary, rejects, line: FileLine, code: str, message: str) -> None:
+def _reject(summary: FileSummary, rejects: TextIO | None, line: FileLine, code: str,
+            message: str) -> None:
     summary.rejected_by_code[code] += 1
     if rejects:
         rejects.write(json.dumps({"line": line.number, "code": code, "message": message,

@@ -104,7 +104,8 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def state_rows(definitions: list[Definition], events: list[EventFact], now: int) -> list[dict]:
+def state_rows(definitions: list[Definition], events: list[EventFact],
+               now: int) -> list[dict[str, Any]]:
     """One WRITE_STATES row per (definition, identity), events in time order."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for d in definitions:

@@ -96,7 +96,7 @@ def select(fragments: Iterable[Fragment], policy: Policy, identity: str | None) 
     return chosen
 
 
-def rank(fragment: Fragment, policy: Policy) -> tuple:
+def rank(fragment: Fragment, policy: Policy) -> tuple[Any, ...]:
     """Sort key, best first. Ties fall to source name then record id: never to arrival order."""
     if policy.kind == PRECEDENCE:
         return (policy.sources.index(fragment.source), -fragment.ts, fragment.record_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -14,7 +14,8 @@ from strawberry.types import Info
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
-from idgraph.errors import InvalidInput
+from idgraph.auth.service import ApiKeyService
+from idgraph.errors import IdgraphError, InvalidInput
 
 ApiRole = strawberry.enum(Role, name="ApiRole", description=(
     "What a key may do: APP reads profiles; PARTNER ingests, resolves and exports; ANALYST "
@@ -29,7 +30,7 @@ class ApiKey:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: dict) -> ApiKey:
+    def from_row(cls, row: dict[str, Any]) -> ApiKey:
         return cls(id=strawberry.ID(row["id"]), name=row["name"], role=Role(row["role"]),
                    created_at=datetime.fromisoformat(row["createdAt"]))
 
@@ -55,7 +56,15 @@ RevokeApiKeyResult = Annotated[ApiKeyRevoked | ApiKeyNotFound,
                                strawberry.union("RevokeApiKeyResult")]
 
 
-def _cursor(row: dict) -> str:
+def _keys(info: Info[Context, None]) -> ApiKeyService:
+    """The app's key store; only a document executed in-process (a test) may have none."""
+    keys = info.context.api_keys
+    if keys is None:
+        raise IdgraphError("No API key store here: keys are managed over the HTTP API.")
+    return keys
+
+
+def _cursor(row: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(f"{row['createdAt']}|{row['id']}".encode()).decode()
 
 
@@ -74,14 +83,18 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
 
 @strawberry.type
 class ApiKeyQuery:
+    # The `type: ignore[type-var]`s: strawberry binds Connection's node type to relay.Node in
+    # its annotations, but any type works (no global ids here).
     @strawberry.field(description="Stored API keys, oldest first (start-up keys not listed).",
                       permission_classes=[allow()])
     async def api_keys(self, info: Info[Context, None], first: int | None = DEFAULT_PAGE_SIZE,
-                       after: str | None = None) -> relay.Connection[ApiKey]:
+                       after: str | None = None
+                       ) -> relay.Connection[ApiKey]:  # type: ignore[type-var]
         size = page_size(first, info.context.services.settings)
-        rows = await info.context.api_keys.page(size + 1, _after(after))
-        edges = [relay.Edge(cursor=_cursor(r), node=ApiKey.from_row(r)) for r in rows[:size]]
-        return relay.Connection(edges=edges, page_info=relay.PageInfo(
+        rows = await _keys(info).page(size + 1, _after(after))
+        edges = [relay.Edge(cursor=_cursor(r), node=ApiKey.from_row(r))  # type: ignore[type-var]
+                 for r in rows[:size]]
+        return relay.Connection(edges=edges, page_info=relay.PageInfo(  # type: ignore[type-var]
             has_next_page=len(rows) > size, has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None))
@@ -93,13 +106,13 @@ class ApiKeyMutation:
                          permission_classes=[allow()])
     async def create_api_key(self, info: Info[Context, None], name: str,
                              role: ApiRole) -> CreateApiKeyPayload:  # type: ignore[valid-type]
-        record, key = await info.context.api_keys.create(name, Role(role))
+        record, key = await _keys(info).create(name, Role(role))
         return CreateApiKeyPayload(api_key=ApiKey.from_row(record), key=key)
 
     @strawberry.mutation(description="Delete a stored key: it stops working at once.",
                          permission_classes=[allow()])
     async def revoke_api_key(self, info: Info[Context, None],
                              id: strawberry.ID) -> RevokeApiKeyResult:
-        if await info.context.api_keys.revoke(str(id)):
+        if await _keys(info).revoke(str(id)):
             return ApiKeyRevoked(id=id)
         return ApiKeyNotFound(id=id, message=f"No API key has the id {id}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +14,10 @@ from idgraph.identity import service as identity_service
 from idgraph.identity.normalise import IdentityKey, IdentityRejected
 
 
+@overload
+def from_millis(ms: int) -> datetime: ...
+@overload
+def from_millis(ms: int | None) -> datetime | None: ...
 def from_millis(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 

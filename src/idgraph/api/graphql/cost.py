@@ -13,17 +13,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
     GraphQLInterfaceType,
+    GraphQLNamedType,
     GraphQLObjectType,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
+    ValidationContext,
     ValidationRule,
     VariableNode,
     get_named_type,
@@ -38,7 +42,7 @@ def cost_rule(max_cost: int, max_page_size: int, default_page_size: int,
 
     class CostLimit(ValidationRule):
         per_request = True  # depends on variables: never cached with the document's rules
-        def enter_document(self, node, *_args):
+        def enter_document(self, node: DocumentNode, *_args: Any) -> bool:
             fragments = {d.name.value: d for d in node.definitions
                          if isinstance(d, FragmentDefinitionNode)}
             for operation in node.definitions:
@@ -46,7 +50,8 @@ def cost_rule(max_cost: int, max_page_size: int, default_page_size: int,
                     self._check(operation, fragments)
             return False  # priced in one pass; nothing left to visit
 
-        def _check(self, operation: OperationDefinitionNode, fragments) -> None:
+        def _check(self, operation: OperationDefinitionNode,
+                   fragments: dict[str, FragmentDefinitionNode]) -> None:
             pricer = Pricer(self.context, fragments, _variables(operation, variables),
                             max_page_size, default_page_size)
             root = self.context.schema.get_root_type(operation.operation)
@@ -60,7 +65,8 @@ def cost_rule(max_cost: int, max_page_size: int, default_page_size: int,
     return CostLimit
 
 
-def _variables(operation: OperationDefinitionNode, given: Mapping[str, Any] | None):
+def _variables(operation: OperationDefinitionNode,
+               given: Mapping[str, Any] | None) -> dict[str, Any]:
     """The request's variables, with the operation's literal defaults filled in."""
     values: dict[str, Any] = {}
     for definition in operation.variable_definitions or ():
@@ -72,19 +78,22 @@ def _variables(operation: OperationDefinitionNode, given: Mapping[str, Any] | No
 
 
 class Pricer:
-    def __init__(self, context, fragments, variables, max_page_size, default_page_size) -> None:
+    def __init__(self, context: ValidationContext, fragments: dict[str, FragmentDefinitionNode],
+                 variables: dict[str, Any], max_page_size: int, default_page_size: int) -> None:
         self.context = context
         self.fragments = fragments
         self.variables = variables
         self.max_page_size = max_page_size
         self.default_page_size = default_page_size
 
-    def selections(self, selection_set: SelectionSetNode | None, parent, seen) -> int:
+    def selections(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None,
+                   seen: frozenset[str]) -> int:
         if selection_set is None:
             return 0
         return sum(self.selection(sel, parent, seen) for sel in selection_set.selections)
 
-    def selection(self, node, parent, seen: frozenset[str]) -> int:
+    def selection(self, node: SelectionNode, parent: GraphQLNamedType | None,
+                  seen: frozenset[str]) -> int:
         schema = self.context.schema
         if isinstance(node, FieldNode):
             return self.field(node, parent, seen)
@@ -100,7 +109,8 @@ class Pricer:
             return self.selections(fragment.selection_set, on, seen | {name})
         return 0
 
-    def field(self, node: FieldNode, parent, seen: frozenset[str]) -> int:
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None,
+              seen: frozenset[str]) -> int:
         if node.name.value.startswith("__"):
             return 0
         definition = None

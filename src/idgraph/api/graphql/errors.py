@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -40,7 +41,7 @@ def code_for(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED" if error.path is None else "INTERNAL_ERROR"
 
 
-def _with_code(error: GraphQLError, message: str, code: str, **extra) -> GraphQLError:
+def _with_code(error: GraphQLError, message: str, code: str, **extra: Any) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, source=error.source,
                         positions=error.positions, path=error.path,
                         extensions={**(error.extensions or {}), "code": code, **extra})

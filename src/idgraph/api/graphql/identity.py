@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -106,7 +106,7 @@ def _error(index: int, code: str, message: str, n_records: int) -> IngestError:
     return IngestError(kind=ItemKind.EVENT, index=index - n_records, code=code, message=message)
 
 
-def _changes(report: ClusterReport) -> dict:
+def _changes(report: ClusterReport) -> dict[str, Any]:
     return {
         "profiles_created": [strawberry.ID(p) for p in report.created],
         "merges": [ProfileMerge(merged_profile_id=strawberry.ID(a),
@@ -156,16 +156,16 @@ class UnlinkSummary:
         return cls(unlinked=result.unlinked, **_changes(result.report))
 
 
-def _raw_identities(identities: list[IdentityInput]) -> list[dict]:
+def _raw_identities(identities: list[IdentityInput]) -> list[dict[str, Any]]:
     return [{"namespace": i.namespace, "value": i.value} for i in identities]
 
 
-def record_dict(r: RecordInput) -> dict:
+def record_dict(r: RecordInput) -> dict[str, Any]:
     return {"source": r.source, "recordId": r.record_id, "timestamp": r.timestamp,
             "identities": _raw_identities(r.identities), "attributes": r.attributes}
 
 
-def event_dict(e: EventInput) -> dict:
+def event_dict(e: EventInput) -> dict[str, Any]:
     return {"source": e.source, "eventId": e.event_id, "timestamp": e.timestamp, "type": e.type,
             "identities": _raw_identities(e.identities), "properties": e.properties}
 
@@ -200,7 +200,7 @@ class IdentityQuery:
             try:
                 key = service.normalise(raw.namespace, raw.value)
                 out.append(Resolution(identity=Identity(namespace=key.namespace, value=key.value),
-                                      profile_id=profile_id))
+                                      profile_id=profile_id))  # type: ignore[arg-type]  # an ID is a str
             except IdentityRejected as exc:
                 out.append(Resolution(identity=Identity(namespace=raw.namespace, value=raw.value),
                                       profile_id=None, error=str(exc)))

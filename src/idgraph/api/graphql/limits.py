@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from graphql import (
     ArgumentNode,
+    ASTValidationRule,
     DocumentNode,
     GraphQLError,
     VariableNode,
@@ -27,6 +28,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
 from idgraph.api.graphql.errors import IdgraphMaskErrors
@@ -97,16 +99,18 @@ class CachedValidation(SchemaExtension):
         varies, errors = entry
         return not varies and not errors
 
-    def _cached(self, context) -> tuple[bool, list[GraphQLError]]:
+    def _cached(self, context: ExecutionContext) -> tuple[bool, list[GraphQLError]]:
         key = (id(context.schema), context.query or "")
         entry = self._cache.get(key)
         if entry is None:
             # A cost rule whose page sizes are all literals prices the same every time: it is
             # validated and cached with the document's other rules.
-            varies = _page_sizes_from_variables(context.graphql_document)
+            # (on_validate calls this only with a parsed document: the `type: ignore`s)
+            varies = _page_sizes_from_variables(context.graphql_document)  # type: ignore[arg-type]
             rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
             entry = (varies, validate_document(context.schema._schema,
-                                               context.graphql_document, rules))
+                                               context.graphql_document,  # type: ignore[arg-type]
+                                               rules))
             self._cache[key] = entry
             if len(self._cache) > self.MAXSIZE:
                 self._cache.popitem(last=False)
@@ -115,7 +119,7 @@ class CachedValidation(SchemaExtension):
         return entry
 
 
-def _per_request(rule) -> bool:
+def _per_request(rule: type[ASTValidationRule]) -> bool:
     return getattr(rule, "per_request", False)
 
 
@@ -124,7 +128,7 @@ def _page_sizes_from_variables(document: DocumentNode) -> bool:
     found = False
 
     class Finder(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_args) -> None:
+        def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
             nonlocal found
             if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
                 found = True

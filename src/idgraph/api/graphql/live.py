@@ -49,10 +49,10 @@ class ProfileChange:
     profile: Profile | None
 
 
-def _claim_slot(info: Info[Context, None]) -> dict:
+def _claim_slot(info: Info[Context, None]) -> dict[str, int]:
     """Per-connection subscription count, kept on the WebSocket's own state."""
-    state = info.context.request.scope.setdefault("state", {})
-    counter = state.setdefault("idgraph_subscriptions", {"open": 0})
+    state = info.context.request.scope.setdefault("state", {})  # type: ignore[union-attr]  # a WebSocket's
+    counter: dict[str, int] = state.setdefault("idgraph_subscriptions", {"open": 0})
     if counter["open"] >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
         raise IdgraphError(f"At most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per "
                            "connection; close one first.", "TOO_MANY_SUBSCRIPTIONS")

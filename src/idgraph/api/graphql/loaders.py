@@ -18,9 +18,9 @@ class Loaders:
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
         self.links = DataLoader(load_fn=self._links)
-        self._profiles: dict[ReadShape, DataLoader] = {}
+        self._profiles: dict[ReadShape, DataLoader[str, ProfileRead | None]] = {}
 
-    def profiles(self, shape: ReadShape) -> DataLoader:
+    def profiles(self, shape: ReadShape) -> DataLoader[str, ProfileRead | None]:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
         if shape not in self._profiles:
             async def load(ids: list[str]) -> list[ProfileRead | None]:

@@ -30,6 +30,6 @@ class GraphQLMetrics(SchemaExtension):
 
 def _operation_type(context: Any) -> str:
     try:
-        return context.operation_type.value
+        return str(context.operation_type.value)
     except Exception:  # noqa: BLE001 - an unparsable document has no operation type
         return "invalid"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,10 +27,12 @@ from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
+from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import LinkEvidence as LinkEvidenceRow
-from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
+from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, MergedValue, merged_attributes
 from idgraph.profile.service import EventRow, ProfileRead, ProfileSummary, ReadShape
+from idgraph.services import Services
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
@@ -82,7 +85,8 @@ class ExperienceEvent:
     @classmethod
     def of(cls, row: EventRow) -> ExperienceEvent:
         return cls(id=strawberry.ID(row.key), source=row.source, event_id=row.event_id,
-                   type=row.type, timestamp=from_millis(row.ts), properties=row.properties)
+                   type=row.type, timestamp=from_millis(row.ts),
+                   properties=JSON(row.properties))
 
 
 @strawberry.type(description="A computed attribute's current value on this profile.")
@@ -131,11 +135,9 @@ class Profile:
     @strawberry.field(permission_classes=READERS,
                       description="The merged attributes as a JSON object (nested).")
     async def attributes(self, info: Info[Context, None], merge_policy: PolicyArg = None) -> JSON:
-        if merge_policy is None and self.loaded is not None:
-            ready = self.loaded.default_attributes(self.asked_key)
-            if ready is not None:
-                return ready
-        return merged_attributes(await self._merged(info, merge_policy))
+        if merge_policy is None and (stored := self.stored_attributes_json()) is not None:
+            return JSON(json.loads(stored))
+        return JSON(merged_attributes(await self._merged(info, merge_policy)))
 
     @strawberry.field(permission_classes=READERS,
                       description="Per merged attribute: its value, provenance and what it beat.")
@@ -147,17 +149,21 @@ class Profile:
                                beaten=[AttributeCandidate.of(b) for b in v.beaten])
                 for v in await self._merged(info, merge_policy)]
 
+    # The `type: ignore[type-var]`s: strawberry binds Connection's node type to relay.Node in
+    # its annotations, but any type works (no global ids here).
     @strawberry.field(permission_classes=READERS,
                       description="Events about the profile's identities, newest first.")
     async def events(self, info: Info[Context, None], first: int | None = DEFAULT_PAGE_SIZE,
                      after: str | None = None, types: list[str] | None = None,
                      since: datetime | None = None,
-                     until: datetime | None = None) -> relay.Connection[ExperienceEvent]:
+                     until: datetime | None = None
+                     ) -> relay.Connection[ExperienceEvent]:  # type: ignore[type-var]
         size = page_size(first, info.context.services.settings)
         rows = await info.context.services.profiles.events(
             str(self.id), size + 1, _after(after), types, _ms(since), _ms(until))
-        edges = [relay.Edge(cursor=_cursor(r), node=ExperienceEvent.of(r)) for r in rows[:size]]
-        return relay.Connection(edges=edges, page_info=relay.PageInfo(
+        edges = [relay.Edge(cursor=_cursor(r), node=ExperienceEvent.of(r))  # type: ignore[type-var]
+                 for r in rows[:size]]
+        return relay.Connection(edges=edges, page_info=relay.PageInfo(  # type: ignore[type-var]
             has_next_page=len(rows) > size, has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None))
@@ -169,7 +175,14 @@ class Profile:
         return [ComputedValue(name=d.name, function=d.function, event_type=d.event_type,
                               property=d.property, value=value) for d, value in values]
 
-    async def _merged(self, info: Info[Context, None], policy_id: strawberry.ID | None):
+    def stored_attributes_json(self) -> str | None:
+        """The default policy's attributes as the materialised view stores them (JSON text),
+        when this profile's read brought them and they apply to the identity asked for."""
+        return None if self.loaded is None else self.loaded.default_attributes_json(
+            self.asked_key)
+
+    async def _merged(self, info: Info[Context, None],
+                      policy_id: strawberry.ID | None) -> list[MergedValue]:
         service = info.context.services.profiles
         wanted = None if policy_id is None else str(policy_id)
         read = self.loaded
@@ -182,7 +195,8 @@ class Profile:
         return service.merged(read, wanted, self.asked_key)
 
     @classmethod
-    def from_summary(cls, summary: ProfileSummary, registry, read: ProfileRead | None = None,
+    def from_summary(cls, summary: ProfileSummary, registry: NamespaceRegistry,
+                     read: ProfileRead | None = None,
                      asked_key: str | None = None) -> Profile:
         identities = [Identity(namespace=i["namespace"], value=i["value"],
                                first_seen=from_millis(i["firstSeen"]),
@@ -195,9 +209,10 @@ class Profile:
                    is_test_profile=bool(read and read.is_test), loaded=read, asked_key=asked_key)
 
 
-def ordered_identities(rows: list[dict[str, Any]], registry) -> list[dict[str, Any]]:
+def ordered_identities(rows: list[dict[str, Any]],
+                       registry: NamespaceRegistry) -> list[dict[str, Any]]:
     """A profile's identity rows in the order the API lists them: namespace priority, then
-    namespace, then value (the fast path in api/fast_reads.py uses the same order)."""
+    namespace, then value."""
     return sorted(rows, key=lambda i: (registry.priority(i["namespace"]), i["namespace"],
                                        i["value"]))
 
@@ -256,21 +271,26 @@ class ProfileQuery:
     @strawberry.field(permission_classes=READERS,
                       description="The profile of an identity (raw values are normalised).")
     async def profile(self, info: Info[Context, None], identity: IdentityInput) -> Profile | None:
-        services = info.context.services
-        try:
-            key = services.identity.normalise(identity.namespace, identity.value).key
-        except IdentityRejected:
-            return None
-        shape = lookahead(info)
-        read = await services.profiles.read(key=key, with_fragments=shape.fragments,
-                                            policy_ids=shape.policies, with_view=shape.view)
-        return Profile.from_summary(read.summary, services.identity.registry, read,
-                                 key) if read else None
+        return await profile_of(info.context.services, identity, lookahead(info))
 
     @strawberry.field(permission_classes=READERS,
                       description="A profile by id; a merged-away id gives the surviving profile.")
     async def profile_by_id(self, info: Info[Context, None], id: strawberry.ID) -> Profile | None:
         return await load_profile(info, str(id))
+
+
+async def profile_of(services: Services, identity: IdentityInput,
+                     shape: ReadShape) -> Profile | None:
+    """The `profile` field's answer: the profile of an identity, read in the given shape (None
+    for an unknown or rejected identity). The fast path (fast_plan.py) answers with it too."""
+    try:
+        key = services.identity.normalise(identity.namespace, identity.value).key
+    except IdentityRejected:
+        return None
+    read = await services.profiles.read(key=key, with_fragments=shape.fragments,
+                                        policy_ids=shape.policies, with_view=shape.view)
+    return Profile.from_summary(read.summary, services.identity.registry, read,
+                                key) if read else None
 
 
 async def load_profile(info: Info[Context, None], profile_id: str) -> Profile | None:

@@ -95,7 +95,7 @@ class IdgraphApp(Starlette):
 
 
 def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics,
-                failures: RateLimiter, limiter: RateLimiter) -> list:
+                failures: RateLimiter, limiter: RateLimiter) -> list[Middleware]:
     """Outermost first: ids for everything, CORS before auth (so browsers can read a 401)."""
     stack = [Middleware(RequestIdMiddleware, metrics=metrics)]
     if origins := settings.cors_origin_list():

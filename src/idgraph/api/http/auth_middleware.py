@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from idgraph.api.http.ratelimit import RateLimiter
@@ -63,7 +64,7 @@ def _is_ide_page(scope: Scope, headers: Headers) -> bool:
             and "text/html" in headers.get("accept", ""))
 
 
-def _too_many(wait: float, reason: str):
+def _too_many(wait: float, reason: str) -> Response:
     retry = str(min(math.ceil(wait), 86_400))
     return error_response(429, f"{reason}; retry in {retry} s.", "RATE_LIMITED",
                           {"Retry-After": retry})
@@ -116,7 +117,8 @@ class AuthMiddleware:
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, response) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send,
+                      response: Response) -> None:
         if scope["type"] == "websocket":
             # Closing before accepting makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008})

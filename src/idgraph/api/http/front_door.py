@@ -1,6 +1,6 @@
 """The front door: the front-end's hot profile read, answered before the middleware stack.
 
-A compiled profile read (api/fast_reads.py) spends little of its time in GraphQL; what was
+A compiled profile read (api/graphql/fast_reads.py) spends little of its time in GraphQL; what was
 left around it was the stack it passed through: Starlette's error, exception and routing
 layers, three middlewares each wrapping `receive` and `send`, and a Request and a Response
 object. Together about a third of that request's server CPU, and every microsecond before the
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idgraph.api.graphql.fast_plan import ProfileReadPlan
 from idgraph.api.graphql.fast_reads import FAST_READ_DECLINED, FastProfileReads
 from idgraph.api.http.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
 from idgraph.api.http.graphql_app import JSON, preferred_media_type
@@ -32,6 +32,7 @@ from idgraph.api.http.logs import request_id_var
 from idgraph.api.http.metrics import Metrics
 from idgraph.api.http.middleware import record_request, request_id_for
 from idgraph.api.http.ratelimit import RateLimiter
+from idgraph.auth.keys import Principal
 from idgraph.auth.service import ApiKeyService
 from idgraph.db.errors import DatabaseError
 
@@ -62,7 +63,7 @@ class FrontDoor:
         planned = self.reads.plan_of(raw) if complete else None
         if planned is None:
             return await self.app(scope, _replaying(raw, complete, receive), send)
-        principal = await self._reader(scope, headers)
+        principal = await self._reader(scope, headers, planned[0])
         if principal is None:
             return await self.app(scope, _replaying(raw, complete, receive), send)
         state = scope.setdefault("state", {})
@@ -89,7 +90,8 @@ class FrontDoor:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return b"", False
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
@@ -102,9 +104,10 @@ class FrontDoor:
             if not message.get("more_body", False):
                 return b"".join(chunks), True
 
-    async def _reader(self, scope: Scope, headers: Mapping[str, str]) -> Any:
-        """The caller when it may read profiles now (a rate token is then spent), else None:
-        the stack answers the rest (401, 403, 429, 503) as it always does."""
+    async def _reader(self, scope: Scope, headers: Mapping[str, str],
+                      plan: ProfileReadPlan) -> Principal | None:
+        """The caller when it may read what the plan selects now (a rate token is then spent),
+        else None: the stack answers the rest (401, 403, 429, 503) as it always does."""
         address = (scope.get("client") or ("-",))[0]
         if self.failures.wait(address) > 0:
             return None
@@ -112,7 +115,8 @@ class FrontDoor:
             principal = await find_principal(self.keys, scope, headers)
         except DatabaseError:
             return None
-        if not self.reads.may_read(principal) or rate_wait(self.limiter, principal) > 0:
+        if (principal is None or not self.reads.may_read(plan, principal)
+                or rate_wait(self.limiter, principal) > 0):
             return None
         return principal
 

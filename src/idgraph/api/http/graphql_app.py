@@ -17,22 +17,28 @@ import functools
 import json
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET
 
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.fast_reads import FastProfileReads
 from idgraph.api.graphql.limits import CachedValidation
 from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.metrics import Metrics
 from idgraph.api.http.pages import page
+from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.api.http.responses import error_response
+from idgraph.auth.service import ApiKeyService
 from idgraph.config import Settings
 from idgraph.services import Services
 
@@ -72,9 +78,10 @@ def is_request_error(result: Any) -> bool:
         error.path is None for error in result.errors)
 
 
-class IdgraphGraphQL(GraphQL):
+class IdgraphGraphQL(GraphQL[Context, None]):
     def __init__(self, services: Services, settings: Settings | None = None,
-                 api_keys: Any = None, metrics: Any = None, failures: Any = None) -> None:
+                 api_keys: ApiKeyService | None = None, metrics: Metrics | None = None,
+                 failures: RateLimiter | None = None) -> None:
         settings = settings or services.settings
         super().__init__(build_schema(settings),
                          graphql_ide="graphiql" if settings.graphiql else None,
@@ -88,7 +95,8 @@ class IdgraphGraphQL(GraphQL):
                                            CachedValidation.validated_clean
                                            ) if settings.fast_profile_reads else None
 
-    async def get_context(self, request: Any, response: Any = None) -> Context:
+    async def get_context(self, request: Request | WebSocket,
+                          response: Response | WebSocket | None = None) -> Context:
         state = request.scope.get("state", {})
         principal = state.get("principal")
         context = Context(services=self.services, request=request, response=response,
@@ -108,16 +116,18 @@ class IdgraphGraphQL(GraphQL):
         if context.role is not None:
             return UNSET
         key = (context.connection_params or {}).get("apiKey")
-        principal = await self.api_keys.authenticate(key) if isinstance(key, str) else None
+        principal = await self.api_keys.authenticate(  # type: ignore[union-attr]  # the app's
+            key) if isinstance(key, str) else None
         if principal is None:
-            if self.failures is not None and context.request.client is not None:
-                self.failures.take(context.request.client.host)
+            # A WebSocket's context always has its request (the `type: ignore`s).
+            if self.failures is not None and context.request.client is not None:  # type: ignore[union-attr]
+                self.failures.take(context.request.client.host)  # type: ignore[union-attr]
             raise ConnectionRejectionError({"message": "Missing or unknown API key.",
                                             "code": "UNAUTHENTICATED"})
         context.role, context.key_id = principal.role, principal.key_id
         return UNSET
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
@@ -134,7 +144,9 @@ class IdgraphGraphQL(GraphQL):
                                       preferred_media_type(request.headers.get("accept", "")))
         await response(scope, receive, send)
 
-    async def execute_operation(self, request, request_adapter, *args, **kwargs):
+    async def execute_operation(
+            self, request: Request, request_adapter: AsyncHTTPRequestAdapter, *args: Any,
+            **kwargs: Any) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         try:
             return await super().execute_operation(request, request_adapter, *args, **kwargs)
         except HTTPException as exc:
@@ -153,7 +165,8 @@ class IdgraphGraphQL(GraphQL):
         strawberry answers with 400, or on a WebSocket with close code 4400), never a 500."""
         return decode_json(data)
 
-    async def parse_http_body(self, request_adapter):
+    async def parse_http_body(self, request_adapter: AsyncHTTPRequestAdapter
+                              ) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request_adapter)
         for item in data if isinstance(data, list) else [data]:
             if not isinstance(item.operation_name, str | None):
@@ -172,12 +185,13 @@ class IdgraphGraphQL(GraphQL):
                 sub_response.status_code = 400
         return body
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
         request.scope.setdefault("state", {})["graphql_sub_response"] = sub_response
         return sub_response
 
-    def create_response(self, response_data, sub_response: Response) -> Response:
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+                        sub_response: Response) -> Response:
         media_type = sub_response.headers.get("content-type", JSON)
         if "content-type" in sub_response.headers:
             del sub_response.headers["content-type"]  # else the response would carry it twice
@@ -200,7 +214,7 @@ def decode_json(data: str | bytes) -> object:
 
 
 def build_graphql_app(services: Services, settings: Settings | None = None,
-                      api_keys: Any = None, metrics: Any = None,
-                      failures: Any = None) -> IdgraphGraphQL:
+                      api_keys: ApiKeyService | None = None, metrics: Metrics | None = None,
+                      failures: RateLimiter | None = None) -> IdgraphGraphQL:
     return IdgraphGraphQL(services, settings, api_keys, metrics, failures)
 

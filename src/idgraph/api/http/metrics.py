@@ -4,8 +4,8 @@ name, and the Neo4j connection pool; served at /metrics (analyst and admin roles
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,13 +15,15 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idgraph.auth.roles import Role
 from idgraph.db.graph import Graph
 
+M = TypeVar("M", bound=MetricWrapperBase)
 ROUTES = frozenset({"/graphql", "/metrics", "/healthz", "/readyz"})
 OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_OPERATION_NAMES = 200  # operation names come from clients: bound the label values
@@ -33,7 +35,7 @@ class PoolCollector:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         in_use, idle = self.graph.pool_stats()
         family = GaugeMetricFamily("idgraph_neo4j_pool_connections",
                                    "Neo4j driver connections by state", labels=["state"])
@@ -62,7 +64,7 @@ class Metrics:
                               ["operation", "code"], registry=r)
         r.register(PoolCollector(graph))
         self._names: set[str] = set()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def operation_label(self, name: str | None) -> str:
         if not name or not OPERATION_NAME.fullmatch(name):
@@ -85,14 +87,14 @@ class Metrics:
         self._child(self.requests, method, route, str(status)).inc()
         self._child(self.latency, method, route).observe(seconds)
 
-    def _child(self, metric, *labels: str):
+    def _child(self, metric: M, *labels: str) -> M:
         # `labels()` validates and locks on every call (~10 us); every request observes four
         # series, and the label sets are few (bounded operation names, routes, statuses).
         key = (id(metric), labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
-        return child
+        return child  # type: ignore[return-value]  # the child of `metric`, keyed by its id
 
 
 async def metrics_endpoint(request: Request) -> Response:
