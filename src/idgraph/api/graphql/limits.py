@@ -28,6 +28,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
+from idgraph.api.graphql.access import RequirePrincipal
 from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
 from idgraph.api.graphql.errors import IdgraphMaskErrors
 from idgraph.api.graphql.observability import GraphQLMetrics
@@ -134,9 +135,12 @@ def _page_sizes_from_variables(document: DocumentNode) -> bool:
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Extensions in order: metrics outermost (sees final errors), masking innermost."""
+    """Extensions in order: metrics outermost (sees final errors), masking innermost; the
+    order is also the order of their `on_validate` hooks."""
     extensions: list[Callable[[], SchemaExtension]] = [
         GraphQLMetrics,
+        # Before any validation: an operation without a principal is refused unread.
+        RequirePrincipal,
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         # The cache key includes the token limit, so an over-long document is always refused.
         partial(DocumentCache, maxsize=512),

@@ -99,7 +99,8 @@ def _middleware(settings: Settings, api_keys: ApiKeyService, metrics: Metrics,
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"], max_age=600))
-    stack += [Middleware(AuthMiddleware, keys=api_keys, limiter=limiter, failures=failures),
+    stack += [Middleware(AuthMiddleware, keys=api_keys, limiter=limiter, failures=failures,
+                         ide=settings.graphiql),
               Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)]
     return stack
 

@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from idgraph.api.http.ratelimit import RateLimiter
@@ -57,10 +57,14 @@ def rate_wait(limiter: RateLimiter, principal: Principal) -> float:
     return 0.0 if principal is LOOPBACK_ADMIN else limiter.take(principal.key_id)
 
 
-def _is_ide_page(scope: Scope, headers: Headers) -> bool:
-    # The GraphiQL page itself is static and holds no data; its requests carry the key.
-    return (scope.get("method") == "GET" and b"query=" not in scope.get("query_string", b"")
-            and "text/html" in headers.get("accept", ""))
+def is_ide_page(scope: Scope, headers: Headers) -> bool:
+    """A request strawberry answers with the GraphiQL page (static, no data; the page's own
+    requests carry the key). Decided as strawberry decides it, on the decoded parameters:
+    `?%71uery=...` is a query."""
+    accept = headers.get("accept", "")
+    return (scope.get("method") == "GET" and scope["path"] == "/graphql"
+            and ("text/html" in accept or "*/*" in accept)
+            and "query" not in QueryParams(scope.get("query_string", b"")))
 
 
 def _too_many(wait: float, reason: str):
@@ -71,8 +75,9 @@ def _too_many(wait: float, reason: str):
 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, keys: ApiKeyService, limiter: RateLimiter,
-                 failures: RateLimiter) -> None:
+                 failures: RateLimiter, ide: bool = True) -> None:
         self.app = app
+        self.ide = ide  # GraphiQL is served (IDGRAPH_GRAPHIQL): its page needs no key
         self.keys = keys
         self.limiter = limiter
         self.failures = failures  # failed authentications, per client address
@@ -87,7 +92,7 @@ class AuthMiddleware:
             state["principal"] = checked
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        if scope.get("method") == "OPTIONS" or _is_ide_page(scope, headers):
+        if scope.get("method") == "OPTIONS" or (self.ide and is_ide_page(scope, headers)):
             return await self.app(scope, receive, send)
         address = (scope.get("client") or ("-",))[0]
         if (wait := self.failures.wait(address)) > 0:
