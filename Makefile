@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# Open loopback mode: no API key needed from this machine (docs/api.md, "Access control").
 run: $(STAMP)
-	$(VENV)/bin/idgraph serve --demo
+	IDGRAPH_OPEN_LOOPBACK=true $(VENV)/bin/idgraph serve --demo
 
 # The GraphQL-over-HTTP audit (tests/test_api_http.py) runs graphql-http from npm.
 AUDIT := tests/http_audit/node_modules/.package-lock.json

@@ -114,8 +114,10 @@ def empty_graph(driver: neo4j.Driver) -> neo4j.Driver:
 
 
 def settings_for(server: Neo4jServer, **overrides) -> Settings:
+    """Test settings: this server, and open loopback mode (keyless test clients are admins
+    while no key is configured; tests of the refusals turn it off)."""
     values = {"neo4j_uri": server.uri, "neo4j_user": "neo4j",
-              "neo4j_password": server.auth[1] if server.auth else ""}
+              "neo4j_password": server.auth[1] if server.auth else "", "open_loopback": True}
     values.update(overrides)
     return Settings(**values)
 
@@ -124,12 +126,12 @@ class LiveServer:
     """uvicorn serving create_app() on a free loopback port, in a background thread."""
 
     def __init__(self, settings: Settings) -> None:
-        from idgraph.api.http.app import create_app
+        from idgraph.api.http.app import create_app, uvicorn_options
 
         self.port = free_port()
         self.app = create_app(settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", **uvicorn_options(settings))  # as `idgraph serve`
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -49,3 +49,82 @@ async def test_the_graphql_app_refuses_an_operation_without_a_principal(neo4j_se
             assert "data" not in body or body["data"] is None, body
             assert codes(body) == ["UNAUTHENTICATED"]
     await graph.close()
+
+
+PROFILE_READ = ("query($i: IdentityInput!) { profile(identity: $i) { id } }",
+                {"i": {"namespace": "crm", "value": "C1"}})
+
+
+def _post(url: str, query: str, variables: dict | None = None, **headers: str) -> httpx.Response:
+    return httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}},
+                      headers=headers, timeout=30)
+
+
+def test_without_keys_or_open_mode_every_request_is_401_saying_what_to_do(neo4j_server,
+                                                                          empty_graph):
+    with api_server(neo4j_server, open_loopback=False) as server:
+        # The general path, the front door's hot read and /metrics alike.
+        for response in (_post(server.url, "{ version }"), _post(server.url, *PROFILE_READ),
+                         httpx.get(f"{server.url}/metrics")):
+            assert response.status_code == 401, response.text
+            message = response.json()["errors"][0]["message"]
+            assert "IDGRAPH_API_KEYS" in message and "IDGRAPH_OPEN_LOOPBACK" in message
+
+
+def test_start_up_logs_that_every_request_will_be_refused(neo4j_server, empty_graph, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="idgraph.api"), api_server(
+            neo4j_server, open_loopback=False):
+        pass
+    assert any("every request to /graphql and /metrics gets HTTP 401" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_revoking_the_last_key_never_reopens_open_mode(neo4j_server, empty_graph):
+    from tests.api_support import CREATE_KEY
+
+    revoke = "mutation R($id: ID!) { revokeApiKey(id: $id) { __typename } }"
+    with api_server(neo4j_server, open_loopback=True) as server:
+        created = _post(server.url, CREATE_KEY, {"name": "first", "role": "ADMIN"}).json()
+        key = created["data"]["createApiKey"]["key"]
+        key_id = created["data"]["createApiKey"]["apiKey"]["id"]
+        assert _post(server.url, "{ version }").status_code == 401
+        done = _post(server.url, revoke, {"id": key_id}, Authorization=f"Bearer {key}").json()
+        assert done == {"data": {"revokeApiKey": {"__typename": "ApiKeyRevoked"}}}
+        assert _post(server.url, "{ version }").status_code == 401  # still closed
+        assert _post(server.url, *PROFILE_READ).status_code == 401
+
+
+def test_open_mode_answers_only_to_loopback_host_names(neo4j_server, empty_graph):
+    with api_server(neo4j_server, open_loopback=True) as server:
+        for host in ("localhost", "localhost:8000", "127.0.0.1:1", "[::1]:8000", "LOCALHOST"):
+            assert _post(server.url, "{ version }", Host=host).status_code == 200, host
+        for host in ("rebound.example.com", "rebound.example.com:8000", "127.0.0.1.nip.io", ""):
+            for response in (_post(server.url, "{ version }", Host=host),
+                             _post(server.url, *PROFILE_READ, Host=host),  # the front door
+                             httpx.get(f"{server.url}/healthz", headers={"Host": host})):
+                assert response.status_code == 400, (host, response.text)
+                assert codes(response.json()) == ["HOST_NOT_ALLOWED"]
+
+
+def test_allowed_hosts_apply_to_keyed_requests_too(neo4j_server, empty_graph):
+    with api_server(neo4j_server, api_keys=KEY_SPEC, allowed_hosts="api.example.com") as server:
+        key = {"Authorization": f"Bearer {KEYS[Role.APP]}"}
+        assert _post(server.url, *PROFILE_READ, Host="api.example.com:443", **key).json() == {
+            "data": {"profile": None}}
+        refused = _post(server.url, *PROFILE_READ, Host="other.example.com", **key)
+        assert refused.status_code == 400 and codes(refused.json()) == ["HOST_NOT_ALLOWED"]
+
+
+def test_proxy_headers_are_trusted_only_when_configured(neo4j_server, empty_graph):
+    # Failed authentications count per client address: it shows which address the server saw.
+    def second_failure_status(**settings) -> int:
+        with api_server(neo4j_server, api_keys=KEY_SPEC, auth_failure_burst=1,
+                        auth_failures_per_minute=0.001, **settings) as server:
+            _post(server.url, "{ version }", **{"X-Forwarded-For": "203.0.113.7"})
+            return _post(server.url, "{ version }",
+                         **{"X-Forwarded-For": "198.51.100.1"}).status_code
+
+    assert second_failure_status() == 429  # both are the peer, 127.0.0.1
+    assert second_failure_status(forwarded_allow_ips="127.0.0.1") == 401  # two addresses

@@ -17,7 +17,7 @@ from tests.conftest import free_port
 
 def test_serve_logs_one_json_access_line_per_request(neo4j_server, empty_graph):
     port = free_port()
-    env = {**os.environ, "NEO4J_URI": neo4j_server.uri,
+    env = {**os.environ, "NEO4J_URI": neo4j_server.uri, "IDGRAPH_OPEN_LOOPBACK": "true",
            "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else ""}
     server = subprocess.Popen([sys.executable, "-m", "idgraph", "serve", "--port", str(port)],
                               env=env, stderr=subprocess.PIPE, text=True)
@@ -43,3 +43,13 @@ def test_serve_logs_one_json_access_line_per_request(neo4j_server, empty_graph):
     assert [(a["logger"], a["path"], a["status"]) for a in access] == [
         ("idgraph.api.access", "/graphql", 200)]
     assert access[0]["duration_ms"] >= 0
+
+
+def test_demo_implies_open_loopback_mode_unless_the_setting_says_otherwise(monkeypatch):
+    from idgraph.cli import serve_settings
+
+    monkeypatch.delenv("IDGRAPH_OPEN_LOOPBACK", raising=False)
+    assert serve_settings(demo=False).open_loopback is False
+    assert serve_settings(demo=True).open_loopback is True
+    monkeypatch.setenv("IDGRAPH_OPEN_LOOPBACK", "false")
+    assert serve_settings(demo=True).open_loopback is False

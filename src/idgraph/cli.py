@@ -63,16 +63,17 @@ def neo4j_status() -> None:
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port to bind (default 8000)."),
-    demo: bool = typer.Option(False, help="Load the small demo dataset before serving."),
+    demo: bool = typer.Option(False, help="Load the small demo dataset before serving; turns "
+                              "open loopback mode on unless IDGRAPH_OPEN_LOOPBACK is set."),
 ) -> None:
     """Serve the GraphQL API (starting the managed Neo4j when NEO4J_URI is unset)."""
     import uvicorn
 
-    from idgraph.api.http.app import create_app
+    from idgraph.api.http.app import create_app, uvicorn_options
     from idgraph.api.http.logs import configure_logging
     from idgraph.db.connect import graph_for
 
-    settings = Settings()
+    settings = serve_settings(demo)
     host = host or settings.host
     port = port or settings.port
     try:
@@ -94,7 +95,16 @@ def serve(
     # messages get the same size limit as request bodies.
     uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=20,
-                ws_max_size=settings.max_body_bytes)
+                ws_max_size=settings.max_body_bytes, **uvicorn_options(settings))
+
+
+def serve_settings(demo: bool) -> Settings:
+    """The settings `serve` runs with: `--demo` turns open loopback mode on unless
+    IDGRAPH_OPEN_LOOPBACK says otherwise."""
+    settings = Settings()
+    if demo and "open_loopback" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"open_loopback": True})
+    return settings
 
 
 @schema_app.command("export")

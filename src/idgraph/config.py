@@ -69,9 +69,20 @@ class Settings(BaseSettings):
     port: int = 8000
 
     # Access control: "key:role,key:role" (roles: app, partner, analyst, admin). With no keys
-    # here and none stored in the graph, only loopback clients are served (as admins).
+    # here and none stored in the graph, every request is refused (401), unless open loopback
+    # mode is asked for (docs/api.md, "Access control").
     api_keys: SecretStr = SecretStr("")
     api_key_cache_seconds: float = 10.0  # how long a looked-up stored key is trusted
+    # Development: with no key at all, clients connecting from this machine are admins. Decided
+    # at start-up and logged; ends for good once a key exists. `idgraph serve --demo` turns it
+    # on unless set; `make run` sets it.
+    open_loopback: bool = False
+    # Host header names served ("api.example.com,localhost", any port; "*" for any). Unset: any
+    # host, except in open loopback mode: localhost, 127.0.0.1 and [::1] only (DNS rebinding).
+    allowed_hosts: str = ""
+    # Proxies trusted for X-Forwarded-For/-Proto (uvicorn's forwarded_allow_ips: addresses or
+    # "*"). Unset: none, the client address is the peer's.
+    forwarded_allow_ips: str = ""
 
     # Limits against abuse (docs/api.md explains each).
     max_depth: int = 10
@@ -101,3 +112,6 @@ class Settings(BaseSettings):
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]

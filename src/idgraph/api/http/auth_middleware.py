@@ -3,9 +3,10 @@
 No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After; the same
 for an address past its allowance of failed authentications (its keys are then not looked up,
 so guessing keys cannot load the database). With
-no key configured at all, keyless loopback clients are served as admins (development mode,
-not rate limited) and everybody else gets 401. A WebSocket without a key header may still send
-one in its connection_init payload.
+no key configured at all, every request gets 401 saying how to configure one, unless open
+loopback mode was asked for at start-up (IDGRAPH_OPEN_LOOPBACK): then keyless loopback clients
+are served as admins (not rate limited) until a key exists. A WebSocket without a key header may
+still send one in its connection_init payload.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ log = logging.getLogger("idgraph.api.auth")
 PROTECTED = frozenset({"/graphql", "/metrics"})
 # Set only by the front door (server side: no client can put anything in a scope).
 FRONT_DOOR_PRINCIPAL = "front_door_principal"
-LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (no keys configured)")
+LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (open loopback mode)")
+UNKNOWN_KEY_MESSAGE = "Missing or unknown API key: send `Authorization: Bearer <key>`."
+NO_KEYS_MESSAGE = (
+    "No API key is configured on this server: start it with IDGRAPH_API_KEYS=<key>:admin and "
+    "send `Authorization: Bearer <key>` (then create keys with the createApiKey mutation), "
+    "or, for local development only, with IDGRAPH_OPEN_LOOPBACK=true.")
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -41,8 +47,10 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 async def find_principal(keys: ApiKeyService, scope: Scope,
                          headers: Mapping[str, str]) -> Principal | None:
-    """Who sends this request: the presented key's principal, the loopback admin when no key
-    is configured at all, else None."""
+    """Who sends this request: the presented key's principal, the loopback admin in open
+    loopback mode (the peer address is loopback; proxy headers are trusted only when
+    configured, IDGRAPH_FORWARDED_ALLOW_IPS; the Host was checked first, api/http/hosts.py),
+    else None."""
     key = presented_key(headers)
     if key is not None:
         return await keys.authenticate(key)
@@ -112,14 +120,22 @@ class AuthMiddleware:
         if principal is None:
             self.failures.take(address)
             return await self._refuse(scope, receive, send, error_response(
-                401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",
-                "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
+                401, await self._why_unauthenticated(headers), "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
         wait = rate_wait(self.limiter, principal)
         if wait > 0:
             return await self._refuse(scope, receive, send, _too_many(
                 wait, "Rate limit exceeded for this API key"))
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _why_unauthenticated(self, headers: Headers) -> str:
+        """The 401 message: what to do, including when no key exists at all."""
+        try:
+            none = presented_key(headers) is None and await self.keys.no_keys()
+        except DatabaseError:
+            none = False
+        return NO_KEYS_MESSAGE if none else UNKNOWN_KEY_MESSAGE
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, response) -> None:
         if scope["type"] == "websocket":
