@@ -32,6 +32,7 @@ TEST_STATE_DIR = REPO / ".idgraph" / f"neo4j-test-{TEST_BOLT_PORT}"
 @dataclass(frozen=True)
 class Neo4jServer:
     uri: str
+    # (user, password); the managed server's generated one (db/local_auth.py)
     auth: tuple[str, str] | None
     how: str
 
@@ -55,7 +56,7 @@ def managed_test_config(bolt_port: int = TEST_BOLT_PORT, state_dir: Path = TEST_
     from idgraph.db.local_server import LocalServerConfig
 
     return LocalServerConfig(
-        version=Settings().local_neo4j_version, bolt_port=bolt_port, http_port=bolt_port + 1,
+        version=Settings().local_neo4j_version, bolt_port=bolt_port,
         state_dir=state_dir, cache_dir=Settings().local_neo4j_cache_dir,
         heap="1g", pagecache="256m",
     )
@@ -79,7 +80,7 @@ def neo4j_server() -> Iterator[Neo4jServer]:
         cfg = managed_test_config()
         was_running = local_server.status(cfg).state == "running"
         uri = local_server.start(cfg, log=lambda msg: print(msg, flush=True))
-        yield Neo4jServer(uri, None, "managed local")
+        yield Neo4jServer(uri, cfg.auth, "managed local")  # its generated password
         if not was_running:
             local_server.stop(cfg)
 

@@ -13,6 +13,7 @@ from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.connect import local_server_config
 from idgraph.db.errors import DatabaseError
+from idgraph.db.local_auth import password_path
 
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
@@ -51,11 +52,15 @@ def neo4j_stop() -> None:
 
 @neo4j_app.command("status")
 def neo4j_status() -> None:
-    """Report running / stopped / crashed (exit code 0 only when running)."""
-    state = local_server.status(local_server_config(Settings()))
+    """Report running / stopped / crashed (exit code 0 only when running), and the login."""
+    cfg = local_server_config(Settings())
+    state = local_server.status(cfg)
     pid = f" (pid {state.pid})" if state.pid else ""
     detail = f": {state.detail}" if state.detail else ""
     typer.echo(f"{state.state}{pid} {state.uri}{detail}")
+    if cfg.auth is not None:
+        user, password = cfg.auth
+        typer.echo(f"user {user} password {password} (kept in {password_path(cfg.home)})")
     raise typer.Exit(0 if state.state == "running" else 3)
 
 

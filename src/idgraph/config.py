@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     # The managed local Neo4j (used when neo4j_uri is unset).
     local_neo4j_version: str = NEO4J_VERSION
     local_neo4j_port: int = 17687
-    local_neo4j_http_port: int = 17474
     local_neo4j_state_dir: Path = Path(".idgraph/neo4j")
     local_neo4j_cache_dir: Path = Path.home() / ".cache" / "idgraph"
     local_neo4j_heap: str = "1g"
