@@ -29,6 +29,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
 from idgraph.api.graphql.access import RequirePrincipal
+from idgraph.api.graphql.context import OperationContext
 from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
 from idgraph.api.graphql.errors import IdgraphMaskErrors
 from idgraph.api.graphql.observability import GraphQLMetrics
@@ -138,6 +139,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
     """Extensions in order: metrics outermost (sees final errors), masking innermost; the
     order is also the order of their `on_validate` hooks."""
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationContext,  # first: every other hook sees the operation's own context
         GraphQLMetrics,
         # Before any validation: an operation without a principal is refused unread.
         RequirePrincipal,

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     # the GraphQL app (a WebSocket's connection_init), refused by the middleware.
     failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    graphql = build_graphql_app(services, settings, api_keys, metrics, failures)
+    graphql = build_graphql_app(services, settings, api_keys, metrics, failures, limiter)
     app = IdgraphApp(
         routes=[
             Route("/healthz", healthz),

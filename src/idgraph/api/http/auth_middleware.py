@@ -62,7 +62,13 @@ async def find_principal(keys: ApiKeyService, scope: Scope,
 
 def rate_wait(limiter: RateLimiter, principal: Principal) -> float:
     """0 when the principal may send this request (a token is spent), else seconds to wait."""
-    return 0.0 if principal is LOOPBACK_ADMIN else limiter.take(principal.key_id)
+    return key_wait(limiter, principal.key_id)
+
+
+def key_wait(limiter: RateLimiter, key_id: str) -> float:
+    """`rate_wait` by key id (a WebSocket operation's context has the id, not the principal);
+    open loopback mode is not rate limited."""
+    return 0.0 if key_id == LOOPBACK_ADMIN.key_id else limiter.take(key_id)
 
 
 def is_ide_page(scope: Scope, headers: Headers) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -27,7 +28,9 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.fast_reads import FastProfileReads
 from idgraph.api.graphql.limits import CachedValidation
 from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.api.http.responses import error_response
+from idgraph.api.http.websocket import RateLimitedTransportWS
 from idgraph.config import Settings
 from idgraph.services import Services
 
@@ -68,8 +71,12 @@ def is_request_error(result: Any) -> bool:
 
 
 class IdgraphGraphQL(GraphQL):
+    # graphql-transport-ws with a rate token per operation (api/http/websocket.py)
+    graphql_transport_ws_handler_class = RateLimitedTransportWS
+
     def __init__(self, services: Services, settings: Settings | None = None,
-                 api_keys: Any = None, metrics: Any = None, failures: Any = None) -> None:
+                 api_keys: Any = None, metrics: Any = None, failures: Any = None,
+                 limiter: RateLimiter | None = None) -> None:
         settings = settings or services.settings
         super().__init__(build_schema(settings),
                          graphql_ide="graphiql" if settings.graphiql else None,
@@ -79,6 +86,7 @@ class IdgraphGraphQL(GraphQL):
         self.api_keys = api_keys
         self.metrics = metrics
         self.failures = failures  # failed authentications per address (api/ratelimit.py)
+        self.limiter = limiter  # requests per key: a WebSocket's operations take tokens too
         self.fast_reads = FastProfileReads(services, self.schema, metrics,
                                            CachedValidation.validated_clean
                                            ) if settings.fast_profile_reads else None
@@ -89,7 +97,8 @@ class IdgraphGraphQL(GraphQL):
         context = Context(services=self.services, request=request, response=response,
                           role=principal.role if principal else None,
                           key_id=principal.key_id if principal else None,
-                          api_keys=self.api_keys, metrics=self.metrics)
+                          api_keys=self.api_keys, metrics=self.metrics,
+                          per_connection=isinstance(request, WebSocket))
         if state.get("request_id"):
             context.request_id = state["request_id"]
         return context
@@ -167,7 +176,7 @@ class IdgraphGraphQL(GraphQL):
 
 
 def build_graphql_app(services: Services, settings: Settings | None = None,
-                      api_keys: Any = None, metrics: Any = None,
-                      failures: Any = None) -> IdgraphGraphQL:
-    return IdgraphGraphQL(services, settings, api_keys, metrics, failures)
+                      api_keys: Any = None, metrics: Any = None, failures: Any = None,
+                      limiter: RateLimiter | None = None) -> IdgraphGraphQL:
+    return IdgraphGraphQL(services, settings, api_keys, metrics, failures, limiter)
 
