@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    # Fields a document selects once its fragments are spread (fragments spreading each other
+    # twice make a few hundred tokens select 2^40): refused before the other rules walk them.
+    max_expanded_fields: int = 5000
     max_cost: int = 5000
     max_page_size: int = 100
     default_page_size: int = 20

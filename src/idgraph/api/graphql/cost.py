@@ -78,6 +78,9 @@ class Pricer:
         self.variables = variables
         self.max_page_size = max_page_size
         self.default_page_size = default_page_size
+        # Each fragment priced once: spread many times, it would otherwise be priced each time
+        # (fragments spreading the next twice, 40 deep: 2^40 times; api/graphql/size.py).
+        self.fragment_costs: dict[str, int] = {}
 
     def selections(self, selection_set: SelectionSetNode | None, parent, seen) -> int:
         if selection_set is None:
@@ -96,8 +99,11 @@ class Pricer:
             fragment = self.fragments.get(name)
             if fragment is None or name in seen:
                 return 0  # unknown or cyclic: other validation rules report those
-            on = schema.get_type(fragment.type_condition.name.value)
-            return self.selections(fragment.selection_set, on, seen | {name})
+            if name not in self.fragment_costs:
+                on = schema.get_type(fragment.type_condition.name.value)
+                self.fragment_costs[name] = self.selections(fragment.selection_set, on,
+                                                            seen | {name})
+            return self.fragment_costs[name]
         return 0
 
     def field(self, node: FieldNode, parent, seen: frozenset[str]) -> int:

@@ -1,5 +1,5 @@
-"""The schema's limits against abuse, built from settings: depth, aliases, tokens, cost,
-page size, introspection and field suggestions (docs/api.md explains each)."""
+"""The schema's limits against abuse, built from settings: depth, aliases, tokens, expanded
+fields, cost, page size, introspection and field suggestions (docs/api.md explains each)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,17 @@ from idgraph.api.graphql.context import OperationContext
 from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
 from idgraph.api.graphql.errors import IdgraphMaskErrors
 from idgraph.api.graphql.observability import GraphQLMetrics
+from idgraph.api.graphql.size import expanded_size_error, repeated_fields_error
 from idgraph.config import Settings
 from idgraph.errors import InvalidInput
 
 # The default maximum page size; an app's own is `settings.max_page_size` (see page_size()).
 MAX_PAGE_SIZE: int = Settings.model_fields["max_page_size"].default
 DEFAULT_PAGE_SIZE: int = Settings.model_fields["default_page_size"].default
+MAX_EXPANDED_FIELDS: int = Settings.model_fields["max_expanded_fields"].default
+# Pairs of fields at one response path that validation compares (api/graphql/size.py): 10,000
+# took "overlapping fields can be merged" about 0.15 s; documents people write have a few dozen.
+MAX_REPEATED_FIELD_PAIRS = 10_000
 
 
 class DocumentCache(ParserCache):
@@ -79,6 +84,9 @@ class CachedValidation(SchemaExtension):
         OrderedDict())
     MAXSIZE = 512
 
+    def __init__(self, max_fields: int = MAX_EXPANDED_FIELDS) -> None:
+        self.max_fields = max_fields
+
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
@@ -103,18 +111,28 @@ class CachedValidation(SchemaExtension):
         key = (id(context.schema), context.query or "")
         entry = self._cache.get(key)
         if entry is None:
-            # A cost rule whose page sizes are all literals prices the same every time: it is
-            # validated and cached with the document's other rules.
-            varies = _page_sizes_from_variables(context.graphql_document)
-            rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
-            entry = (varies, validate_document(context.schema._schema,
-                                               context.graphql_document, rules))
+            entry = self._validated(context)
             self._cache[key] = entry
             if len(self._cache) > self.MAXSIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
         return entry
+
+
+    def _validated(self, context) -> tuple[bool, list[GraphQLError]]:
+        document = context.graphql_document
+        # First, in time linear in the text: the other rules walk the document with its
+        # fragments spread, which a few hundred tokens can make 2^40 fields (api/graphql/size.py).
+        too_large = (expanded_size_error(document, self.max_fields)
+                     or repeated_fields_error(document, MAX_REPEATED_FIELD_PAIRS))
+        if too_large is not None:
+            return False, [too_large]
+        # A cost rule whose page sizes are all literals prices the same every time: it is
+        # validated and cached with the document's other rules.
+        varies = _page_sizes_from_variables(document)
+        rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
+        return varies, validate_document(context.schema._schema, document, rules)
 
 
 def _per_request(rule) -> bool:
@@ -150,7 +168,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(CostLimiter, settings.max_cost, settings.max_page_size,
                 settings.default_page_size),
-        CachedValidation,
+        partial(CachedValidation, max_fields=settings.max_expanded_fields),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -1,0 +1,58 @@
+"""Limits on the work one request can cause: documents that expand exponentially, long lists,
+memory held per identity or per address, components too large to re-cluster."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+from graphql import parse, validate
+
+from idgraph.api.graphql.cost import cost_rule
+from idgraph.api.graphql.schema import build_schema
+from tests.api_support import codes
+
+
+def fragment_bomb(depth: int = 40) -> str:
+    """~10 tokens a fragment, each spreading the next twice: 2^depth fields once spread."""
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)]
+    last = f"fragment F{depth} on Query {{ version }}"
+    return " ".join(["query Bomb { ...F0 }", *fragments, last])
+
+
+def test_a_fragment_bomb_is_refused_in_time_linear_in_its_size(live_api, empty_graph):
+    # Before any rule that walks the spread document (depth, aliases, cost) runs: those would
+    # walk 2^40 fields on the event loop, and this request would never be answered.
+    response = httpx.post(f"{live_api.url}/graphql", json={"query": fragment_bomb()},
+                          timeout=60)
+    body = response.json()
+    assert "data" not in body and codes(body) == ["TOO_MANY_FIELDS"]
+    assert "fragments" in body["errors"][0]["message"]
+    # The server is still answering.
+    assert httpx.post(f"{live_api.url}/graphql", json={"query": "{ version }"}).status_code == 200
+
+
+def test_the_cost_rule_prices_each_fragment_once():
+    schema = build_schema()._schema
+    document = parse(fragment_bomb())
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(validate(
+        schema, document, [cost_rule(5000, 100, 20, None)])), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert outcome, "the cost rule did not finish (it walked the spread document)"
+    [error] = outcome[0]
+    assert error.extensions["code"] == "COST_LIMIT_EXCEEDED"
+    assert error.extensions["cost"] == 2**40  # 2^40 `version` fields, each costing 1
+
+
+def test_fields_repeated_at_one_place_are_refused_before_validation_compares_them(live_api,
+                                                                                  empty_graph):
+    # "Overlapping fields can be merged" compares every pair: 490 copies of a field took it
+    # 4.6 s of the event loop. Within every other limit (about 2,000 tokens, cost 980).
+    query = "{ " + " ".join(["health { neo4j }"] * 490) + " }"
+    body = httpx.post(f"{live_api.url}/graphql", json={"query": query}, timeout=60).json()
+    assert "data" not in body and codes(body) == ["TOO_MANY_REPEATED_FIELDS"]
+    few = "{ " + " ".join(["health { neo4j }"] * 5) + " }"  # repeats people write still pass
+    assert httpx.post(f"{live_api.url}/graphql", json={"query": few}).json() == {
+        "data": {"health": {"neo4j": "ok"}}}
