@@ -56,3 +56,44 @@ def test_fields_repeated_at_one_place_are_refused_before_validation_compares_the
     few = "{ " + " ".join(["health { neo4j }"] * 5) + " }"  # repeats people write still pass
     assert httpx.post(f"{live_api.url}/graphql", json={"query": few}).json() == {
         "data": {"health": {"neo4j": "ok"}}}
+
+
+RESOLVE = """query($ids: [IdentityInput!]!) { resolve(identities: $ids) {
+  profileId profile { events(first: 100) { edges { node { type } } } } } }"""
+INGEST = "mutation($r: [RecordInput!]) { ingest(records: $r) { accepted } }"
+
+
+def _ids(n: int) -> list[dict]:
+    return [{"namespace": "crm", "value": f"C{i}"} for i in range(n)]
+
+
+def test_list_arguments_longer_than_the_limit_are_refused(neo4j_server, empty_graph, cypher):
+    from tests.api_support import api_server
+    from tests.identity_helpers import record
+
+    short = "query($ids: [IdentityInput!]!) { resolve(identities: $ids) { profileId } }"
+    with api_server(neo4j_server, max_list_length=50) as server:
+        def send(query: str, variables: dict) -> dict:
+            return httpx.post(f"{server.url}/graphql", timeout=60,
+                              json={"query": query, "variables": variables}).json()
+
+        assert len(send(short, {"ids": _ids(50)})["data"]["resolve"]) == 50
+        refused = send(short, {"ids": _ids(51)})
+        assert "data" not in refused and codes(refused) == ["LIST_TOO_LONG"]
+        records = [record(str(i), f"crm:C{i}") for i in range(51)]
+        refused = send(INGEST, {"r": records})
+        assert "data" not in refused and codes(refused) == ["LIST_TOO_LONG"]
+        nested = send(INGEST, {"r": [record("x", *[f"crm:C{i}" for i in range(51)])]})
+        assert codes(nested) == ["LIST_TOO_LONG"]
+    assert cypher("MATCH (r:Record) RETURN count(r) AS n") == [{"n": 0}]
+
+
+def test_list_arguments_multiply_the_cost_of_what_they_select(live_api, empty_graph):
+    # Each resolved identity reads a page of 100 events: 200 of them must not price as one.
+    body = httpx.post(f"{live_api.url}/graphql", timeout=60,
+                      json={"query": RESOLVE, "variables": {"ids": _ids(200)}}).json()
+    assert "data" not in body and codes(body) == ["COST_LIMIT_EXCEEDED"]
+    assert body["errors"][0]["extensions"]["cost"] > 200 * 100
+    one = httpx.post(f"{live_api.url}/graphql",
+                     json={"query": RESOLVE, "variables": {"ids": _ids(1)}}).json()
+    assert one == {"data": {"resolve": [{"profileId": None, "profile": None}]}}

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     max_expanded_fields: int = 5000
     max_cost: int = 5000
     max_page_size: int = 100
+    # Items in any list argument (resolve's identities, ingest's records and events, ...).
+    max_list_length: int = 10_000
     default_page_size: int = 20
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: float = 600.0  # token refill per API key

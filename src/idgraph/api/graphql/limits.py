@@ -8,15 +8,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import ClassVar
 
-from graphql import (
-    ArgumentNode,
-    DocumentNode,
-    GraphQLError,
-    VariableNode,
-    Visitor,
-    validate,
-    visit,
-)
+from graphql import GraphQLError, validate
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -30,7 +22,7 @@ from strawberry.schema.schema import validate_document
 
 from idgraph.api.graphql.access import RequirePrincipal
 from idgraph.api.graphql.context import OperationContext
-from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
+from idgraph.api.graphql.cost import cost_rule, priced_by_variables
 from idgraph.api.graphql.errors import IdgraphMaskErrors
 from idgraph.api.graphql.observability import GraphQLMetrics
 from idgraph.api.graphql.size import expanded_size_error, repeated_fields_error
@@ -41,6 +33,7 @@ from idgraph.errors import InvalidInput
 MAX_PAGE_SIZE: int = Settings.model_fields["max_page_size"].default
 DEFAULT_PAGE_SIZE: int = Settings.model_fields["default_page_size"].default
 MAX_EXPANDED_FIELDS: int = Settings.model_fields["max_expanded_fields"].default
+MAX_LIST_LENGTH: int = Settings.model_fields["max_list_length"].default
 # Pairs of fields at one response path that validation compares (api/graphql/size.py): 10,000
 # took "overlapping fields can be merged" about 0.15 s; documents people write have a few dozen.
 MAX_REPEATED_FIELD_PAIRS = 10_000
@@ -64,12 +57,14 @@ class DocumentCache(ParserCache):
 class CostLimiter(SchemaExtension):
     """Adds the cost rule, bound to this request's variables, to the validation rules."""
 
-    def __init__(self, max_cost: int, max_page_size: int, default_page_size: int) -> None:
+    def __init__(self, max_cost: int, max_page_size: int, default_page_size: int,
+                 max_list_length: int = MAX_LIST_LENGTH) -> None:
         self.limits = (max_cost, max_page_size, default_page_size)
+        self.max_list_length = max_list_length
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        rule = cost_rule(*self.limits, context.variables)
+        rule = cost_rule(*self.limits, context.variables, self.max_list_length)
         context.validation_rules = (*context.validation_rules, rule)
         yield
 
@@ -128,29 +123,15 @@ class CachedValidation(SchemaExtension):
                      or repeated_fields_error(document, MAX_REPEATED_FIELD_PAIRS))
         if too_large is not None:
             return False, [too_large]
-        # A cost rule whose page sizes are all literals prices the same every time: it is
-        # validated and cached with the document's other rules.
-        varies = _page_sizes_from_variables(document)
+        # A cost rule whose page sizes and lists are all literals prices the same every time:
+        # it is validated and cached with the document's other rules.
+        varies = priced_by_variables(document, context.schema._schema)
         rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
         return varies, validate_document(context.schema._schema, document, rules)
 
 
 def _per_request(rule) -> bool:
     return getattr(rule, "per_request", False)
-
-
-def _page_sizes_from_variables(document: DocumentNode) -> bool:
-    """True when some `first`/`last` argument takes its value from a variable."""
-    found = False
-
-    class Finder(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_args) -> None:
-            nonlocal found
-            if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
-                found = True
-
-    visit(document, Finder())
-    return found
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
@@ -167,7 +148,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
         partial(QueryDepthLimiter, max_depth=settings.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(CostLimiter, settings.max_cost, settings.max_page_size,
-                settings.default_page_size),
+                settings.default_page_size, settings.max_list_length),
         partial(CachedValidation, max_fields=settings.max_expanded_fields),
     ]
     if not settings.introspection:

@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from idgraph.profile.service import ProfileRead, ReadShape
+from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ReadShape
 from idgraph.services import Services
 
 
@@ -17,6 +17,7 @@ class Loaders:
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
         self._profiles: dict[ReadShape, DataLoader] = {}
+        self._events: dict[EventsPage, DataLoader] = {}
 
     def profiles(self, shape: ReadShape) -> DataLoader:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
@@ -28,6 +29,17 @@ class Loaders:
 
             self._profiles[shape] = DataLoader(load_fn=load)
         return self._profiles[shape]
+
+    def events(self, page: EventsPage) -> DataLoader:
+        """Event pages by profile id; one loader per page asked for (size, cursor, filters),
+        so a list of profiles asking for the same page costs one query."""
+        if page not in self._events:
+            async def load(ids: list[str]) -> list[list[EventRow]]:
+                found = await self.services.profiles.events_many(ids, page)
+                return [found.get(i, []) for i in ids]
+
+            self._events[page] = DataLoader(load_fn=load)
+        return self._events[page]
 
     async def _histories(self, ids: list[str]) -> list[list[dict[str, Any]]]:
         found = await self.services.identity.histories(ids)

@@ -23,7 +23,7 @@ from idgraph.identity.items import to_millis
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import ProfileView
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
-from idgraph.profile.service import EventRow, ProfileRead, ReadShape
+from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ReadShape
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
@@ -135,8 +135,9 @@ class Profile:
                      since: datetime | None = None,
                      until: datetime | None = None) -> relay.Connection[ExperienceEvent]:
         size = page_size(first, info.context.services.settings)
-        rows = await info.context.services.profiles.events(
-            str(self.id), size + 1, _after(after), types, _ms(since), _ms(until))
+        page = EventsPage(size + 1, _after(after), tuple(types) if types is not None else None,
+                          _ms(since), _ms(until))
+        rows = await info.context.loaders.events(page).load(str(self.id))
         edges = [relay.Edge(cursor=_cursor(r), node=ExperienceEvent.of(r)) for r in rows[:size]]
         return relay.Connection(edges=edges, page_info=relay.PageInfo(
             has_next_page=len(rows) > size, has_previous_page=after is not None,
