@@ -2,8 +2,10 @@
 
 Each field costs 1; the selections under a paginated field (one taking `first` or `last`)
 cost that many times over, so `a(first: 50) { b(first: 50) { c } }` costs 1 + 50 * (1 + 50).
-So do the selections under a list-returning field driven by a list argument, once per item:
-`resolve(identities: [20,000 items]) { profile { ... } }` costs 20,000 times its selection.
+So do the selections under a list-returning field driven by a list argument, once per item,
+except that scalar fields cost nothing per item (read with their item; the list's length is
+capped): `resolve(identities: $ids) { profile { events(first: 100) { edges { node { type } } } } }`
+costs 1 + len(ids) * (1 + 1 + 100 * 2), while `resolve(identities: $ids) { profileId }` costs 1.
 A page argument or list given as a variable is priced at the variable's value; a page size
 absent, at the field's default (or the configured default page size). Page sizes above the
 maximum are refused here too, so no resolver ever sees one, and so are lists longer than the
@@ -40,6 +42,7 @@ from graphql import (
     Visitor,
     get_named_type,
     get_nullable_type,
+    is_leaf_type,
     type_from_ast,
     visit,
 )
@@ -161,7 +164,10 @@ class Pricer:
         self.default_page_size = default_page_size
         # Each fragment priced once: spread many times, it would otherwise be priced each time
         # (fragments spreading the next twice, 40 deep: 2^40 times; api/graphql/size.py).
-        self.fragment_costs: dict[str, int] = {}
+        self.fragment_costs: dict[tuple[str, int], int] = {}
+        # What a scalar field costs: 1, but nothing per item of a list-driven field (it is read
+        # with its item; the list's length is capped, and the items' objects are charged).
+        self.leaf_cost = 1
 
     def selections(self, selection_set: SelectionSetNode | None, parent, seen) -> int:
         if selection_set is None:
@@ -180,11 +186,12 @@ class Pricer:
             fragment = self.fragments.get(name)
             if fragment is None or name in seen:
                 return 0  # unknown or cyclic: other validation rules report those
-            if name not in self.fragment_costs:
+            key = (name, self.leaf_cost)
+            if key not in self.fragment_costs:
                 on = schema.get_type(fragment.type_condition.name.value)
-                self.fragment_costs[name] = self.selections(fragment.selection_set, on,
-                                                            seen | {name})
-            return self.fragment_costs[name]
+                self.fragment_costs[key] = self.selections(fragment.selection_set, on,
+                                                           seen | {name})
+            return self.fragment_costs[key]
         return 0
 
     def field(self, node: FieldNode, parent, seen: frozenset[str]) -> int:
@@ -195,15 +202,19 @@ class Pricer:
             definition = parent.fields.get(node.name.value)
         if definition is None:
             return 1
-        children = self.selections(node.selection_set, get_named_type(definition.type), seen)
-        return 1 + self.multiplier(node, definition) * children
-
-    def multiplier(self, node: FieldNode, definition: GraphQLField) -> int:
-        """How many times the field's selection is priced: its page size, or, for a list
-        driven by a list argument, the list's length."""
+        named = get_named_type(definition.type)
+        if node.selection_set is None and is_leaf_type(named):
+            return self.leaf_cost
         page = self.page_size(node, definition)
         listed = self.list_length(node, definition)
-        return page if listed is None else max(page, listed)
+        if listed is None:
+            return 1 + page * self.selections(node.selection_set, named, seen)
+        outer, self.leaf_cost = self.leaf_cost, 0
+        try:
+            per_item = self.selections(node.selection_set, named, seen)
+        finally:
+            self.leaf_cost = outer
+        return 1 + max(page, listed) * per_item
 
     def list_length(self, node: FieldNode, definition: GraphQLField) -> int | None:
         """The longest list argument's length, when the field returns a list; else None."""
