@@ -97,3 +97,54 @@ def test_list_arguments_multiply_the_cost_of_what_they_select(live_api, empty_gr
     one = httpx.post(f"{live_api.url}/graphql",
                      json={"query": RESOLVE, "variables": {"ids": _ids(1)}}).json()
     assert one == {"data": {"resolve": [{"profileId": None, "profile": None}]}}
+
+
+def test_the_normaliser_remembers_no_value_too_long_to_store():
+    from idgraph.identity.namespaces import load_registry
+    from idgraph.identity.normalise import IdentityRejected, Normaliser
+
+    normalise = Normaliser(load_registry(None), "US")
+    for namespace, raw, code in (("email", "a" * 1_000_000, "VALUE_TOO_LONG"),
+                                 ("n" * 1_000_000, "x", "UNKNOWN_NAMESPACE"),
+                                 ("nope", "x", "UNKNOWN_NAMESPACE")):
+        try:
+            normalise(namespace, raw)
+        except IdentityRejected as exc:
+            assert exc.code == code and len(str(exc)) < 500  # never a copy of the input
+        else:
+            raise AssertionError("accepted")
+    assert normalise.memo_bytes == 0
+
+
+def test_the_normalisers_memory_is_bounded_in_bytes():
+    from idgraph.identity.namespaces import load_registry
+    from idgraph.identity.normalise import Normaliser
+
+    normalise = Normaliser(load_registry(None), "US", max_bytes=50_000)
+    for i in range(2_000):
+        value = f"person.{i}.{'x' * (i % 900)}@example.com"
+        assert normalise("email", value).value == value
+        assert normalise.memo_bytes <= 50_000
+    assert normalise("email", " Person.1999.X@Example.com ").value == "person.1999.x@example.com"
+
+
+def test_rate_limiter_memory_is_bounded_however_many_addresses_come():
+    from idgraph.api.http.ratelimit import RateLimiter
+
+    now = [0.0]
+    failures = RateLimiter(per_minute=1, burst=3, clock=lambda: now[0], max_buckets=100)
+    for address in range(1_000):  # all still limited: none is idle long enough to forget
+        failures.take(f"203.0.113.{address}")
+        assert failures.tracked <= 100
+    now[0] += 1_000  # every bucket is full again: the next address clears them out
+    failures.take("198.51.100.1")
+    assert failures.tracked == 1
+
+
+def test_long_document_texts_are_not_kept_in_the_validation_cache(live_api, empty_graph):
+    from idgraph.api.graphql.limits import CachedValidation
+
+    long_text = "{ version }\n#" + "x" * 200_000  # a comment: no tokens, 200 KB of text
+    answer = httpx.post(f"{live_api.url}/graphql", json={"query": long_text}, timeout=30)
+    assert "version" in answer.json()["data"]
+    assert all(len(text) <= 64 * 1024 for _, text in CachedValidation._cache)

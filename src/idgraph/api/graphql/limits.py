@@ -37,6 +37,9 @@ MAX_LIST_LENGTH: int = Settings.model_fields["max_list_length"].default
 # Pairs of fields at one response path that validation compares (api/graphql/size.py): 10,000
 # took "overlapping fields can be merged" about 0.15 s; documents people write have a few dozen.
 MAX_REPEATED_FIELD_PAIRS = 10_000
+# Document texts longer than this are parsed and validated each time, never kept: the two caches
+# of 512 texts each would otherwise hold up to 512 request bodies (1 MB each by default).
+MAX_CACHED_TEXT = 64 * 1024
 
 
 class DocumentCache(ParserCache):
@@ -46,6 +49,9 @@ class DocumentCache(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        if len(context.query or "") > MAX_CACHED_TEXT:
+            yield  # parsed by strawberry, not kept: the cache is bounded in bytes too
+            return
         try:
             context.graphql_document = self.cached_parse_document(
                 context.query, **context.parse_options)
@@ -107,13 +113,13 @@ class CachedValidation(SchemaExtension):
         entry = self._cache.get(key)
         if entry is None:
             entry = self._validated(context)
-            self._cache[key] = entry
+            if len(key[1]) <= MAX_CACHED_TEXT:  # bounded in bytes, not only in entries
+                self._cache[key] = entry
             if len(self._cache) > self.MAXSIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
         return entry
-
 
     def _validated(self, context) -> tuple[bool, list[GraphQLError]]:
         document = context.graphql_document
