@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     attributes_file: Path | None = None
     default_phone_region: str = "US"
     max_cluster_size: int = 50
+    # Identities re-clustering reads of one connected component (refused links included); an
+    # item touching a larger one is rejected with COMPONENT_TOO_LARGE (docs/identity.md).
+    max_component_identities: int = 10_000
     max_identities_per_record: int = 20
     max_record_bytes: int = 100_000
     max_event_bytes: int = 10_000

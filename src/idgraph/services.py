@@ -32,7 +32,8 @@ class Services:
         )
         identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
                                    settings.max_cluster_size, settings.ingest_batch_size,
-                                   settings.ingest_concurrency)
+                                   settings.ingest_concurrency,
+                                   settings.max_component_identities)
         profiles = ProfileService(graph)
         # Computed attributes, test flags and then (reading those flags) the materialised
         # views are kept current inside each ingest transaction.

@@ -12,7 +12,13 @@ from typing import Any
 from idgraph.db.graph import Graph, Tx
 from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
-from idgraph.identity.clustering import ClusterReport, recluster
+from idgraph.identity.clustering import (
+    MAX_COMPONENT_IDENTITIES,
+    ClusterReport,
+    ComponentLimit,
+    ComponentTooLarge,
+    recluster,
+)
 from idgraph.identity.evidence import Evidence, aggregate
 from idgraph.identity.items import Item, Limits, Rejection, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
@@ -56,7 +62,8 @@ def now_ms() -> int:
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  max_cluster_size: int = 50, batch_size: int = 1000,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1,
+                 max_component_identities: int = MAX_COMPONENT_IDENTITIES) -> None:
         # Called inside every transaction that stores items or re-clusters (ingest, unlink),
         # with the newly stored items and what re-clustering changed: other domains (profiles'
         # computed attributes and views) keep their state current in the same transaction.
@@ -66,6 +73,8 @@ class IdentityService:
         self.limits = limits
         self.normaliser = Normaliser(registry, limits.default_region)
         self.max_cluster_size = max_cluster_size
+        # Re-clustering reads at most this many identities of a component (ComponentLimit).
+        self.component_limit = ComponentLimit.of(registry, max_component_identities)
         self.batch_size = batch_size
         # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
         # one batch while Python prepares or finishes another.
@@ -106,6 +115,9 @@ class IdentityService:
         good, bad = await self.validate(records, events)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
+        index_of: dict[tuple[str, str], int] = {}
+        for index, item in good:
+            index_of.setdefault((item.kind, item.key), index)
         # Items sharing identities go in one batch however the batches run: a person split over
         # batches meets their own profile again in each later one (read back, locked,
         # re-clustered, view rebuilt), which made sequential ingest 3-4x slower.
@@ -113,16 +125,19 @@ class IdentityService:
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
             run = self.graph.rolled_back_tx if dry_run else self.graph.write_tx
             for batch in (batch for unit in units for batch in unit):
-                result.absorb(await run(lambda tx, b=batch: self._ingest_batch(tx, b)))
+                result.absorb(await self._write_batch(run, batch, index_of))
                 if on_batch:
                     on_batch(len(batch))
+            result.rejected.sort(key=lambda rejection: rejection.index)
             return result
-        for unit_results in await self._run_units(units, on_batch, slots):
+        for unit_results in await self._run_units(units, index_of, on_batch, slots):
             for batch_result in unit_results:
                 result.absorb(batch_result)
+        result.rejected.sort(key=lambda rejection: rejection.index)
         return result
 
-    async def _run_units(self, units: list[Unit], on_batch: Callable[[int], None] | None = None,
+    async def _run_units(self, units: list[Unit], index_of: dict[tuple[str, str], int],
+                         on_batch: Callable[[int], None] | None = None,
                          slots: asyncio.Semaphore | None = None) -> list[list[IngestResult]]:
         """Up to `concurrency` units at once (or as many as `slots` lets in), each batch its
         own write transaction; results in planned order. On a failure the other units stop
@@ -133,8 +148,8 @@ class IdentityService:
             results = []
             async with slots:
                 for batch in unit:
-                    results.append(await self.graph.write_tx(
-                        lambda tx, b=batch: self._ingest_batch(tx, b)))
+                    results.append(await self._write_batch(self.graph.write_tx, batch,
+                                                           index_of))
                     if on_batch:
                         on_batch(len(batch))
             return results
@@ -148,17 +163,40 @@ class IdentityService:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
+    async def _write_batch(self, run: Callable[..., Awaitable[IngestResult]],
+                           batch: list[Item], index_of: dict[tuple[str, str], int],
+                           ) -> IngestResult:
+        """One batch in its own transaction (`run`: write_tx, or rolled_back_tx for a dry
+        run). Items touching a component too large to re-cluster are rejected
+        (COMPONENT_TOO_LARGE) and the batch is written again without them."""
+        refused: list[Rejection] = []
+        while batch:
+            try:
+                result = await run(lambda tx, b=batch: self._ingest_batch(tx, b))
+            except ComponentTooLarge as exc:
+                touching = [it for it in batch if exc.keys.intersection(it.identity_keys)]
+                if not touching:
+                    raise
+                refused += [Rejection(index_of[(it.kind, it.key)], exc.code, str(exc))
+                            for it in touching]
+                batch = [it for it in batch if not exc.keys.intersection(it.identity_keys)]
+                continue
+            result.rejected += refused
+            return result
+        return IngestResult(rejected=refused)
+
     async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
         # The batch id marks what this transaction created (items, identities, links). An
         # integer: it is written on each of them, and a long takes a quarter of the property
         # store that a 32-character id does.
         batch_id, now = secrets.randbits(62), now_ms()
-        new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
+        limit = self.component_limit
+        new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit)
         result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
         if seeds:
             result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
                                             now, cause=f"ingest:{batch_id:x}", visited=visited,
-                                            fresh=fresh)
+                                            fresh=fresh, max_component=limit.max_identities)
         touched = {row[1] for row in visited.values() if row[1]}
         result.report.touched_profiles = touched | result.report.changed_profiles
         await self.run_hooks(tx, new_items, result.report)
@@ -208,14 +246,15 @@ class IdentityService:
             done = await tx.run(q.UNLINK, rows=rows, source=source, reason=reason, now=now)
             seeds = {r["a"] for r in rows} | {r["b"] for r in rows}
             report = await recluster(tx, seeds, self.registry, self.max_cluster_size, now,
-                                     cause=f"unlink:{reason}")
+                                     cause=f"unlink:{reason}",
+                                     max_component=self.component_limit.max_identities)
             await self.run_hooks(tx, [], report)
             return {"unlinked": done[0]["unlinked"], "report": report}
 
         return await self.graph.write_tx(work)
 
 
-async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
+async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: ComponentLimit,
                  ) -> tuple[list[Item], set[str], dict[str, list], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
     re-cluster, the expansion rows of every identity attached, the identities it created).
@@ -238,7 +277,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
         return [], set(), {}, set()
     evidence = aggregate(stored)
     [[node_ids, fresh, unsettled, expanded]] = await tx.values(
-        q.STORE_EVIDENCE, **evidence.parameters(), batch=batch_id, now=now)
+        q.STORE_EVIDENCE, **evidence.parameters(), **limit.params(), batch=batch_id, now=now)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
     node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,

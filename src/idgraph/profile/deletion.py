@@ -136,7 +136,8 @@ async def delete_source(tx: Tx, source: str, identity: IdentityService) -> Recei
     if remaining:
         receipt.report = await recluster(tx, remaining, identity.registry,
                                          identity.max_cluster_size, now_ms(),
-                                         cause=f"delete source:{source}")
+                                         cause=f"delete source:{source}",
+                                         max_component=identity.component_limit.max_identities)
     await _delete_profiles(tx, touched["profiles"], receipt)
     receipt.profile_ids = sorted(set(touched["profiles"]))
     # Every touched profile lost the source's records, not only the re-clustered ones: the
