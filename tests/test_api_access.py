@@ -128,3 +128,22 @@ def test_proxy_headers_are_trusted_only_when_configured(neo4j_server, empty_grap
 
     assert second_failure_status() == 429  # both are the peer, 127.0.0.1
     assert second_failure_status(forwarded_allow_ips="127.0.0.1") == 401  # two addresses
+
+
+def test_readyz_tells_only_operators_why_it_is_not_ready(neo4j_server):
+    from tests.conftest import free_port
+
+    dead = f"bolt://127.0.0.1:{free_port()}"  # nothing listens there
+    with api_server(neo4j_server, api_keys=KEY_SPEC, neo4j_uri=dead, neo4j_retry_seconds=0,
+                    neo4j_query_timeout=1) as server:
+        def readyz(role: Role | None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
+            return httpx.get(f"{server.url}/readyz", headers=headers, timeout=60)
+
+        for role in (None, Role.APP, Role.PARTNER):
+            response = readyz(role)
+            assert response.status_code == 503
+            assert response.json() == {"status": "unavailable"}, role  # no address, no error
+        for role in (Role.ANALYST, Role.ADMIN):
+            detail = readyz(role).json()
+            assert detail["status"] == "unavailable" and detail["reason"], role

@@ -16,13 +16,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from idgraph.api.http.auth_middleware import AuthMiddleware
+from idgraph.api.http.auth_middleware import AuthMiddleware, find_principal, presented_key
 from idgraph.api.http.front_door import FrontDoor
 from idgraph.api.http.graphql_app import build_graphql_app
 from idgraph.api.http.hosts import HostCheck, HostCheckMiddleware
 from idgraph.api.http.metrics import Metrics, metrics_endpoint
 from idgraph.api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from idgraph.api.http.ratelimit import RateLimiter
+from idgraph.auth.roles import Role
 from idgraph.auth.service import ApiKeyService
 from idgraph.config import Settings
 from idgraph.db.errors import DatabaseError
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     app.state.services = services
     app.state.metrics = metrics
     app.state.api_keys = api_keys
+    app.state.failures = failures
     app.state.graphql = graphql
     if graphql.fast_reads is not None:
         app.front_door = FrontDoor(
@@ -154,11 +156,36 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """Ready or not for anyone; why not (the Neo4j address, the error) only for operators
+    (an analyst or admin key) and the logs."""
     graph: Graph = request.app.state.services.graph
     try:
         await graph.ping()
         if not await schema_is_current(graph):
             await apply_schema(graph)
     except DatabaseError as exc:
-        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        log.warning("not ready: %s", exc)
+        body = {"status": "unavailable"}
+        if await _is_operator(request):
+            body["reason"] = str(exc)
+        return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+async def _is_operator(request: Request) -> bool:
+    """Whether the caller's key (or open loopback mode) is an analyst's or admin's; an unknown
+    key counts against the address's failed authentications, as on /graphql."""
+    failures: RateLimiter = request.app.state.failures
+    address = request.client.host if request.client else "-"
+    if failures.wait(address) > 0:
+        return False
+    try:
+        principal = await find_principal(request.app.state.api_keys, request.scope,
+                                         request.headers)
+    except DatabaseError:
+        return False  # a stored key cannot be checked while Neo4j is away
+    if principal is None:
+        if presented_key(request.headers) is not None:
+            failures.take(address)
+        return False
+    return principal.role in (Role.ANALYST, Role.ADMIN)
