@@ -178,6 +178,9 @@ class GraphQLClient:
 
 @pytest.fixture
 def gql(live_api: LiveServer, empty_graph) -> Iterator[GraphQLClient]:
+    assert live_api.app.state.api_keys.open_mode, (
+        "a test closed open loopback mode on the shared live_api (a key existed while it "
+        "served): create keys on a server of the test's own (api_server)")
     client = GraphQLClient(live_api.url)
     yield client
     client.http.close()

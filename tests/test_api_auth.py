@@ -109,12 +109,14 @@ def test_key_pages_follow_relay_cursors(secured, empty_graph):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-def test_in_open_mode_loopback_is_admin_until_a_key_exists(live_api, empty_graph, cypher):
-    created = post(live_api.url, CREATE_KEY, {"name": "first", "role": "ADMIN"}).json()
-    key = created["data"]["createApiKey"]["key"]
-    # Once a key exists, keyless loopback callers are no longer trusted.
-    assert post(live_api.url, LIST_KEYS).status_code == 401
-    assert post(live_api.url, LIST_KEYS, key=key).status_code == 200
+def test_in_open_mode_loopback_is_admin_until_a_key_exists(neo4j_server, empty_graph):
+    # Its own server: creating a key ends open mode for good, the shared live_api's too.
+    with api_server(neo4j_server, open_loopback=True) as server:
+        created = post(server.url, CREATE_KEY, {"name": "first", "role": "ADMIN"}).json()
+        key = created["data"]["createApiKey"]["key"]
+        # Once a key exists, keyless loopback callers are no longer trusted.
+        assert post(server.url, LIST_KEYS).status_code == 401
+        assert post(server.url, LIST_KEYS, key=key).status_code == 200
 
 
 async def test_in_open_mode_other_addresses_get_401(neo4j_server, empty_graph):

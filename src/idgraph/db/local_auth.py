@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from idgraph.db.errors import LocalNeo4jError
 
@@ -100,6 +101,7 @@ def upgrade(uri: str, password: str, home: Path) -> None:
             f"({home / 'data'}) to start afresh.") from exc
 
 
-def _verify(database, uri: str, password: str) -> None:
+def _verify(database: Any, uri: str, password: str) -> None:
+    """Log in with `password` (`database`: neo4j.GraphDatabase, imported by the caller)."""
     with database.driver(uri, auth=(USER, password), connection_timeout=5) as driver:
         driver.verify_connectivity()
