@@ -123,10 +123,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 async def announce_access_mode(api_keys: ApiKeyService, settings: Settings) -> None:
     """Log at start-up who will be served: the access decision is explicit."""
     try:
-        no_keys = await api_keys.no_keys()
+        await api_keys.open_to_loopback()  # ends open mode now when a key is stored
+        no_keys: bool | None = await api_keys.no_keys()
     except DatabaseError:
         no_keys = None  # unknown until Neo4j answers; each request asks again
-    if api_keys.open_mode and no_keys is not False:
+    if api_keys.open_mode:
         names = ", ".join(sorted(HostCheck.served_in_open_mode(settings.allowed_host_list())))
         log.warning("Open loopback mode (IDGRAPH_OPEN_LOOPBACK=true, no API key): clients "
                     "connecting from this machine with Host %s are served as admins, without "
