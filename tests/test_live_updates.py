@@ -133,3 +133,15 @@ def test_operations_on_a_socket_take_rate_tokens_from_the_keys_bucket(neo4j_serv
         assert extensions["code"] == "RATE_LIMITED" and extensions["retryAfter"] > 0
         after = httpx.post(f"{server.url}/graphql", json={"query": "{ version }"}, headers=key)
         assert after.status_code == 429  # the same bucket as HTTP requests
+
+
+def test_a_key_sent_in_connection_init_takes_a_rate_token_too(neo4j_server, empty_graph):
+    from idgraph.api.graphql.permissions import Role
+    from tests.api_support import KEY_SPEC, KEYS, api_server
+    from tests.test_api_auth import ws_init
+
+    with api_server(neo4j_server, api_keys=KEY_SPEC, rate_limit_burst=1,
+                    rate_limit_per_minute=0.001) as server:
+        assert ws_init(server.url, {"apiKey": KEYS[Role.APP]}) == {"type": "connection_ack"}
+        assert ws_init(server.url, {"apiKey": KEYS[Role.APP]}) == 4403  # its bucket is empty
+        assert ws_init(server.url, {"apiKey": KEYS[Role.ANALYST]}) == {"type": "connection_ack"}

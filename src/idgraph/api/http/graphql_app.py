@@ -28,6 +28,7 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.fast_reads import FastProfileReads
 from idgraph.api.graphql.limits import CachedValidation
 from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.auth_middleware import key_wait
 from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.api.http.responses import error_response
 from idgraph.api.http.websocket import RateLimitedTransportWS
@@ -114,6 +115,10 @@ class IdgraphGraphQL(GraphQL):
                 self.failures.take(context.request.client.host)
             raise ConnectionRejectionError({"message": "Missing or unknown API key.",
                                             "code": "UNAUTHENTICATED"})
+        # The handshake takes a rate token, as one authenticated by header does.
+        if self.limiter is not None and key_wait(self.limiter, principal.key_id) > 0:
+            raise ConnectionRejectionError({"message": "Rate limit exceeded for this API key.",
+                                            "code": "RATE_LIMITED"})
         context.role, context.key_id = principal.role, principal.key_id
         return UNSET
 
