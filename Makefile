@@ -21,8 +21,9 @@ $(ASSETS): frontend/package.json frontend/package-lock.json frontend/vendor.mjs
 
 assets: $(ASSETS)
 
+# Open loopback mode: no API key needed from this machine (docs/api.md, "Access control").
 run: $(STAMP) $(ASSETS)
-	IDGRAPH_NEO4J_BROWSER=$${IDGRAPH_NEO4J_BROWSER:-true} $(VENV)/bin/idgraph serve --demo
+	IDGRAPH_OPEN_LOOPBACK=true IDGRAPH_NEO4J_BROWSER=$${IDGRAPH_NEO4J_BROWSER:-true} $(VENV)/bin/idgraph serve --demo
 
 # The GraphQL-over-HTTP audit (tests/test_api_http.py) runs graphql-http from npm.
 AUDIT := tests/http_audit/node_modules/.package-lock.json

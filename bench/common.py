@@ -11,9 +11,16 @@ from pathlib import Path
 import neo4j
 
 from idgraph.config import Settings
-from idgraph.db import local_server
+from idgraph.db import local_auth, local_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BENCH_STATE_DIR = Path(".idgraph/neo4j-bench")
+
+
+def auth_of(state_dir: Path = BENCH_STATE_DIR) -> tuple[str, str] | None:
+    """The managed server's user and generated password (idgraph/db/local_auth.py)."""
+    password = local_auth.read_password(state_dir.expanduser().resolve())
+    return (local_auth.USER, password) if password else None
 
 
 def bench_server(port: int = 17790, heap: str = "4g", pagecache: str = "4g",
@@ -22,8 +29,8 @@ def bench_server(port: int = 17790, heap: str = "4g", pagecache: str = "4g",
     an empty store. A store that was filled and wiped many times gets slower (wipes leave
     its files and index trees as large as they were), so a reused one made runs drift."""
     cfg = local_server.LocalServerConfig(
-        version=Settings().local_neo4j_version, bolt_port=port, http_port=port + 1,
-        state_dir=Path(".idgraph/neo4j-bench"), cache_dir=Settings().local_neo4j_cache_dir,
+        version=Settings().local_neo4j_version, bolt_port=port,
+        state_dir=BENCH_STATE_DIR, cache_dir=Settings().local_neo4j_cache_dir,
         heap=heap, pagecache=pagecache, start_timeout=180)
     if fresh:
         local_server.stop(cfg)

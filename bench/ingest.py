@@ -17,7 +17,7 @@ from pathlib import Path
 
 import neo4j
 
-from bench.common import Timer, bench_server, wipe, write_report
+from bench.common import Timer, auth_of, bench_server, wipe, write_report
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
@@ -111,7 +111,7 @@ async def run_idgraph(uri: str, records: list[dict], batch: int, views: bool = T
                       via_file: Path | None = None) -> tuple[float, float, int]:
     """Seconds to ingest `records` (as one service call, or, with `via_file`, the way
     `idgraph ingest FILE` does: the file streamed in windows), then a bulk resolve."""
-    graph = Graph(uri, None, "neo4j", timeout=600)
+    graph = Graph(uri, auth_of(), "neo4j", timeout=600)
     # The app's wiring (profile hooks included); optionally without view maintenance.
     service = Services.build(Settings(ingest_batch_size=batch, max_cluster_size=50),
                              graph).identity
@@ -152,7 +152,7 @@ def main() -> None:
     uri = bench_server(fresh=True)
     records = make_records(args.records, attributes=args.attributes)
     views = not args.no_views
-    with neo4j.GraphDatabase.driver(uri) as driver:
+    with neo4j.GraphDatabase.driver(uri, auth=auth_of()) as driver:
         asyncio.run(_schema(uri))
         # Warm the server (JIT, page cache, plans) on every kind of work first: whichever run
         # came first on a fresh JVM was measured up to 1.7x slower, which flattered the runs
@@ -216,7 +216,7 @@ def main() -> None:
 
 
 async def _schema(uri: str) -> None:
-    graph = Graph(uri, None, "neo4j")
+    graph = Graph(uri, auth_of(), "neo4j")
     await apply_schema(graph)
     await graph.close()
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import neo4j
 
-from bench.common import Timer, percentile, write_report
+from bench.common import Timer, auth_of, percentile, write_report
 from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.profile.repository import VIEW_BY_IDENTITY
@@ -94,7 +94,7 @@ def ensure_views(uri: str, loaded: int) -> None:
         return
 
     async def run() -> int:
-        graph = Graph(uri, None, "neo4j", timeout=600)
+        graph = Graph(uri, auth_of(Path(STATE_DIR)), "neo4j", timeout=600)
         try:
             job = await Services.build(Settings(), graph).profiles.rebuild_views_now()
             return job.done
@@ -126,7 +126,8 @@ def warm_page_cache(driver: neo4j.Driver) -> None:
 
 def _driver(uri: str) -> neo4j.Driver:
     # Same driver settings as the app's Graph: no notifications shipped with every result.
-    return neo4j.GraphDatabase.driver(uri, notifications_min_severity="OFF")
+    return neo4j.GraphDatabase.driver(uri, auth=auth_of(Path(STATE_DIR)),
+                                      notifications_min_severity="OFF")
 
 
 def free_port() -> int:
@@ -137,7 +138,9 @@ def free_port() -> int:
 
 def serve(uri: str, **env_overrides: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_API_KEYS": f"{APP_KEY}:app",
+    password = (auth_of(Path(STATE_DIR)) or ("", ""))[1]
+    env = {**os.environ, "NEO4J_URI": uri, "NEO4J_PASSWORD": password,
+           "IDGRAPH_API_KEYS": f"{APP_KEY}:app",
            "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
            "IDGRAPH_RATE_LIMIT_BURST": "1000000000", **env_overrides}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
@@ -293,7 +296,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=4000)
     args = parser.parse_args()
     cfg = local_server.LocalServerConfig(
-        version=Settings().local_neo4j_version, bolt_port=PORT, http_port=PORT + 1,
+        version=Settings().local_neo4j_version, bolt_port=PORT,
         state_dir=Path(STATE_DIR), cache_dir=Settings().local_neo4j_cache_dir,
         heap="2g", pagecache="3g", start_timeout=180)
     uri = local_server.start(cfg, log=print)

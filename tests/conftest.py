@@ -32,6 +32,7 @@ TEST_STATE_DIR = REPO / ".idgraph" / f"neo4j-test-{TEST_BOLT_PORT}"
 @dataclass(frozen=True)
 class Neo4jServer:
     uri: str
+    # (user, password); the managed server's generated one (db/local_auth.py)
     auth: tuple[str, str] | None
     how: str
 
@@ -55,7 +56,7 @@ def managed_test_config(bolt_port: int = TEST_BOLT_PORT, state_dir: Path = TEST_
     from idgraph.db.local_server import LocalServerConfig
 
     return LocalServerConfig(
-        version=Settings().local_neo4j_version, bolt_port=bolt_port, http_port=bolt_port + 1,
+        version=Settings().local_neo4j_version, bolt_port=bolt_port,
         state_dir=state_dir, cache_dir=Settings().local_neo4j_cache_dir,
         heap="1g", pagecache="256m",
     )
@@ -79,7 +80,7 @@ def neo4j_server() -> Iterator[Neo4jServer]:
         cfg = managed_test_config()
         was_running = local_server.status(cfg).state == "running"
         uri = local_server.start(cfg, log=lambda msg: print(msg, flush=True))
-        yield Neo4jServer(uri, None, "managed local")
+        yield Neo4jServer(uri, cfg.auth, "managed local")  # its generated password
         if not was_running:
             local_server.stop(cfg)
 
@@ -114,8 +115,10 @@ def empty_graph(driver: neo4j.Driver) -> neo4j.Driver:
 
 
 def settings_for(server: Neo4jServer, **overrides) -> Settings:
+    """Test settings: this server, and open loopback mode (keyless test clients are admins
+    while no key is configured; tests of the refusals turn it off)."""
     values = {"neo4j_uri": server.uri, "neo4j_user": "neo4j",
-              "neo4j_password": server.auth[1] if server.auth else ""}
+              "neo4j_password": server.auth[1] if server.auth else "", "open_loopback": True}
     values.update(overrides)
     return Settings(**values)
 
@@ -124,12 +127,12 @@ class LiveServer:
     """uvicorn serving create_app() on a free loopback port, in a background thread."""
 
     def __init__(self, settings: Settings) -> None:
-        from idgraph.api.http.app import create_app
+        from idgraph.api.http.app import create_app, uvicorn_options
 
         self.port = free_port()
         self.app = create_app(settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", **uvicorn_options(settings))  # as `idgraph serve`
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -175,6 +178,9 @@ class GraphQLClient:
 
 @pytest.fixture
 def gql(live_api: LiveServer, empty_graph) -> Iterator[GraphQLClient]:
+    assert live_api.app.state.api_keys.open_mode, (
+        "a test closed open loopback mode on the shared live_api (a key existed while it "
+        "served): create keys on a server of the test's own (api_server)")
     client = GraphQLClient(live_api.url)
     yield client
     client.http.close()

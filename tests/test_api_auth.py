@@ -109,28 +109,31 @@ def test_key_pages_follow_relay_cursors(secured, empty_graph):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-def test_without_keys_loopback_is_admin(live_api, empty_graph, cypher):
-    created = post(live_api.url, CREATE_KEY, {"name": "first", "role": "ADMIN"}).json()
-    key = created["data"]["createApiKey"]["key"]
-    # Once a key exists, keyless loopback callers are no longer trusted.
-    assert post(live_api.url, LIST_KEYS).status_code == 401
-    assert post(live_api.url, LIST_KEYS, key=key).status_code == 200
+def test_in_open_mode_loopback_is_admin_until_a_key_exists(neo4j_server, empty_graph):
+    # Its own server: creating a key ends open mode for good, the shared live_api's too.
+    with api_server(neo4j_server, open_loopback=True) as server:
+        created = post(server.url, CREATE_KEY, {"name": "first", "role": "ADMIN"}).json()
+        key = created["data"]["createApiKey"]["key"]
+        # Once a key exists, keyless loopback callers are no longer trusted.
+        assert post(server.url, LIST_KEYS).status_code == 401
+        assert post(server.url, LIST_KEYS, key=key).status_code == 200
 
 
-async def test_without_keys_other_hosts_get_401(neo4j_server, empty_graph):
-    app = create_app(settings_for(neo4j_server))
+async def test_in_open_mode_other_addresses_get_401(neo4j_server, empty_graph):
+    app = create_app(settings_for(neo4j_server, open_loopback=True))
     for client, status in ((("203.0.113.9", 4000), 401), (("127.0.0.1", 4000), 200)):
         transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url="http://idgraph") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             response = await http.post("/graphql", json={"query": "{ version }"})
         assert response.status_code == status
     await app.state.services.graph.close()
 
 
 def test_start_up_says_when_only_loopback_is_served(neo4j_server, empty_graph, caplog):
-    with caplog.at_level(logging.WARNING, logger="idgraph.api"), api_server(neo4j_server):
+    with caplog.at_level(logging.WARNING, logger="idgraph.api"), api_server(
+            neo4j_server, open_loopback=True):
         pass
-    assert any("serving loopback clients only" in r.getMessage() for r in caplog.records)
+    assert any("Open loopback mode" in r.getMessage() for r in caplog.records)
 
 
 def ws_init(url: str, payload: dict, headers: dict | None = None) -> dict | int:

@@ -21,7 +21,7 @@ from tests.conftest import free_port
 
 def test_serve_logs_one_json_access_line_per_request(neo4j_server, empty_graph):
     port = free_port()
-    env = {**os.environ, "NEO4J_URI": neo4j_server.uri,
+    env = {**os.environ, "NEO4J_URI": neo4j_server.uri, "IDGRAPH_OPEN_LOOPBACK": "true",
            "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else ""}
     server = subprocess.Popen([sys.executable, "-m", "idgraph", "serve", "--port", str(port)],
                               env=env, stderr=subprocess.PIPE, text=True)
@@ -57,7 +57,8 @@ def _serve_on_a_terminal(neo4j_server, **env_extra: str) -> list[str]:
     lines it printed (colours removed)."""
     port = free_port()
     env = {**os.environ, "NEO4J_URI": neo4j_server.uri,
-           "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else "", **env_extra}
+           "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else "",
+           "IDGRAPH_OPEN_LOOPBACK": "true", **env_extra}
     env.pop("NO_COLOR", None)
     controller, terminal = pty.openpty()
     server = subprocess.Popen([sys.executable, "-m", "idgraph", "serve", "--port", str(port)],
@@ -114,3 +115,13 @@ def test_serve_prints_json_on_a_terminal_when_asked(neo4j_server, empty_graph):
     access = [json.loads(line) for line in lines if "tty-test-0001" in line]
     assert [(a["logger"], a["path"], a["status"]) for a in access] == [
         ("idgraph.api.access", "/graphql", 200)]
+
+
+def test_demo_implies_open_loopback_mode_unless_the_setting_says_otherwise(monkeypatch):
+    from idgraph.cli import serve_settings
+
+    monkeypatch.delenv("IDGRAPH_OPEN_LOOPBACK", raising=False)
+    assert serve_settings(demo=False).open_loopback is False
+    assert serve_settings(demo=True).open_loopback is True
+    monkeypatch.setenv("IDGRAPH_OPEN_LOOPBACK", "false")
+    assert serve_settings(demo=True).open_loopback is False

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from idgraph.config import Settings
 from tests.conftest import LiveServer, Neo4jServer, free_port, settings_for
 
 pytestmark = pytest.mark.skipif(
@@ -34,12 +35,21 @@ def java_processes(state_dir: Path) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
+def login(state_dir: Path) -> tuple[str, str]:
+    """The private server's user and generated password."""
+    from idgraph.db.local_auth import USER, read_password
+
+    password = read_password(state_dir.resolve())
+    assert password, "no generated password"
+    return USER, password
+
+
 @pytest.fixture
 def own_server(tmp_path: Path):
     """CLI environment for a private managed server on free ports; stopped afterwards."""
     bolt = free_port()
     env = {"IDGRAPH_LOCAL_NEO4J_STATE_DIR": str(tmp_path / "neo4j"),
-           "IDGRAPH_LOCAL_NEO4J_PORT": str(bolt), "IDGRAPH_LOCAL_NEO4J_HTTP_PORT": str(free_port()),
+           "IDGRAPH_LOCAL_NEO4J_PORT": str(bolt),
            "IDGRAPH_LOCAL_NEO4J_HEAP": "512m", "IDGRAPH_LOCAL_NEO4J_PAGECACHE": "128m"}
     yield env, tmp_path / "neo4j", bolt
     run_cli(env, "neo4j", "stop")
@@ -100,7 +110,7 @@ def test_missing_java_is_a_clear_error(own_server, tmp_path):
 def test_api_reports_neo4j_down_and_recovers_when_it_returns(own_server, empty_graph):
     env, state_dir, bolt = own_server
     assert run_cli(env, "neo4j", "start").returncode == 0
-    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", None, "private")
+    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", login(state_dir), "private")
     with LiveServer(settings_for(server, neo4j_query_timeout=5)) as api:
         client = httpx.Client(base_url=api.url, timeout=30)
         assert client.get("/readyz").status_code == 200
@@ -129,7 +139,7 @@ def test_a_neo4j_that_stops_answering_fails_reads_at_the_deadline_then_recovers(
     # (the driver has no receive timeout here) the read would wait forever.
     env, state_dir, bolt = own_server
     assert run_cli(env, "neo4j", "start").returncode == 0
-    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", None, "private")
+    server = Neo4jServer(f"bolt://127.0.0.1:{bolt}", login(state_dir), "private")
     query = ("query($i: IdentityInput!) { profile(identity: $i) { id } }",
              {"i": {"namespace": "crm", "value": "C1"}})
     with LiveServer(settings_for(server, neo4j_query_timeout=1, neo4j_retry_seconds=0)) as api:
@@ -172,3 +182,79 @@ def test_neo4j_that_does_not_come_up_is_a_clear_error(own_server):
     assert result.returncode != 0
     assert "Neo4j exited during start-up" in result.stderr and "console.log" in result.stderr
     assert java_processes(state_dir) == []
+
+
+def _login_refused(uri: str, auth: tuple[str, str] | None) -> bool:
+    import neo4j
+    from neo4j.exceptions import AuthError
+
+    try:
+        with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=5) as driver:
+            driver.verify_connectivity()
+    except AuthError:
+        return True
+    return False
+
+
+async def _idgraph_reaches(env: dict[str, str]) -> bool:
+    """What idgraph itself does without NEO4J_URI: the managed server, its stored login."""
+    from idgraph.config import Settings
+    from idgraph.db.connect import graph_for
+
+    settings = Settings(local_neo4j_state_dir=Path(env["IDGRAPH_LOCAL_NEO4J_STATE_DIR"]),
+                        local_neo4j_port=int(env["IDGRAPH_LOCAL_NEO4J_PORT"]), neo4j_uri=None)
+    graph = graph_for(settings, start_local=False)
+    try:
+        rows = await graph.read("SHOW SETTINGS YIELD name, value "
+                                "WHERE name IN ['dbms.security.auth_enabled', "
+                                "'server.http.enabled'] RETURN name, value")
+        return {r["name"]: r["value"] for r in rows} == {
+            "dbms.security.auth_enabled": "true", "server.http.enabled": "false"}
+    finally:
+        await graph.close()
+
+
+async def test_the_managed_server_needs_its_generated_password(own_server):
+    env, state_dir, bolt = own_server
+    assert run_cli(env, "neo4j", "start").returncode == 0
+    uri = f"bolt://127.0.0.1:{bolt}"
+    password_file = state_dir / "neo4j-password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert _login_refused(uri, None) and _login_refused(uri, ("neo4j", "neo4j"))
+    assert _login_refused(uri, ("neo4j", "not-the-password"))
+    assert not _login_refused(uri, login(state_dir))
+    assert await _idgraph_reaches(env)
+    status = run_cli(env, "neo4j", "status").stdout
+    assert f"password {login(state_dir)[1]}" in status and str(password_file) in status
+
+
+def test_a_store_made_without_authentication_is_upgraded(own_server, monkeypatch):
+    # A store and a running server from before authentication: the conf said auth off, and
+    # no password file exists. `start` restarts the server with auth on, changes the default
+    # password to a generated one, and idgraph then logs in with it.
+    import asyncio
+
+    from idgraph.db import local_auth, local_server
+
+    env, state_dir, bolt = own_server
+    cfg = local_server.LocalServerConfig(
+        version=Settings().local_neo4j_version, bolt_port=bolt, state_dir=state_dir,
+        cache_dir=Settings().local_neo4j_cache_dir, heap="512m", pagecache="128m")
+    with monkeypatch.context() as legacy:
+        conf = local_server._conf_text
+        legacy.setattr(local_server, "_conf_text", lambda c: conf(c).replace(
+            "dbms.security.auth_enabled=true", "dbms.security.auth_enabled=false"))
+        legacy.setattr(local_auth, "set_initial_password", lambda *args: None)
+        legacy.setattr(local_auth, "upgrade", lambda *args: None)
+        local_server.start(cfg)
+    (state_dir / "neo4j-password").unlink()
+    uri = f"bolt://127.0.0.1:{bolt}"
+    assert not _login_refused(uri, None)  # the old server: no authentication at all
+
+    started = run_cli(env, "neo4j", "start")
+    assert started.returncode == 0, started.stderr
+    assert "authentication on" in started.stderr
+    assert len(java_processes(state_dir)) == 1
+    assert _login_refused(uri, None) and _login_refused(uri, ("neo4j", "neo4j"))
+    assert not _login_refused(uri, login(state_dir))
+    assert asyncio.run(_idgraph_reaches(env))

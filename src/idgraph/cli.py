@@ -16,6 +16,7 @@ from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.connect import local_server_config
 from idgraph.db.errors import DatabaseError
+from idgraph.db.local_auth import password_path
 from idgraph.errors import IdgraphError
 
 if TYPE_CHECKING:
@@ -79,12 +80,15 @@ def neo4j_stop() -> None:
 
 @neo4j_app.command("status")
 def neo4j_status() -> None:
-    """Report running / stopped / crashed (exit code 0 only when running)."""
+    """Report running / stopped / crashed (exit code 0 only when running), and the login."""
     cfg = local_server_config(Settings())
     state = local_server.status(cfg)
     pid = f" (pid {state.pid})" if state.pid else ""
     detail = f": {state.detail}" if state.detail else ""
     typer.echo(f"{state.state}{pid} {state.uri}{detail}")
+    if cfg.auth is not None:
+        user, password = cfg.auth
+        typer.echo(f"user {user} password {password} (kept in {password_path(cfg.home)})")
     if state.state == "running" and (note := local_server.browser_banner(cfg)):
         typer.echo(note)
     raise typer.Exit(0 if state.state == "running" else 3)
@@ -94,16 +98,17 @@ def neo4j_status() -> None:
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port to bind (default 8000)."),
-    demo: bool = typer.Option(False, help="Load the small demo dataset before serving."),
+    demo: bool = typer.Option(False, help="Load the small demo dataset before serving; turns "
+                              "open loopback mode on unless IDGRAPH_OPEN_LOOPBACK is set."),
 ) -> None:
     """Serve the GraphQL API (starting the managed Neo4j when NEO4J_URI is unset)."""
     import uvicorn
 
-    from idgraph.api.http.app import create_app
+    from idgraph.api.http.app import create_app, uvicorn_options
     from idgraph.api.http.logs import configure_logging
     from idgraph.db.connect import graph_for
 
-    settings = Settings()
+    settings = serve_settings(demo)
     _check_attribute_schema(settings)
     host = host or settings.host
     port = port or settings.port
@@ -130,7 +135,16 @@ def serve(
     # messages get the same size limit as request bodies.
     uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=20,
-                ws_max_size=settings.max_body_bytes)
+                ws_max_size=settings.max_body_bytes, **uvicorn_options(settings))
+
+
+def serve_settings(demo: bool) -> Settings:
+    """The settings `serve` runs with: `--demo` turns open loopback mode on unless
+    IDGRAPH_OPEN_LOOPBACK says otherwise."""
+    settings = Settings()
+    if demo and "open_loopback" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"open_loopback": True})
+    return settings
 
 
 @schema_app.command("export")

@@ -39,13 +39,13 @@ class Settings(BaseSettings):
     # The managed local Neo4j (used when neo4j_uri is unset).
     local_neo4j_version: str = NEO4J_VERSION
     local_neo4j_port: int = 17687
-    local_neo4j_http_port: int = 17474
     local_neo4j_state_dir: Path = Path(".idgraph/neo4j")
     local_neo4j_cache_dir: Path = Path.home() / ".cache" / "idgraph"
     local_neo4j_heap: str = "1g"
     local_neo4j_pagecache: str = "512m"
     local_neo4j_start_timeout: float = 120.0
-    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<http port>/browser/ (db/browser.py).
+    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<Bolt port + 1>/browser/
+    # (db/browser.py).
     neo4j_browser: bool = False
     neo4j_browser_version: str = "5.24.0"
 
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     attributes_file: Path | None = None
     default_phone_region: str = "US"
     max_cluster_size: int = 50
+    # Identities re-clustering reads of one connected component (refused links included); an
+    # item touching a larger one is rejected with COMPONENT_TOO_LARGE (docs/identity.md).
+    max_component_identities: int = 10_000
     max_identities_per_record: int = 20
     max_record_bytes: int = 100_000
     max_event_bytes: int = 10_000
@@ -82,16 +85,32 @@ class Settings(BaseSettings):
     port: int = 8000
 
     # Access control: "key:role,key:role" (roles: app, partner, analyst, admin). With no keys
-    # here and none stored in the graph, only loopback clients are served (as admins).
+    # here and none stored in the graph, every request is refused (401), unless open loopback
+    # mode is asked for (docs/api.md, "Access control").
     api_keys: SecretStr = SecretStr("")
     api_key_cache_seconds: float = 10.0  # how long a looked-up stored key is trusted
+    # Development: with no key at all, clients connecting from this machine are admins. Decided
+    # at start-up and logged; ends for good once a key exists. `idgraph serve --demo` turns it
+    # on unless set; `make run` sets it.
+    open_loopback: bool = False
+    # Host header names served ("api.example.com,localhost", any port; "*" for any). Unset: any
+    # host, except in open loopback mode: localhost, 127.0.0.1 and [::1] only (DNS rebinding).
+    allowed_hosts: str = ""
+    # Proxies trusted for X-Forwarded-For/-Proto (uvicorn's forwarded_allow_ips: addresses or
+    # "*"). Unset: none, the client address is the peer's.
+    forwarded_allow_ips: str = ""
 
     # Limits against abuse (docs/api.md explains each).
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    # Fields a document selects once its fragments are spread (fragments spreading each other
+    # twice make a few hundred tokens select 2^40): refused before the other rules walk them.
+    max_expanded_fields: int = 5000
     max_cost: int = 5000
     max_page_size: int = 100
+    # Items in any list argument (resolve's identities, ingest's records and events, ...).
+    max_list_length: int = 10_000
     default_page_size: int = 20
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: float = 600.0  # token refill per API key
@@ -115,3 +134,6 @@ class Settings(BaseSettings):
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip().lower() for host in self.allowed_hosts.split(",") if host.strip()]

@@ -41,7 +41,8 @@ class Services:
         # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
         # Segment membership is the `segments` slot: empty until audiences register theirs.
         pipeline = Pipeline(graph, ChangeFeed(),
-                            recluster=Recluster(registry, settings.max_cluster_size),
+                            recluster=Recluster(registry, settings.max_cluster_size,
+                                                settings.max_component_identities),
                             facts=Facts(), views=Views(), segments=())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
@@ -52,7 +53,7 @@ class Services:
         attributes = load_attribute_schema(settings.attributes_file)
         identity = IdentityService(graph, registry, limits, pipeline, settings.max_cluster_size,
                                    settings.ingest_batch_size, settings.ingest_concurrency,
-                                   attributes.typed)
+                                   attributes.typed, settings.max_component_identities)
         jobs = JobService(graph, settings.job_chunk_size)
         profiles = ProfileService(graph, pipeline, jobs)
         explorations = ExplorationService(graph, settings.saved_queries_dir,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from idgraph.db import local_auth
 from idgraph.db.errors import LocalNeo4jError
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 
 BROWSER_ARTIFACT = "org.neo4j.client:neo4j-browser"
 NEO4J_USER = "neo4j"
-# The generated password of a server with authentication on, when idgraph keeps one.
-PASSWORD_FILE = "password"
 
 
 def settings(cfg: LocalServerConfig) -> dict[str, str]:
@@ -108,8 +107,8 @@ def banner(cfg: LocalServerConfig, running_cmdline: str | None) -> str | None:
 
 def credentials(cfg: LocalServerConfig) -> str:
     """The credentials to type into the Browser's connect form."""
-    password_file = cfg.home / PASSWORD_FILE
-    if password_file.is_file():
-        password = password_file.read_text().strip()
-        return f"user {NEO4J_USER}, password {password} (from {password_file})"
-    return "authentication: none"
+    password = local_auth.read_password(cfg.home)
+    if password is None:
+        return "authentication: none"
+    return (f"user {NEO4J_USER}, password {password} "
+            f"(from {local_auth.password_path(cfg.home)})")

@@ -13,7 +13,6 @@ def local_server_config(settings: Settings) -> local_server.LocalServerConfig:
     return local_server.LocalServerConfig(
         version=settings.local_neo4j_version,
         bolt_port=settings.local_neo4j_port,
-        http_port=settings.local_neo4j_http_port,
         state_dir=settings.local_neo4j_state_dir,
         cache_dir=settings.local_neo4j_cache_dir,
         heap=settings.local_neo4j_heap,
@@ -34,7 +33,7 @@ def graph_for(settings: Settings, start_local: bool = True,
     else:
         cfg = local_server_config(settings)
         uri = local_server.start(cfg, log=log) if start_local else cfg.bolt_uri
-        auth = None
+        auth = cfg.auth  # the generated password in the state directory (db/local_auth.py)
     return Graph(uri=uri, auth=auth, database=settings.neo4j_database,
                  retry_time=settings.neo4j_retry_seconds,
                  timeout=settings.neo4j_query_timeout)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from idgraph.db import browser
+from idgraph.db import browser, local_auth
 from idgraph.db.errors import LocalNeo4jError
 
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
@@ -53,7 +53,6 @@ SETTINGS_XML = """<settings><mirrors><mirror><id>central-only</id><mirrorOf>*</m
 class LocalServerConfig:
     version: str
     bolt_port: int
-    http_port: int
     state_dir: Path
     cache_dir: Path
     heap: str = "1g"
@@ -61,6 +60,11 @@ class LocalServerConfig:
     start_timeout: float = 120.0
     browser: bool = False  # serve Neo4j Browser (db/browser.py)
     browser_version: str = "5.24.0"
+
+    @property
+    def http_port(self) -> int:
+        """Neo4j Browser's port (HTTP is on only with the Browser): the one after Bolt's."""
+        return self.bolt_port + 1
 
     @property
     def bolt_uri(self) -> str:
@@ -73,6 +77,12 @@ class LocalServerConfig:
     @property
     def home(self) -> Path:
         return self.state_dir.expanduser().resolve()
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """The user and generated password idgraph connects with (db/local_auth.py)."""
+        password = local_auth.read_password(self.home)
+        return (local_auth.USER, password) if password else None
 
 
 @dataclass(frozen=True)
@@ -157,10 +167,11 @@ def _conf_text(cfg: LocalServerConfig) -> str:
         "server.directories.transaction.logs.root": home / "data" / "transactions",
         "server.default_listen_address": "127.0.0.1",
         "server.bolt.listen_address": f"127.0.0.1:{cfg.bolt_port}",
-        "server.http.enabled": "true",
-        "server.http.listen_address": f"127.0.0.1:{cfg.http_port}",
+        # Bolt only: nothing of idgraph uses Neo4j's HTTP API, so it offers no way around it.
+        "server.http.enabled": "false",
         "server.https.enabled": "false",
-        "dbms.security.auth_enabled": "false",
+        # Other local processes must not reach the graph around idgraph's roles.
+        "dbms.security.auth_enabled": "true",
         "server.memory.pagecache.size": cfg.pagecache,
         "dbms.usage_report.enabled": "false",
         "db.transaction.timeout": "120s",
@@ -225,14 +236,18 @@ def status(cfg: LocalServerConfig) -> ServerStatus:
 def start(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> str:
     """Start the server (or reuse the running one) and return its Bolt URI once it answers."""
     current = status(cfg)
+    if current.state in ("running", "starting") and _runs_without_auth(cfg):
+        log("Restarting the managed Neo4j with authentication on...")
+        stop(cfg)
+        current = status(cfg)
     if current.state in ("running", "starting"):
         _wait_until_ready(cfg, current.pid)
+        local_auth.upgrade(cfg.bolt_uri, local_auth.ensure_password(cfg.home), cfg.home)
         return cfg.bolt_uri
-    for port in (cfg.bolt_port, cfg.http_port):
-        if _port_open(port):
-            raise LocalNeo4jError(
-                f"Port {port} on 127.0.0.1 is taken by another program. Stop it, or choose "
-                "other ports with IDGRAPH_LOCAL_NEO4J_PORT / IDGRAPH_LOCAL_NEO4J_HTTP_PORT.")
+    if _port_open(cfg.bolt_port):
+        raise LocalNeo4jError(
+            f"Port {cfg.bolt_port} on 127.0.0.1 is taken by another program. Stop it, or "
+            "choose another port with IDGRAPH_LOCAL_NEO4J_PORT.")
     java = find_java()
     lib = ensure_jars(cfg, log)
     extra_classpath = browser.classpath(cfg, log)
@@ -240,6 +255,9 @@ def start(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> str:
     for sub in ("conf", "data", "logs", "run", "plugins", "import"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     (home / "conf" / "neo4j.conf").write_text(_conf_text(cfg))
+    password = local_auth.ensure_password(home)
+    if not local_auth.store_exists(home):
+        local_auth.set_initial_password(java, lib, home, password)
     cmd = [java, f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", *JVM_FLAGS,
            f"-XX:ErrorFile={home / 'logs' / 'hs_err_pid%p.log'}",
            "-cp", f"{lib}/*{extra_classpath}", MAIN_CLASS,
@@ -250,7 +268,17 @@ def start(cfg: LocalServerConfig, log: Callable[[str], object] = print) -> str:
     _pid_file(cfg).write_text(str(proc.pid))
     log(f"Starting Neo4j {cfg.version} (pid {proc.pid}, data in {home})...")
     _wait_until_ready(cfg, proc.pid)
+    local_auth.upgrade(cfg.bolt_uri, password, home)
     return cfg.bolt_uri
+
+
+def _runs_without_auth(cfg: LocalServerConfig) -> bool:
+    """True for a server started by an idgraph that ran it without authentication."""
+    try:
+        conf = (cfg.home / "conf" / "neo4j.conf").read_text()
+    except FileNotFoundError:
+        return False
+    return "dbms.security.auth_enabled=false" in conf
 
 
 def _wait_until_ready(cfg: LocalServerConfig, pid: int | None) -> None:
@@ -270,12 +298,17 @@ def _wait_until_ready(cfg: LocalServerConfig, pid: int | None) -> None:
 
 
 def _bolt_answers(uri: str) -> bool:
+    """True once the server answers Bolt. No credentials are sent (a refusal counts as an
+    answer): failed logins would count towards locking the user out; local_auth.upgrade
+    logs in."""
     from neo4j import GraphDatabase
-    from neo4j.exceptions import Neo4jError, ServiceUnavailable
+    from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
     try:
         with GraphDatabase.driver(uri, auth=None, connection_timeout=2) as driver:
             driver.verify_connectivity()
+        return True
+    except AuthError:
         return True
     except (ServiceUnavailable, Neo4jError, OSError):
         return False

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from idgraph.db.graph import Tx
+from idgraph.errors import IdgraphError
 from idgraph.identity import repository as q
 from idgraph.identity.linking import ACTIVE, Clustering, PairEvidence, cluster_component
 from idgraph.identity.namespaces import NamespaceRegistry
@@ -61,20 +62,83 @@ class Component:
         return statuses
 
 
+# The most identities re-clustering reads for one component (IDGRAPH_MAX_COMPONENT_IDENTITIES).
+MAX_COMPONENT_IDENTITIES = 10_000
+
+
+class ComponentTooLarge(IdgraphError):
+    """A component over the size limit: re-clustering it is refused (the transaction rolls
+    back); `keys` are identities known to be in it."""
+
+    code = "COMPONENT_TOO_LARGE"
+
+    def __init__(self, keys: frozenset[str], limit: int) -> None:
+        super().__init__(
+            f"These identities are linked (refused links included) to more than {limit} "
+            "others, too many to re-cluster: unlink the identity they all share "
+            "(unlink / unlinkSource), or raise IDGRAPH_MAX_COMPONENT_IDENTITIES.")
+        self.keys = keys
+
+
+@dataclass(frozen=True)
+class ComponentLimit:
+    """How much of a component re-clustering reads: at most `max_identities` identities (and
+    as many links of one identity), never links that cannot change it (EXPAND_STEP)."""
+
+    max_identities: int = MAX_COMPONENT_IDENTITIES
+    unique: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, registry: NamespaceRegistry, max_identities: int) -> ComponentLimit:
+        return cls(max_identities, tuple(n for n in registry.names() if registry.is_unique(n)))
+
+    def params(self) -> dict[str, Any]:
+        """EXPAND_STEP's parameters: one link past the limit shows it is exceeded."""
+        return {"unique": list(self.unique), "maxLinks": self.max_identities + 1}
+
+
+class _Groups:
+    """Union-find over the identities read so far, with each group's members."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.members: dict[str, set[str]] = {}
+
+    def root(self, key: str) -> str:
+        if key not in self.parent:
+            self.parent[key], self.members[key] = key, {key}
+        while self.parent[key] != key:
+            self.parent[key] = key = self.parent[self.parent[key]]
+        return key
+
+    def join(self, a: str, b: str) -> set[str]:
+        """Put a and b in one group; returns its members."""
+        small, big = sorted((self.root(a), self.root(b)), key=lambda r: len(self.members[r]))
+        if small != big:
+            self.parent[small] = big
+            self.members[big] |= self.members.pop(small)
+        return self.members[big]
+
+
 async def read_component(tx: Tx, seeds: set[str], now: int,
-                         visited: dict[str, list[Any]] | None = None) -> Component:
-    """Breadth-first over every link from the seeds, locking each visited profile. `visited`:
-    expansion rows this transaction already read (and locked), by identity key."""
+                         visited: dict[str, list[Any]] | None = None,
+                         limit: ComponentLimit = ComponentLimit()) -> Component:
+    """Breadth-first over the links from the seeds (EXPAND_STEP says which), locking each
+    visited profile. `visited`: expansion rows this transaction already read (and locked), by
+    identity key. Raises ComponentTooLarge past `limit`."""
     component = Component()
+    groups = _Groups()
     known = visited or {}
     frontier = set(seeds)
     while frontier:
         rows = [known[k] for k in frontier if k in known]
         missing = sorted(k for k in frontier if k not in known)
         if missing:
-            rows += (await tx.values(q.EXPAND_COMPONENT, keys=missing, now=now))[0][0]
+            rows += (await tx.values(q.EXPAND_COMPONENT, keys=missing, now=now,
+                                     **limit.params()))[0][0]
         discovered: set[str] = set()
         for key, profile_id, created_at, links, identity_node, profile_node in rows:
+            _check_size(groups, key, links, limit.max_identities)
             component.profile_of[key] = profile_id
             component.identity_node[key] = identity_node
             if profile_id:
@@ -88,19 +152,29 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
     return component
 
 
+def _check_size(groups: _Groups, key: str, links: list[Any], max_identities: int) -> None:
+    """Count one identity's links into its group; raise when the group is over the limit."""
+    members = groups.members[groups.root(key)]
+    for other, *_ in links:
+        members = groups.join(key, other)
+    if len(links) > max_identities or len(members) > max_identities:
+        raise ComponentTooLarge(frozenset(members), max_identities)
+
+
 @dataclass(frozen=True)
 class Recluster:
     """The pipeline's first stage: re-cluster the components of the change's seeds."""
 
     registry: NamespaceRegistry
     max_size: int
+    max_component: int = MAX_COMPONENT_IDENTITIES
     name: str = "recluster"
 
     async def __call__(self, tx: Tx, change: ChangeSet) -> None:
         if change.seeds:
             change.report = await recluster(tx, change.seeds, self.registry, self.max_size,
                                             change.now, change.cause, change.visited,
-                                            change.fresh)
+                                            change.fresh, self.max_component)
 
 
 def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
@@ -109,8 +183,10 @@ def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:
 
 async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_size: int,
                     now: int, cause: str, visited: dict[str, list[Any]] | None = None,
-                    fresh: frozenset[str] | set[str] = frozenset()) -> ClusterReport:
-    component = await read_component(tx, seeds, now, visited)
+                    fresh: frozenset[str] | set[str] = frozenset(),
+                    max_component: int = MAX_COMPONENT_IDENTITIES) -> ClusterReport:
+    component = await read_component(tx, seeds, now, visited,
+                                     ComponentLimit.of(registry, max_component))
     clustering = cluster_component(component.profile_of, component.evidence(),
                                    registry.is_unique, max_size)
     old = {k: p for k, p in component.profile_of.items() if p}

@@ -12,6 +12,13 @@ import phonenumbers
 from idgraph.identity.namespaces import Namespace, NamespaceRegistry, Normalisation
 
 MAX_VALUE_LENGTH = 1024
+MAX_NAMESPACE_LENGTH = 64  # longer names are never configured: refused unremembered
+# Normaliser's memory: about 150,000 typical identities (a file ingest holds up to 200,000
+# lines; each identity is met twice, in planning and in validation).
+MEMO_BYTES = 64 * 1024 * 1024
+# Per remembered answer, besides its strings' characters: the key tuple, the dictionary slot and
+# the answer object (an IdentityKey's three strings, or an exception), as sys.getsizeof counts.
+ENTRY_OVERHEAD = 400
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 ALL_ZERO_RE = re.compile(r"^[0\-:.]+$")  # 0000..., 00000000-0000-..., 0:0:0 and so on
@@ -88,30 +95,44 @@ class Normaliser:
     """`normalise_identity` under one registry and region, remembering recent answers: a bulk
     ingest meets each identity several times (a person's records, and for a file a first pass
     that plans the batches), and normalising (an e-mail's checks, a phone number's parse) is
-    most of validating an item. Bounded: the memory is dropped whole when it fills."""
+    most of validating an item. Bounded by an estimate of the bytes it holds (the memory is
+    dropped whole when it fills); values too long to store and unknown namespaces (a dictionary
+    lookup to refuse) are answered without being remembered."""
 
     def __init__(self, registry: NamespaceRegistry, region: str,
-                 max_entries: int = 200_000) -> None:
+                 max_bytes: int = MEMO_BYTES) -> None:
         self.registry = registry
         self.region = region
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.memo_bytes = 0  # estimated size of what `_known` holds
         self._known: dict[tuple[str, str], IdentityKey | IdentityRejected] = {}
 
     def __call__(self, namespace: str, raw: str) -> IdentityKey:
-        if not (isinstance(namespace, str) and isinstance(raw, str)):
+        if not (isinstance(namespace, str) and isinstance(raw, str)) or (
+                len(raw) > MAX_VALUE_LENGTH or len(namespace) > MAX_NAMESPACE_LENGTH):
+            # Checked before anything is remembered: such a value is never stored anyway.
             return normalise_identity(self.registry, namespace, raw, self.region)
         known = self._known.get((namespace, raw))
         if known is None:
             try:
                 known = normalise_identity(self.registry, namespace, raw, self.region)
             except IdentityRejected as exc:
+                if exc.code == "UNKNOWN_NAMESPACE":
+                    raise
                 known = exc
-            if len(self._known) >= self.max_entries:
-                self._known.clear()
-            self._known[(namespace, raw)] = known
+            self._remember(namespace, raw, known)
         if isinstance(known, IdentityRejected):
             raise IdentityRejected(known.code, str(known))
         return known
+
+    def _remember(self, namespace: str, raw: str, known: IdentityKey | IdentityRejected) -> None:
+        answer = len(known.key) * 2 if isinstance(known, IdentityKey) else len(str(known))
+        size = ENTRY_OVERHEAD + len(namespace) + len(raw) + answer
+        if self.memo_bytes + size > self.max_bytes:
+            self._known.clear()
+            self.memo_bytes = 0
+        self._known[(namespace, raw)] = known
+        self.memo_bytes += size
 
 
 def _apply(ns: Namespace, value: str, region: str) -> str:

@@ -17,13 +17,21 @@ Times are epoch milliseconds.
 from __future__ import annotations
 
 # The expansion step shared by the ingest statement (its first step) and EXPAND_COMPONENT (the
-# later ones); see EXPAND_COMPONENT.
+# later ones); see EXPAND_COMPONENT. Links that can never change a clustering are not followed:
+# unlinked ones (no evidence), and refused ones between two identities of one unique namespace
+# ($unique), which no clustering can join (docs/identity.md, "Bounded re-clustering"). At most
+# $maxLinks links per identity are read: one with more makes its component too large to
+# re-cluster (identity/clustering.py).
 EXPAND_STEP = """
 OPTIONAL MATCH (i)-[:IN_PROFILE]->(p:Profile)
 FOREACH (locked IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET locked.lockedAt = $now)
 WITH i, p
 RETURN collect([i.key, p.id, p.createdAt,
-                COLLECT { MATCH (i)-[l:LINK]-(j) RETURN [j.key, l.source, l.lastSeen, l.status] },
+                COLLECT { MATCH (i)-[l:LINK]-(j)
+                          WHERE l.status <> 'unlinked'
+                            AND NOT (l.status = 'refused' AND j.namespace = i.namespace
+                                     AND i.namespace IN $unique)
+                          RETURN [j.key, l.source, l.lastSeen, l.status] LIMIT $maxLinks },
                 elementId(i), elementId(p)]) AS expanded
 """
 # A batch is written in two statements. First each item key is claimed: the items this

@@ -12,7 +12,12 @@ from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
-from idgraph.identity.clustering import ClusterReport
+from idgraph.identity.clustering import (
+    MAX_COMPONENT_IDENTITIES,
+    ClusterReport,
+    ComponentLimit,
+    ComponentTooLarge,
+)
 from idgraph.identity.evidence import Evidence, aggregate
 from idgraph.identity.items import (
     Item,
@@ -92,7 +97,8 @@ VALIDATE_CHUNK = 500
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  pipeline: Pipeline, max_cluster_size: int = 50, batch_size: int = 1000,
-                 concurrency: int = 1, type_attributes: TypeAttributes | None = None) -> None:
+                 concurrency: int = 1, type_attributes: TypeAttributes | None = None,
+                 max_component_identities: int = MAX_COMPONENT_IDENTITIES) -> None:
         # Every write goes through the pipeline: re-clustering, profile facts and views run
         # in the writer's transaction, the change feed hears of it after the commit.
         self.pipeline = pipeline
@@ -101,6 +107,8 @@ class IdentityService:
         self.limits = limits
         self.normaliser = Normaliser(registry, limits.default_region)
         self.max_cluster_size = max_cluster_size
+        # Re-clustering reads at most this many identities of a component (ComponentLimit).
+        self.component_limit = ComponentLimit.of(registry, max_component_identities)
         self.batch_size = batch_size
         # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
         # one batch while Python prepares or finishes another.
@@ -144,22 +152,28 @@ class IdentityService:
         good, bad = await self.validate(records, events)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
+        index_of: dict[tuple[str, str], int] = {}
+        for index, item in good:
+            index_of.setdefault((item.kind, item.key), index)
         # Items sharing identities go in one batch however the batches run: a person split over
         # batches meets their own profile again in each later one (read back, locked,
         # re-clustered, view rebuilt), which made sequential ingest 3-4x slower.
         units = plan_units(items, self.batch_size)
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
             for batch in (batch for unit in units for batch in unit):
-                result.absorb(await self._write_batch(batch, dry_run))
+                result.absorb(await self._write_batch(batch, index_of, dry_run))
                 if on_batch:
                     on_batch(len(batch))
+            result.rejected.sort(key=lambda rejection: rejection.index)
             return result
-        for unit_results in await self._run_units(units, on_batch, slots):
+        for unit_results in await self._run_units(units, index_of, on_batch, slots):
             for batch_result in unit_results:
                 result.absorb(batch_result)
+        result.rejected.sort(key=lambda rejection: rejection.index)
         return result
 
-    async def _run_units(self, units: list[Unit], on_batch: Callable[[int], None] | None = None,
+    async def _run_units(self, units: list[Unit], index_of: dict[tuple[str, str], int],
+                         on_batch: Callable[[int], None] | None = None,
                          slots: asyncio.Semaphore | None = None) -> list[list[IngestResult]]:
         """Up to `concurrency` units at once (or as many as `slots` lets in), each batch its
         own write transaction; results in planned order. On a failure the other units stop
@@ -170,7 +184,7 @@ class IdentityService:
             results = []
             async with slots:
                 for batch in unit:
-                    results.append(await self._write_batch(batch))
+                    results.append(await self._write_batch(batch, index_of))
                     if on_batch:
                         on_batch(len(batch))
             return results
@@ -184,12 +198,29 @@ class IdentityService:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _write_batch(self, items: list[Item], dry_run: bool = False) -> IngestResult:
-        """One batch through the pipeline: stored, re-clustered, facts and views, committed."""
-        change = await self.pipeline.write(lambda tx: _store_batch(tx, items), dry_run)
-        accepted = len(change.items)
-        return IngestResult(accepted=accepted, duplicates=len(items) - accepted,
-                            report=change.report)
+    async def _write_batch(self, batch: list[Item], index_of: dict[tuple[str, str], int],
+                           dry_run: bool = False) -> IngestResult:
+        """One batch through the pipeline: stored, re-clustered, facts and views, committed.
+        Items touching a component too large to re-cluster are rejected (COMPONENT_TOO_LARGE)
+        and the batch is written again without them."""
+        refused: list[Rejection] = []
+        limit = self.component_limit
+        while batch:
+            try:
+                change = await self.pipeline.write(
+                    lambda tx, b=batch: _store_batch(tx, b, limit), dry_run)  # type: ignore[misc]
+            except ComponentTooLarge as exc:
+                touching = [it for it in batch if exc.keys.intersection(it.identity_keys)]
+                if not touching:
+                    raise
+                refused += [Rejection(index_of[(it.kind, it.key)], exc.code, str(exc))
+                            for it in touching]
+                batch = [it for it in batch if not exc.keys.intersection(it.identity_keys)]
+                continue
+            accepted = len(change.items)
+            return IngestResult(accepted=accepted, duplicates=len(batch) - accepted,
+                                rejected=refused, report=change.report)
+        return IngestResult(rejected=refused)
 
     # -- reads ------------------------------------------------------------------------------
     def normalise(self, namespace: str, value: str) -> IdentityKey:
@@ -237,19 +268,19 @@ class IdentityService:
         return UnlinkResult(change.counts.get("unlinked", 0), change.report)
 
 
-async def _store_batch(tx: Tx, items: list[Item]) -> ChangeSet:
+async def _store_batch(tx: Tx, items: list[Item], limit: ComponentLimit) -> ChangeSet:
     """An ingest batch's own writes: what the pipeline's stages then work from."""
     # The batch id marks what this transaction created (items, identities, links). An
     # integer: it is written on each of them, and a long takes a quarter of the property
     # store that a 32-character id does.
     batch_id, now = secrets.randbits(62), now_ms()
-    new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
+    new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit)
     return ChangeSet(cause=f"ingest:{batch_id:x}", items=new_items, seeds=seeds,
                      visited=visited, fresh=fresh, now=now,
                      touched={row[1] for row in visited.values() if row[1]})
 
 
-async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
+async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: ComponentLimit,
                  ) -> tuple[list[Item], set[str], dict[str, list[Any]], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
     re-cluster, the expansion rows of every identity attached, the identities it created).
@@ -272,7 +303,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
         return [], set(), {}, set()
     evidence = aggregate(stored)
     [[node_ids, fresh, unsettled, expanded]] = await tx.values(
-        q.STORE_EVIDENCE, **evidence.parameters(), batch=batch_id, now=now)
+        q.STORE_EVIDENCE, **evidence.parameters(), **limit.params(), batch=batch_id, now=now)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
     node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,

@@ -61,16 +61,20 @@ MATCH (p:Profile {id: target})
 """ + VIEW + ", requested"
 
 # Newest first; the cursor is (ts, key), so pages never skip or repeat when events arrive.
-EVENTS_PAGE = """
-MATCH (p:Profile {id: $id})<-[:IN_PROFILE]-(:Identity)<-[:ABOUT]-(e:Event)
-WITH DISTINCT e
-WHERE ($types IS NULL OR e.type IN $types)
-  AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
-  AND ($afterTs IS NULL OR e.ts < $afterTs OR (e.ts = $afterTs AND e.key < $afterKey))
-RETURN e.key AS key, e.source AS source, e.eventId AS eventId, e.type AS type, e.ts AS ts,
-       e.properties AS properties
-ORDER BY e.ts DESC, e.key DESC
-LIMIT $limit
+# One page of events (newest first) for each of several profiles, in one round trip: the
+# `events` field of many profiles is batched (api/graphql/loaders.py), each with the same page.
+EVENTS_PAGES = """
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (:Profile {id: id})<-[:IN_PROFILE]-(:Identity)<-[:ABOUT]-(e:Event)
+  WITH DISTINCT e
+  WHERE ($types IS NULL OR e.type IN $types)
+    AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
+    AND ($afterTs IS NULL OR e.ts < $afterTs OR (e.ts = $afterTs AND e.key < $afterKey))
+  WITH e ORDER BY e.ts DESC, e.key DESC LIMIT $limit
+  RETURN collect([e.key, e.source, e.eventId, e.type, e.ts, e.properties]) AS events
+}
+RETURN id, events
 """
 # Records that say they are test data carry a flag, so the IS_TEST check never parses JSON.
 FLAG_TEST_RECORDS = """

@@ -84,6 +84,17 @@ class EventRow:
     properties: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EventsPage:
+    """Which events of a profile to read: the same for every profile of one batched read."""
+
+    limit: int
+    after: tuple[int, str] | None = None
+    types: tuple[str, ...] | None = None
+    since: int | None = None
+    until: int | None = None
+
+
 class ProfileService:
     def __init__(self, graph: Graph, pipeline: Pipeline, jobs: JobService) -> None:
         self.graph = graph
@@ -121,14 +132,17 @@ class ProfileService:
         return merge(read.fragments or [], policy, identity or read.summary.primary_key)
 
     # -- events -------------------------------------------------------------------------------
-    async def events(self, profile_id: str, limit: int, after: tuple[int, str] | None,
-                     types: list[str] | None, since: int | None,
-                     until: int | None) -> list[EventRow]:
+    async def events_many(self, profile_ids: list[str], page: EventsPage,
+                          ) -> dict[str, list[EventRow]]:
+        """One page of events of each profile, newest first, in one round trip."""
+        after = page.after
         rows = await self.graph.read_plain(
-            q.EVENTS_PAGE, id=profile_id, limit=limit, types=types, since=since, until=until,
-            afterTs=after[0] if after else None, afterKey=after[1] if after else None)
-        return [EventRow(r["key"], r["source"], r["eventId"], r["type"], r["ts"],
-                         json.loads(r["properties"] or "{}")) for r in rows]
+            q.EVENTS_PAGES, ids=profile_ids, limit=page.limit, types=page.types,
+            since=page.since, until=page.until, afterTs=after[0] if after else None,
+            afterKey=after[1] if after else None)
+        return {row["id"]: [EventRow(key, source, event_id, type_, ts, json.loads(props or "{}"))
+                            for key, source, event_id, type_, ts, props in row["events"]]
+                for row in rows}
 
     # -- computed attributes ------------------------------------------------------------------
     async def computed_many(self, profile_ids: list[str]

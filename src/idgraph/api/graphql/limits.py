@@ -1,22 +1,17 @@
-"""The schema's limits against abuse, built from settings: depth, aliases, tokens, cost,
-page size, introspection and field suggestions (docs/api.md explains each)."""
+"""The schema's limits against abuse, built from settings: depth, aliases, tokens, expanded
+fields, cost, page size, introspection and field suggestions (docs/api.md explains each)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from graphql import (
-    ArgumentNode,
     ASTValidationRule,
-    DocumentNode,
     GraphQLError,
-    VariableNode,
-    Visitor,
     validate,
-    visit,
 )
 from strawberry.extensions import (
     DisableIntrospection,
@@ -30,15 +25,26 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
-from idgraph.api.graphql.cost import PAGE_ARGUMENTS, cost_rule
+from idgraph.api.graphql.access import RequirePrincipal
+from idgraph.api.graphql.context import OperationContext
+from idgraph.api.graphql.cost import cost_rule, priced_by_variables
 from idgraph.api.graphql.errors import IdgraphMaskErrors
 from idgraph.api.graphql.observability import GraphQLMetrics
+from idgraph.api.graphql.size import expanded_size_error, repeated_fields_error
 from idgraph.config import Settings
 from idgraph.errors import InvalidInput
 
 # The default maximum page size; an app's own is `settings.max_page_size` (see page_size()).
 MAX_PAGE_SIZE: int = Settings.model_fields["max_page_size"].default
 DEFAULT_PAGE_SIZE: int = Settings.model_fields["default_page_size"].default
+MAX_EXPANDED_FIELDS: int = Settings.model_fields["max_expanded_fields"].default
+MAX_LIST_LENGTH: int = Settings.model_fields["max_list_length"].default
+# Pairs of fields at one response path that validation compares (api/graphql/size.py): 10,000
+# took "overlapping fields can be merged" about 0.15 s; documents people write have a few dozen.
+MAX_REPEATED_FIELD_PAIRS = 10_000
+# Document texts longer than this are parsed and validated each time, never kept: the two caches
+# of 512 texts each would otherwise hold up to 512 request bodies (1 MB each by default).
+MAX_CACHED_TEXT = 64 * 1024
 
 
 class DocumentCache(ParserCache):
@@ -48,6 +54,9 @@ class DocumentCache(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        if len(context.query or "") > MAX_CACHED_TEXT:
+            yield  # parsed by strawberry, not kept: the cache is bounded in bytes too
+            return
         try:
             context.graphql_document = self.cached_parse_document(
                 context.query, **context.parse_options)
@@ -59,12 +68,14 @@ class DocumentCache(ParserCache):
 class CostLimiter(SchemaExtension):
     """Adds the cost rule, bound to this request's variables, to the validation rules."""
 
-    def __init__(self, max_cost: int, max_page_size: int, default_page_size: int) -> None:
+    def __init__(self, max_cost: int, max_page_size: int, default_page_size: int,
+                 max_list_length: int = MAX_LIST_LENGTH) -> None:
         self.limits = (max_cost, max_page_size, default_page_size)
+        self.max_list_length = max_list_length
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        rule = cost_rule(*self.limits, context.variables)
+        rule = cost_rule(*self.limits, context.variables, self.max_list_length)
         context.validation_rules = (*context.validation_rules, rule)
         yield
 
@@ -78,6 +89,9 @@ class CachedValidation(SchemaExtension):
     _cache: ClassVar[OrderedDict[tuple[int, str], tuple[bool, list[GraphQLError]]]] = (
         OrderedDict())
     MAXSIZE = 512
+
+    def __init__(self, max_fields: int = MAX_EXPANDED_FIELDS) -> None:
+        self.max_fields = max_fields
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -103,52 +117,51 @@ class CachedValidation(SchemaExtension):
         key = (id(context.schema), context.query or "")
         entry = self._cache.get(key)
         if entry is None:
-            # A cost rule whose page sizes are all literals prices the same every time: it is
-            # validated and cached with the document's other rules.
-            # (on_validate calls this only with a parsed document: the `type: ignore`s)
-            varies = _page_sizes_from_variables(context.graphql_document)  # type: ignore[arg-type]
-            rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
-            entry = (varies, validate_document(context.schema._schema,
-                                               context.graphql_document,  # type: ignore[arg-type]
-                                               rules))
-            self._cache[key] = entry
+            entry = self._validated(context)
+            if len(key[1]) <= MAX_CACHED_TEXT:  # bounded in bytes, not only in entries
+                self._cache[key] = entry
             if len(self._cache) > self.MAXSIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
         return entry
 
+    def _validated(self, context: ExecutionContext) -> tuple[bool, list[GraphQLError]]:
+        document = context.graphql_document
+        assert document is not None  # on_validate runs only on a parsed document
+        # First, in time linear in the text: the other rules walk the document with its
+        # fragments spread, which a few hundred tokens can make 2^40 fields (api/graphql/size.py).
+        too_large = (expanded_size_error(document, self.max_fields)
+                     or repeated_fields_error(document, MAX_REPEATED_FIELD_PAIRS))
+        if too_large is not None:
+            return False, [too_large]
+        # A cost rule whose page sizes and lists are all literals prices the same every time:
+        # it is validated and cached with the document's other rules.
+        varies = priced_by_variables(document, context.schema._schema)
+        rules = tuple(r for r in context.validation_rules if not (varies and _per_request(r)))
+        return varies, validate_document(context.schema._schema, document, rules)
+
 
 def _per_request(rule: type[ASTValidationRule]) -> bool:
     return getattr(rule, "per_request", False)
 
 
-def _page_sizes_from_variables(document: DocumentNode) -> bool:
-    """True when some `first`/`last` argument takes its value from a variable."""
-    found = False
-
-    class Finder(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
-            nonlocal found
-            if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
-                found = True
-
-    visit(document, Finder())
-    return found
-
-
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Extensions in order: metrics outermost (sees final errors), masking innermost."""
+    """Extensions in order: metrics outermost (sees final errors), masking innermost; the
+    order is also the order of their `on_validate` hooks."""
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationContext,  # first: every other hook sees the operation's own context
         GraphQLMetrics,
+        # Before any validation: an operation without a principal is refused unread.
+        RequirePrincipal,
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         # The cache key includes the token limit, so an over-long document is always refused.
         partial(DocumentCache, maxsize=512),
         partial(QueryDepthLimiter, max_depth=settings.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(CostLimiter, settings.max_cost, settings.max_page_size,
-                settings.default_page_size),
-        CachedValidation,
+                settings.default_page_size, settings.max_list_length),
+        partial(CachedValidation, max_fields=settings.max_expanded_fields),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

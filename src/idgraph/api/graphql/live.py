@@ -71,6 +71,7 @@ class Subscription:
         try:
             with info.context.services.changes.subscribe() as changes:
                 async for event in _follow(info.context.services, key, changes):
+                    info.context.fresh_loaders()  # each event's fields read afresh
                     yield event
         finally:
             counter["open"] -= 1

@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from idgraph.identity.service import links_of_profiles
-from idgraph.profile.service import ProfileRead, ReadShape
+from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ReadShape
 from idgraph.services import Services
 
 
@@ -19,6 +19,7 @@ class Loaders:
         self.computed = DataLoader(load_fn=self._computed)
         self.links = DataLoader(load_fn=self._links)
         self._profiles: dict[ReadShape, DataLoader[str, ProfileRead | None]] = {}
+        self._events: dict[EventsPage, DataLoader[str, list[EventRow]]] = {}
 
     def profiles(self, shape: ReadShape) -> DataLoader[str, ProfileRead | None]:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
@@ -30,6 +31,17 @@ class Loaders:
 
             self._profiles[shape] = DataLoader(load_fn=load)
         return self._profiles[shape]
+
+    def events(self, page: EventsPage) -> DataLoader[str, list[EventRow]]:
+        """Event pages by profile id; one loader per page asked for (size, cursor, filters),
+        so a list of profiles asking for the same page costs one query."""
+        if page not in self._events:
+            async def load(ids: list[str]) -> list[list[EventRow]]:
+                found = await self.services.profiles.events_many(ids, page)
+                return [found.get(i, []) for i in ids]
+
+            self._events[page] = DataLoader(load_fn=load)
+        return self._events[page]
 
     async def _histories(self, ids: list[str]) -> list[list[dict[str, Any]]]:
         found = await self.services.identity.histories(ids)

@@ -31,7 +31,7 @@ from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import LinkEvidence as LinkEvidenceRow
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, MergedValue, merged_attributes
-from idgraph.profile.service import EventRow, ProfileRead, ProfileSummary, ReadShape
+from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ProfileSummary, ReadShape
 from idgraph.services import Services
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
@@ -159,8 +159,9 @@ class Profile:
                      until: datetime | None = None
                      ) -> relay.Connection[ExperienceEvent]:  # type: ignore[type-var]
         size = page_size(first, info.context.services.settings)
-        rows = await info.context.services.profiles.events(
-            str(self.id), size + 1, _after(after), types, _ms(since), _ms(until))
+        page = EventsPage(size + 1, _after(after), tuple(types) if types is not None else None,
+                          _ms(since), _ms(until))
+        rows = await info.context.loaders.events(page).load(str(self.id))
         edges = [relay.Edge(cursor=_cursor(r), node=ExperienceEvent.of(r))  # type: ignore[type-var]
                  for r in rows[:size]]
         return relay.Connection(edges=edges, page_info=relay.PageInfo(  # type: ignore[type-var]

@@ -3,9 +3,10 @@
 No key (or an unknown one): HTTP 401. Over the key's rate: HTTP 429 with Retry-After; the same
 for an address past its allowance of failed authentications (its keys are then not looked up,
 so guessing keys cannot load the database). With
-no key configured at all, keyless loopback clients are served as admins (development mode,
-not rate limited) and everybody else gets 401. A WebSocket without a key header may still send
-one in its connection_init payload.
+no key configured at all, every request gets 401 saying how to configure one, unless open
+loopback mode was asked for at start-up (IDGRAPH_OPEN_LOOPBACK): then keyless loopback clients
+are served as admins (not rate limited) until a key exists. A WebSocket without a key header may
+still send one in its connection_init payload.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import math
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +30,12 @@ log = logging.getLogger("idgraph.api.auth")
 PROTECTED = frozenset({"/graphql", "/metrics"})
 # Set only by the front door (server side: no client can put anything in a scope).
 FRONT_DOOR_PRINCIPAL = "front_door_principal"
-LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (no keys configured)")
+LOOPBACK_ADMIN = Principal("loopback", Role.ADMIN, "loopback (open loopback mode)")
+UNKNOWN_KEY_MESSAGE = "Missing or unknown API key: send `Authorization: Bearer <key>`."
+NO_KEYS_MESSAGE = (
+    "No API key is configured on this server: start it with IDGRAPH_API_KEYS=<key>:admin and "
+    "send `Authorization: Bearer <key>` (then create keys with the createApiKey mutation), "
+    "or, for local development only, with IDGRAPH_OPEN_LOOPBACK=true.")
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -42,8 +48,10 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 async def find_principal(keys: ApiKeyService, scope: Scope,
                          headers: Mapping[str, str]) -> Principal | None:
-    """Who sends this request: the presented key's principal, the loopback admin when no key
-    is configured at all, else None."""
+    """Who sends this request: the presented key's principal, the loopback admin in open
+    loopback mode (the peer address is loopback; proxy headers are trusted only when
+    configured, IDGRAPH_FORWARDED_ALLOW_IPS; the Host was checked first, api/http/hosts.py),
+    else None."""
     key = presented_key(headers)
     if key is not None:
         return await keys.authenticate(key)
@@ -55,13 +63,23 @@ async def find_principal(keys: ApiKeyService, scope: Scope,
 
 def rate_wait(limiter: RateLimiter, principal: Principal) -> float:
     """0 when the principal may send this request (a token is spent), else seconds to wait."""
-    return 0.0 if principal is LOOPBACK_ADMIN else limiter.take(principal.key_id)
+    return key_wait(limiter, principal.key_id)
 
 
-def _is_ide_page(scope: Scope, headers: Headers) -> bool:
-    # The GraphiQL page itself is static and holds no data; its requests carry the key.
-    return (scope.get("method") == "GET" and b"query=" not in scope.get("query_string", b"")
-            and "text/html" in headers.get("accept", ""))
+def key_wait(limiter: RateLimiter, key_id: str) -> float:
+    """`rate_wait` by key id (a WebSocket operation's context has the id, not the principal);
+    open loopback mode is not rate limited."""
+    return 0.0 if key_id == LOOPBACK_ADMIN.key_id else limiter.take(key_id)
+
+
+def is_ide_page(scope: Scope, headers: Headers) -> bool:
+    """A request strawberry answers with the GraphiQL page (static, no data; the page's own
+    requests carry the key). Decided as strawberry decides it, on the decoded parameters:
+    `?%71uery=...` is a query."""
+    accept = headers.get("accept", "")
+    return (scope.get("method") == "GET" and scope["path"] == "/graphql"
+            and ("text/html" in accept or "*/*" in accept)
+            and "query" not in QueryParams(scope.get("query_string", b"")))
 
 
 def _too_many(wait: float, reason: str) -> Response:
@@ -72,8 +90,9 @@ def _too_many(wait: float, reason: str) -> Response:
 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, keys: ApiKeyService, limiter: RateLimiter,
-                 failures: RateLimiter) -> None:
+                 failures: RateLimiter, ide: bool = True) -> None:
         self.app = app
+        self.ide = ide  # GraphiQL is served (IDGRAPH_GRAPHIQL): its page needs no key
         self.keys = keys
         self.limiter = limiter
         self.failures = failures  # failed authentications, per client address
@@ -88,7 +107,7 @@ class AuthMiddleware:
             state["principal"] = checked
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        if scope.get("method") == "OPTIONS" or _is_ide_page(scope, headers):
+        if scope.get("method") == "OPTIONS" or (self.ide and is_ide_page(scope, headers)):
             return await self.app(scope, receive, send)
         address = (scope.get("client") or ("-",))[0]
         if (wait := self.failures.wait(address)) > 0:
@@ -108,14 +127,22 @@ class AuthMiddleware:
         if principal is None:
             self.failures.take(address)
             return await self._refuse(scope, receive, send, error_response(
-                401, "Missing or unknown API key: send `Authorization: Bearer <key>`.",
-                "UNAUTHENTICATED", {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
+                401, await self._why_unauthenticated(headers), "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer realm="idgraph"'}))
         wait = rate_wait(self.limiter, principal)
         if wait > 0:
             return await self._refuse(scope, receive, send, _too_many(
                 wait, "Rate limit exceeded for this API key"))
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _why_unauthenticated(self, headers: Headers) -> str:
+        """The 401 message: what to do, including when no key exists at all."""
+        try:
+            none = presented_key(headers) is None and await self.keys.no_keys()
+        except DatabaseError:
+            none = False
+        return NO_KEYS_MESSAGE if none else UNKNOWN_KEY_MESSAGE
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send,
                       response: Response) -> None:

@@ -8,13 +8,13 @@ response is written is latency (bench/results/profile_read.md).
 
 The front door is the outermost ASGI app. It answers only requests it can answer exactly as the
 stack would: POST /graphql with a JSON body within the size limit, no cross-origin request
-when CORS is configured, a document with a compiled plan, a caller with a reader role within
-its rate. Its checks are the middlewares' own functions (request id, key lookup, rate limits,
-failed-authentication allowance). It writes the response first and records the metrics and the
-access line after. Everything else (no key, a limited address, a large body, another document,
-a read the plan cannot answer) goes to the stack untouched, with the body already read
-replayed; the stack answers it, errors included. A caller it already authenticated and charged
-is handed on as such, so a request never spends two rate tokens.
+when CORS is configured, a served Host, a document with a compiled plan, a caller with a
+reader role within its rate. Its checks are the middlewares' own functions (request id, Host,
+key lookup, rate limits, failed-authentication allowance). It writes the response first and
+records the metrics and the access line after. Everything else (no key, a limited address, a
+large body, another document, a read the plan cannot answer) goes to the stack untouched, with
+the body already read replayed; the stack answers it, errors included. A caller it already
+authenticated and charged is handed on as such, so a request never spends two rate tokens.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from idgraph.api.graphql.fast_plan import ProfileReadPlan
 from idgraph.api.graphql.fast_reads import FAST_READ_DECLINED, FastProfileReads
 from idgraph.api.http.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
 from idgraph.api.http.graphql_app import JSON, preferred_media_type
+from idgraph.api.http.hosts import HostCheck
 from idgraph.api.http.logs import request_id_var
 from idgraph.api.http.metrics import Metrics
 from idgraph.api.http.middleware import record_request, request_id_for
@@ -40,7 +41,7 @@ from idgraph.db.errors import DatabaseError
 class FrontDoor:
     def __init__(self, app: ASGIApp, reads: FastProfileReads, keys: ApiKeyService,
                  limiter: RateLimiter, failures: RateLimiter, metrics: Metrics,
-                 max_body_bytes: int, cors: bool) -> None:
+                 max_body_bytes: int, cors: bool, hosts: HostCheck) -> None:
         self.app = app
         self.reads = reads
         self.keys = keys
@@ -49,6 +50,7 @@ class FrontDoor:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.cors = cors  # CORS headers are the stack's (CORSMiddleware)
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] != "POST"
@@ -56,7 +58,7 @@ class FrontDoor:
             return await self.app(scope, receive, send)
         headers = _headers(scope)
         if headers.get("content-type", "").split(";")[0].strip() != JSON or (
-                self.cors and "origin" in headers):
+                self.cors and "origin" in headers) or not self.hosts.allows(headers.get("host")):
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         raw, complete = await self._body(headers, receive)
@@ -122,8 +124,8 @@ class FrontDoor:
 
 
 # The request headers the front door reads; the rest are the stack's.
-READ_HEADERS = frozenset({b"content-type", b"content-length", b"authorization", b"x-api-key",
-                          b"x-request-id", b"accept", b"origin"})
+READ_HEADERS = frozenset({b"host", b"content-type", b"content-length", b"authorization",
+                          b"x-api-key", b"x-request-id", b"accept", b"origin"})
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -34,10 +34,12 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.fast_reads import FastProfileReads
 from idgraph.api.graphql.limits import CachedValidation
 from idgraph.api.graphql.schema import build_schema
+from idgraph.api.http.auth_middleware import key_wait
 from idgraph.api.http.metrics import Metrics
 from idgraph.api.http.pages import page
 from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.api.http.responses import error_response
+from idgraph.api.http.websocket import RateLimitedTransportWS
 from idgraph.auth.service import ApiKeyService
 from idgraph.config import Settings
 from idgraph.services import Services
@@ -79,9 +81,13 @@ def is_request_error(result: Any) -> bool:
 
 
 class IdgraphGraphQL(GraphQL[Context, None]):
+    # graphql-transport-ws with a rate token per operation (api/http/websocket.py)
+    graphql_transport_ws_handler_class = RateLimitedTransportWS
+
     def __init__(self, services: Services, settings: Settings | None = None,
                  api_keys: ApiKeyService | None = None, metrics: Metrics | None = None,
-                 failures: RateLimiter | None = None) -> None:
+                 failures: RateLimiter | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         settings = settings or services.settings
         super().__init__(build_schema(settings),
                          graphql_ide="graphiql" if settings.graphiql else None,
@@ -91,6 +97,7 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         self.api_keys = api_keys
         self.metrics = metrics
         self.failures = failures  # failed authentications per address (api/ratelimit.py)
+        self.limiter = limiter  # requests per key: a WebSocket's operations take tokens too
         self.fast_reads = FastProfileReads(services, self.schema, metrics,
                                            CachedValidation.validated_clean
                                            ) if settings.fast_profile_reads else None
@@ -102,7 +109,8 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         context = Context(services=self.services, request=request, response=response,
                           role=principal.role if principal else None,
                           key_id=principal.key_id if principal else None,
-                          api_keys=self.api_keys, metrics=self.metrics)
+                          api_keys=self.api_keys, metrics=self.metrics,
+                          per_connection=isinstance(request, WebSocket))
         if state.get("request_id"):
             context.request_id = state["request_id"]
         return context
@@ -124,6 +132,10 @@ class IdgraphGraphQL(GraphQL[Context, None]):
                 self.failures.take(context.request.client.host)  # type: ignore[union-attr]
             raise ConnectionRejectionError({"message": "Missing or unknown API key.",
                                             "code": "UNAUTHENTICATED"})
+        # The handshake takes a rate token, as one authenticated by header does.
+        if self.limiter is not None and key_wait(self.limiter, principal.key_id) > 0:
+            raise ConnectionRejectionError({"message": "Rate limit exceeded for this API key.",
+                                            "code": "RATE_LIMITED"})
         context.role, context.key_id = principal.role, principal.key_id
         return UNSET
 
@@ -215,6 +227,7 @@ def decode_json(data: str | bytes) -> object:
 
 def build_graphql_app(services: Services, settings: Settings | None = None,
                       api_keys: ApiKeyService | None = None, metrics: Metrics | None = None,
-                      failures: RateLimiter | None = None) -> IdgraphGraphQL:
-    return IdgraphGraphQL(services, settings, api_keys, metrics, failures)
+                      failures: RateLimiter | None = None,
+                      limiter: RateLimiter | None = None) -> IdgraphGraphQL:
+    return IdgraphGraphQL(services, settings, api_keys, metrics, failures, limiter)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,16 +21,23 @@ class Bucket:
 
 
 class RateLimiter:
-    """`take(key)` returns 0 when a request may proceed, else the seconds until it may."""
+    """`take(key)` returns 0 when a request may proceed, else the seconds until it may.
 
-    MAX_BUCKETS = 100_000  # bound memory: forget idle buckets (they would be full anyway)
+    Buckets are kept least recently used first: a bucket idle long enough to be full again is
+    forgotten (a new one starts full anyway), and past `max_buckets` the least recently used
+    one is forgotten whatever its state, so memory stays bounded however many keys (client
+    addresses) turn up, and each new key costs O(1) amortised."""
+
+    MAX_BUCKETS = 100_000
 
     def __init__(self, per_minute: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_buckets: int = MAX_BUCKETS) -> None:
         self.rate = per_minute / 60.0
         self.burst = max(1, burst)
         self.clock = clock
-        self._buckets: dict[str, Bucket] = {}
+        self.max_buckets = max(1, max_buckets)
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     def take(self, key: str) -> float:
         bucket = self._refilled(key)
@@ -47,8 +55,10 @@ class RateLimiter:
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            self._forget_idle(now)
+            self._make_room(now)
             bucket = self._buckets[key] = Bucket(float(self.burst), now)
+        else:
+            self._buckets.move_to_end(key)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
         return bucket
@@ -56,9 +66,17 @@ class RateLimiter:
     def _until_one(self, bucket: Bucket) -> float:
         return math.inf if self.rate <= 0 else (1 - bucket.tokens) / self.rate
 
-    def _forget_idle(self, now: float) -> None:
-        if len(self._buckets) < self.MAX_BUCKETS:
-            return
+    def _make_room(self, now: float) -> None:
+        """Forget buckets from the least recently used end: those full again, and any past
+        the bound. Each is forgotten once, so this is O(1) amortised per new key."""
         full_after = self.burst / self.rate if self.rate > 0 else math.inf
-        for key in [k for k, b in self._buckets.items() if now - b.updated >= full_after]:
-            del self._buckets[key]
+        while self._buckets:
+            oldest = next(iter(self._buckets.values()))
+            if len(self._buckets) < self.max_buckets and now - oldest.updated < full_after:
+                return
+            self._buckets.popitem(last=False)
+
+    @property
+    def tracked(self) -> int:
+        """How many keys have a bucket now."""
+        return len(self._buckets)
