@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
     ingest_hold_lines: int = Field(default=200_000, ge=0)
 
+    # Segments (docs/segments.md). Exited memberships are kept this long, then purged by the
+    # next evaluation; memberships are written this many per transaction; time-dependent
+    # segments are re-evaluated every `segment_schedule_seconds` by one process (0: never).
+    segment_exit_retention_days: float = Field(default=30.0, ge=0)
+    segment_write_chunk: int = Field(default=5000, ge=1)
+    segment_schedule_seconds: float = Field(default=3600.0, ge=0)
+
     # API.
     host: str = "127.0.0.1"
     port: int = 8000
