@@ -1,0 +1,474 @@
+"""The typed AST of a segment rule: pydantic models, a discriminated union on `kind`.
+
+`Rule` is the root (a `RootModel` over one `Condition`), so a rule travels as plain JSON:
+`Rule.model_validate(data)` / `rule.model_dump(mode="json")` (or `rule_from_json`, which turns
+pydantic's errors into `SegmentError`s). Example, `age > 50 and has email`:
+
+    {"kind": "and", "conditions": [
+      {"kind": "compare", "subject": {"kind": "attribute", "path": "age"}, "op": ">",
+       "value": {"kind": "number", "value": 50}},
+      {"kind": "has_identity", "namespace": "email"}]}
+
+Conditions: and, or, not, compare, in, exists, has_identity, identities_exist, events_exist,
+in_segment. Subjects (the left side of compare/in/exists): attribute, computed,
+event_aggregate, identity_count, and inside filters event_field, event_property,
+identity_field. Literals: string, number, boolean, date, datetime, now. Windows: within,
+between. Every model validates what it can by itself (operator and literal kinds, paths,
+dates); `Rule` also checks where each subject may appear and bounds the rule's size.
+Declared attribute types are checked separately (`typecheck.check_rule`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictFloat, StrictInt,
+                      ValidationError, field_validator, model_validator)
+
+from idgraph.profile.attributes import ATTRIBUTE_PATH
+from idgraph.segments.errors import SegmentError
+from idgraph.segments.times import TimeUnit, is_date, is_datetime
+
+MAX_TEXT = 1000
+MAX_IN_VALUES = 1000
+MAX_NODES = 500
+MAX_DEPTH = 32
+MAX_TIME_AMOUNT = 100_000
+INT64 = (-(2**63), 2**63 - 1)
+NAMESPACE = r"[a-z][a-z0-9_]{0,31}"
+SEGMENT_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"
+
+
+class CompareOp(StrEnum):
+    EQ = "="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    EQ_IGNORE_CASE = "~="
+    CONTAINS = "contains"
+    STARTS_WITH = "startsWith"
+    ENDS_WITH = "endsWith"
+
+
+ORDERING = frozenset({CompareOp.LT, CompareOp.LE, CompareOp.GT, CompareOp.GE})
+EQUALITY = frozenset({CompareOp.EQ, CompareOp.NE})
+TEXT_ONLY = frozenset({CompareOp.EQ_IGNORE_CASE, CompareOp.STARTS_WITH, CompareOp.ENDS_WITH})
+
+
+class Aggregate(StrEnum):
+    COUNT = "count"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"
+    FIRST = "first"
+    LAST = "last"
+
+
+NEEDS_PROPERTY = frozenset({Aggregate.SUM, Aggregate.MIN, Aggregate.MAX, Aggregate.AVG})
+TIME_AGGREGATES = frozenset({Aggregate.FIRST, Aggregate.LAST})
+
+
+class EventFieldName(StrEnum):
+    TYPE = "type"
+    SOURCE = "source"
+
+
+class IdentityFieldName(StrEnum):
+    NAMESPACE = "namespace"
+    VALUE = "value"
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"text longer than {MAX_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text with an unpaired surrogate") from None
+    return value
+
+
+def _path(value: str) -> str:
+    if not ATTRIBUTE_PATH.fullmatch(value):
+        raise ValueError(f"{value!r} is not a path (letters, digits and _, parts joined by '.', "
+                         "each starting with a letter, at most 8 parts of 64)")
+    return value
+
+
+# -- literals ---------------------------------------------------------------------------------
+class StringValue(Node):
+    kind: Literal["string"] = "string"
+    value: str
+
+    _check = field_validator("value")(_text)
+
+
+class NumberValue(Node):
+    kind: Literal["number"] = "number"
+    value: StrictInt | StrictFloat
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: int | float) -> int | float:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a number must be finite")
+        if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+            raise ValueError("an integer must fit in 64 bits")
+        return value
+
+
+class BooleanValue(Node):
+    kind: Literal["boolean"] = "boolean"
+    value: StrictBool
+
+
+class DateValue(Node):
+    kind: Literal["date"] = "date"
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        if not is_date(value):
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, year 1000-9999)")
+        return value
+
+
+class DateTimeValue(Node):
+    kind: Literal["datetime"] = "datetime"
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _datetime(cls, value: str) -> str:
+        if not is_datetime(value):
+            raise ValueError(f"{value!r} is not a datetime (YYYY-MM-DDTHH:MM:SS[.fff] then Z "
+                             "or an offset like +02:00)")
+        return value
+
+
+class NowValue(Node):
+    """`now`, or `now - 30 days` (offset -30) / `now + 2 hours` (offset 2)."""
+
+    kind: Literal["now"] = "now"
+    offset: StrictInt = Field(default=0, ge=-MAX_TIME_AMOUNT, le=MAX_TIME_AMOUNT)
+    unit: TimeUnit = TimeUnit.DAYS
+
+    @model_validator(mode="after")
+    def _plain_now(self) -> NowValue:
+        if self.offset == 0 and self.unit is not TimeUnit.DAYS:
+            raise ValueError("plain `now` has no unit (use unit 'days' with offset 0)")
+        return self
+
+
+TimeLiteral = Annotated[Union[DateValue, DateTimeValue, NowValue], Field(discriminator="kind")]
+ScalarLiteral = Annotated[Union[StringValue, NumberValue, BooleanValue],
+                          Field(discriminator="kind")]
+LiteralValue = Annotated[Union[StringValue, NumberValue, BooleanValue, DateValue, DateTimeValue,
+                               NowValue], Field(discriminator="kind")]
+SCALARS = (StringValue, NumberValue, BooleanValue)
+TIMES = (DateValue, DateTimeValue, NowValue)
+
+
+# -- windows ----------------------------------------------------------------------------------
+class Within(Node):
+    """The last `amount` units up to now, both ends included."""
+
+    kind: Literal["within"] = "within"
+    amount: StrictInt = Field(ge=1, le=MAX_TIME_AMOUNT)
+    unit: TimeUnit
+
+
+class Between(Node):
+    """From `start` to `end`, both ends included."""
+
+    kind: Literal["between"] = "between"
+    start: TimeLiteral
+    end: TimeLiteral
+
+
+Window = Annotated[Union[Within, Between], Field(discriminator="kind")]
+
+
+# -- subjects ---------------------------------------------------------------------------------
+class Attribute(Node):
+    """A merged-profile attribute by dotted path (`address.city`)."""
+
+    kind: Literal["attribute"] = "attribute"
+    path: str
+
+    _check = field_validator("path")(_path)
+
+
+class Computed(Node):
+    """A computed attribute's value as of now (`computed.lifetimePurchases`)."""
+
+    kind: Literal["computed"] = "computed"
+    name: str = Field(min_length=1, max_length=128)
+
+    _check = field_validator("name")(_text)
+
+
+class EventField(Node):
+    """An event's own field (`type`, `source`), inside an events(...) filter."""
+
+    kind: Literal["event_field"] = "event_field"
+    field: EventFieldName
+
+
+class EventProperty(Node):
+    """An event property by dotted path, inside an events(...) filter."""
+
+    kind: Literal["event_property"] = "event_property"
+    path: str
+
+    _check = field_validator("path")(_path)
+
+
+class IdentityField(Node):
+    """An identity's `namespace` or `value`, inside an identity(...) filter."""
+
+    kind: Literal["identity_field"] = "identity_field"
+    field: IdentityFieldName
+
+
+class EventQuery(Node):
+    """The profile's events matching `filter` inside `window` (each either optional)."""
+
+    filter: Condition | None = None
+    window: Window | None = None
+
+
+class EventAggregate(Node):
+    """`events(...).count()`, `.sum(p)`, `.min(p)`, `.max(p)`, `.avg(p)`, `.first()`,
+    `.last()`: a number, or a time (first, last) in epoch ms."""
+
+    kind: Literal["event_aggregate"] = "event_aggregate"
+    events: EventQuery = Field(default_factory=lambda: EventQuery())
+    function: Aggregate
+    property: str | None = None
+
+    @model_validator(mode="after")
+    def _property(self) -> EventAggregate:
+        if (self.property is None) == (self.function in NEEDS_PROPERTY):
+            need = "needs" if self.function in NEEDS_PROPERTY else "takes no"
+            raise ValueError(f"{self.function.value}() {need} an event property")
+        if self.property is not None:
+            _path(self.property)
+        return self
+
+
+class IdentityCount(Node):
+    """`identity(...).count()`: how many of the profile's identities match."""
+
+    kind: Literal["identity_count"] = "identity_count"
+    filter: Condition | None = None
+
+
+Subject = Annotated[Union[Attribute, Computed, EventField, EventProperty, IdentityField,
+                          EventAggregate, IdentityCount], Field(discriminator="kind")]
+VALUE_SUBJECTS = (Attribute, EventProperty, EventField, IdentityField)  # stored values
+NUMBER_SUBJECTS = (Computed, EventAggregate, IdentityCount)  # a number (or time) or nothing
+
+
+# -- conditions -------------------------------------------------------------------------------
+class And(Node):
+    kind: Literal["and"] = "and"
+    conditions: tuple[Condition, ...] = Field(min_length=2)
+
+
+class Or(Node):
+    kind: Literal["or"] = "or"
+    conditions: tuple[Condition, ...] = Field(min_length=2)
+
+
+class Not(Node):
+    kind: Literal["not"] = "not"
+    condition: Condition
+
+
+class Compare(Node):
+    kind: Literal["compare"] = "compare"
+    subject: Subject
+    op: CompareOp
+    value: LiteralValue
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Compare:
+        if problem := compare_problem(self.subject, self.op, self.value):
+            raise ValueError(problem)
+        return self
+
+
+class InList(Node):
+    kind: Literal["in"] = "in"
+    subject: Subject
+    values: tuple[ScalarLiteral, ...] = Field(min_length=1, max_length=MAX_IN_VALUES)
+
+    @model_validator(mode="after")
+    def _kinds(self) -> InList:
+        if isinstance(self.subject, EventAggregate | IdentityCount):
+            raise ValueError("`in` takes an attribute, a computed attribute or a field")
+        return self
+
+
+class Exists(Node):
+    kind: Literal["exists"] = "exists"
+    subject: Subject
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Exists:
+        if not isinstance(self.subject, Attribute | Computed | EventProperty):
+            raise ValueError("`exists` takes an attribute, a computed attribute or an event "
+                             "property (events(...) and identity(...) have .exists())")
+        return self
+
+
+class HasIdentity(Node):
+    """`has email`: the profile has an identity in that namespace."""
+
+    kind: Literal["has_identity"] = "has_identity"
+    namespace: str = Field(pattern=f"^{NAMESPACE}$")
+
+
+class IdentitiesExist(Node):
+    """`identity(namespace = "loyalty").exists()`."""
+
+    kind: Literal["identities_exist"] = "identities_exist"
+    filter: Condition | None = None
+
+
+class EventsExist(Node):
+    """`events(type = "purchase", within 30 days).exists()`."""
+
+    kind: Literal["events_exist"] = "events_exist"
+    events: EventQuery = Field(default_factory=lambda: EventQuery())
+
+
+class InSegment(Node):
+    """`inSegment("id")`: a member of another segment (or its rule, when inlined)."""
+
+    kind: Literal["in_segment"] = "in_segment"
+    segment_id: str = Field(pattern=f"^{SEGMENT_ID}$")
+
+
+Condition = Annotated[Union[And, Or, Not, Compare, InList, Exists, HasIdentity, IdentitiesExist,
+                            EventsExist, InSegment], Field(discriminator="kind")]
+JUNCTIONS = (And, Or)
+
+
+def compare_problem(subject: Any, op: CompareOp, value: Any) -> str | None:
+    """Why `subject op value` is not a comparison the language has, or None."""
+    if isinstance(subject, NUMBER_SUBJECTS):
+        wants_time = isinstance(subject, EventAggregate) and subject.function in TIME_AGGREGATES
+        if op not in ORDERING | EQUALITY:
+            return f"`{op.value}` compares text; this side is a number or a time"
+        if wants_time and not isinstance(value, TIMES):
+            return f"{subject.function.value}() is a time: compare it with date(...), " \
+                   "datetime(...) or now"
+        if not wants_time and not isinstance(value, NumberValue):
+            return "this side is a number: compare it with a number"
+        return None
+    if isinstance(subject, EventField | IdentityField) and not isinstance(value, StringValue):
+        return f"`{subject.field.value}` is text: compare it with a string"
+    if op in ORDERING and isinstance(value, BooleanValue):
+        return f"`{op.value}` does not order booleans"
+    if op in TEXT_ONLY and not isinstance(value, StringValue):
+        return f"`{op.value}` takes a string"
+    if op is CompareOp.CONTAINS and isinstance(value, TIMES):
+        return "`contains` takes a string, number or boolean"
+    return None
+
+
+class Rule(RootModel[Condition]):
+    """A whole segment rule. `rule.root` is its condition."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="after")
+    def _scopes(self) -> Rule:
+        count = 0
+        for node, scope, depth in walk(self.root):
+            count += 1
+            if problem := _scope_problem(node, scope):
+                raise ValueError(problem)
+            if depth > MAX_DEPTH:
+                raise ValueError(f"a rule nests at most {MAX_DEPTH} deep")
+        if count > MAX_NODES:
+            raise ValueError(f"a rule has at most {MAX_NODES} parts")
+        return self
+
+
+RULE, EVENTS, IDENTITIES = "rule", "events", "identities"
+_SUBJECTS = {RULE: (Attribute, Computed, EventAggregate, IdentityCount),
+             EVENTS: (EventField, EventProperty), IDENTITIES: (IdentityField,)}
+_RULE_ONLY = (HasIdentity, IdentitiesExist, EventsExist, InSegment)
+
+
+def _scope_problem(node: Any, scope: str) -> str | None:
+    if isinstance(node, Compare | InList | Exists) and not isinstance(
+            node.subject, _SUBJECTS[scope]):
+        where = {RULE: "a rule", EVENTS: "an events(...) filter",
+                 IDENTITIES: "an identity(...) filter"}[scope]
+        return f"{type(node.subject).__name__} cannot be used in {where}"
+    if scope != RULE and isinstance(node, _RULE_ONLY):
+        return f"{node.kind} cannot be used inside a filter"
+    return None
+
+
+def walk(condition: Any, scope: str = RULE, depth: int = 1
+         ) -> Iterator[tuple[Any, str, int]]:
+    """Every condition of a tree with its scope (rule, events, identities) and depth,
+    parents first; filters of events(...) and identity(...) are walked too."""
+    yield condition, scope, depth
+    for child, child_scope in children(condition, scope):
+        yield from walk(child, child_scope, depth + 1)
+
+
+def children(condition: Any, scope: str) -> Iterator[tuple[Any, str]]:
+    """The conditions directly inside one condition, with their scopes."""
+    if isinstance(condition, And | Or):
+        yield from ((c, scope) for c in condition.conditions)
+    elif isinstance(condition, Not):
+        yield condition.condition, scope
+    elif isinstance(condition, IdentitiesExist) and condition.filter is not None:
+        yield condition.filter, IDENTITIES
+    elif isinstance(condition, EventsExist) and condition.events.filter is not None:
+        yield condition.events.filter, EVENTS
+    elif isinstance(condition, Compare | InList | Exists):
+        subject = condition.subject
+        if isinstance(subject, EventAggregate) and subject.events.filter is not None:
+            yield subject.events.filter, EVENTS
+        elif isinstance(subject, IdentityCount) and subject.filter is not None:
+            yield subject.filter, IDENTITIES
+
+
+def rule_from_json(data: Any) -> Rule:
+    """A rule from its JSON form; a bad one raises SegmentError naming the first problem."""
+    try:
+        return Rule.model_validate(data)
+    except ValidationError as exc:
+        raise SegmentError(f"not a segment rule: {first_problem(exc)}") from None
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first error of a ValidationError, readable: where, then what."""
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {message}" if where else message
+
+
+for _model in (EventQuery, EventAggregate, IdentityCount, And, Or, Not, Compare, InList, Exists,
+               IdentitiesExist, EventsExist, Within, Between, Rule):
+    _model.model_rebuild()
