@@ -11,11 +11,15 @@ from typing import Any
 
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, normalise_identity
+from idgraph.profile.attributes import stored_leaves
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
 # Between the source and the record or event id in an item's key.
 KEY_SEPARATOR = "|"
+# An event's storable property values are also node properties named by this prefix and their
+# dotted path (`p.value`, `p.cart.total`), so segment rules filter events without parsing JSON.
+EVENT_PROPERTY_PREFIX = "p."
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ class Item:
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every pair of identities seen together: the link evidence this item carries."""
         return self._pairs
+
+
+def event_property_columns(payload: str) -> dict[str, Any]:
+    """An event's properties JSON as node properties: `p.<path>` for each storable value."""
+    if payload == "{}":
+        return {}
+    return {EVENT_PROPERTY_PREFIX + path: value
+            for path, value in stored_leaves(json.loads(payload)).items()}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ Model: (:Identity {key, namespace, value, firstSeen, lastSeen, createdBatch})
        (:ProfileAlias {id, mergedInto, at})  a retired profile id, resolvable forever (the same
                                              node, relabelled: it keeps createdAt, createdBy)
        (:Record {key, source, recordId, ts, attributes})-[:KEYED_BY]->(:Identity)
-       (:Event {key, source, eventId, type, ts, properties})-[:ABOUT]->(:Identity)
+       (:Event {key, source, eventId, type, ts, properties, `p.<path>`...})-[:ABOUT]->(:Identity)
+           properties is the JSON text; each storable value is also `p.<dotted path>`
        (:ClusterChange {profileId, at, kind, related, reason, cause})  merges, splits, refused
            links; a profile's "created" entry is its createdAt and createdBy (see HISTORIES)
 Times are epoch milliseconds.
@@ -45,7 +46,8 @@ CLAIM_EVENTS = """
 UNWIND $rows AS row
 MERGE (e:Event {key: row.key})
   ON CREATE SET e.source = row.source, e.eventId = row.id, e.ts = row.ts, e.type = row.type,
-                e.properties = row.payload, e.batch = $batch, e.ingestedAt = $now
+                e.properties = row.payload, e.batch = $batch, e.ingestedAt = $now,
+                e += row.flat
 WITH e, row WHERE e.batch = $batch
 RETURN collect([row.key, elementId(e)]) AS created
 """

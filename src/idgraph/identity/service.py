@@ -14,7 +14,7 @@ from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport, recluster
 from idgraph.identity.evidence import Evidence, aggregate
-from idgraph.identity.items import Item, Limits, Rejection, validate_item
+from idgraph.identity.items import Item, Limits, Rejection, event_property_columns, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 
@@ -264,8 +264,11 @@ def _links_of_new(evidence: Evidence, new_identities: set[str],
 
 
 def _claim_row(item: Item) -> dict[str, Any]:
-    return {"key": item.key, "source": item.source, "id": item.item_id, "ts": item.ts,
-            "payload": item.payload, "type": item.event_type}
+    row = {"key": item.key, "source": item.source, "id": item.item_id, "ts": item.ts,
+           "payload": item.payload, "type": item.event_type}
+    if item.kind == "event":
+        row["flat"] = event_property_columns(item.payload)
+    return row
 
 
 def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:

@@ -19,8 +19,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
+from idgraph.profile.merge import flatten
+
 PATH_PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 ATTRIBUTE_PATH = re.compile(rf"{PATH_PART}(?:\.{PATH_PART}){{0,7}}")
+INT64 = (-(2**63), 2**63 - 1)
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -88,6 +91,28 @@ def _number(value: str) -> int | float:
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return number
+
+
+def storable(value: Any) -> bool:
+    """A Neo4j property value: a scalar, or a non-empty list of scalars of one type."""
+    if isinstance(value, list):
+        kinds = {type(x) for x in value}
+        return len(kinds) == 1 and all(_scalar(x) for x in value)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool | str | float):
+        return True
+    return isinstance(value, int) and INT64[0] <= value <= INT64[1]
+
+
+def stored_leaves(obj: dict[str, Any]) -> dict[str, Any]:
+    """The values of a nested object that node properties hold, by dotted path: leaves whose
+    path matches ATTRIBUTE_PATH and whose value is storable (as the materialised view keeps
+    attributes, and events keep their properties)."""
+    return {path: value for path, value in flatten(obj).items()
+            if ATTRIBUTE_PATH.fullmatch(path) and storable(value)}
 
 
 def load_attribute_schema(path: Path | None = None) -> AttributeSchema:

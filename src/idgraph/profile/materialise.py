@@ -20,13 +20,13 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.identity.clustering import ClusterReport
 from idgraph.identity.items import Item
 from idgraph.identity.service import now_ms
+from idgraph.profile.attributes import storable
 from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
 from idgraph.profile.policies import pick
 from idgraph.profile.service import says_test
 
 PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
-INT64 = (-(2**63), 2**63 - 1)
 REBUILD_CHUNK = 500
 
 DEFAULT_POLICY = """
@@ -187,17 +187,3 @@ def properties(row: dict[str, Any], policy: Policy, now: int) -> dict[str, Any]:
         "_json": json.dumps(merged_attributes(values), sort_keys=True, separators=(",", ":")),
     })
     return props
-
-
-def storable(value: Any) -> bool:
-    """A Neo4j property value: a scalar, or a non-empty list of scalars of one type."""
-    if isinstance(value, list):
-        kinds = {type(x) for x in value}
-        return len(kinds) == 1 and all(_scalar(x) for x in value)
-    return _scalar(value)
-
-
-def _scalar(value: Any) -> bool:
-    if isinstance(value, bool | str | float):
-        return True
-    return isinstance(value, int) and INT64[0] <= value <= INT64[1]

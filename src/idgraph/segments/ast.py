@@ -23,10 +23,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictFloat, StrictInt,
-                      ValidationError, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from idgraph.profile.attributes import ATTRIBUTE_PATH
 from idgraph.segments.errors import SegmentError
@@ -171,11 +181,12 @@ class NowValue(Node):
         return self
 
 
-TimeLiteral = Annotated[Union[DateValue, DateTimeValue, NowValue], Field(discriminator="kind")]
-ScalarLiteral = Annotated[Union[StringValue, NumberValue, BooleanValue],
+TimeLiteral = Annotated[DateValue | DateTimeValue | NowValue, Field(discriminator="kind")]
+ScalarLiteral = Annotated[StringValue | NumberValue | BooleanValue,
                           Field(discriminator="kind")]
-LiteralValue = Annotated[Union[StringValue, NumberValue, BooleanValue, DateValue, DateTimeValue,
-                               NowValue], Field(discriminator="kind")]
+LiteralValue = Annotated[
+    StringValue | NumberValue | BooleanValue | DateValue | DateTimeValue | NowValue,
+    Field(discriminator="kind")]
 SCALARS = (StringValue, NumberValue, BooleanValue)
 TIMES = (DateValue, DateTimeValue, NowValue)
 
@@ -197,7 +208,7 @@ class Between(Node):
     end: TimeLiteral
 
 
-Window = Annotated[Union[Within, Between], Field(discriminator="kind")]
+Window = Annotated[Within | Between, Field(discriminator="kind")]
 
 
 # -- subjects ---------------------------------------------------------------------------------
@@ -275,8 +286,10 @@ class IdentityCount(Node):
     filter: Condition | None = None
 
 
-Subject = Annotated[Union[Attribute, Computed, EventField, EventProperty, IdentityField,
-                          EventAggregate, IdentityCount], Field(discriminator="kind")]
+Subject = Annotated[
+    Attribute | Computed | EventField | EventProperty | IdentityField | EventAggregate
+    | IdentityCount,
+    Field(discriminator="kind")]
 VALUE_SUBJECTS = (Attribute, EventProperty, EventField, IdentityField)  # stored values
 NUMBER_SUBJECTS = (Computed, EventAggregate, IdentityCount)  # a number (or time) or nothing
 
@@ -362,8 +375,10 @@ class InSegment(Node):
     segment_id: str = Field(pattern=f"^{SEGMENT_ID}$")
 
 
-Condition = Annotated[Union[And, Or, Not, Compare, InList, Exists, HasIdentity, IdentitiesExist,
-                            EventsExist, InSegment], Field(discriminator="kind")]
+Condition = Annotated[
+    And | Or | Not | Compare | InList | Exists | HasIdentity | IdentitiesExist | EventsExist
+    | InSegment,
+    Field(discriminator="kind")]
 JUNCTIONS = (And, Or)
 
 

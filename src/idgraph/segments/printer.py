@@ -103,6 +103,11 @@ def _unit(amount: int, unit: Any) -> str:
     return unit.value[:-1] if abs(amount) == 1 else unit.value
 
 
+def literal_text(node: Any) -> str:
+    """A literal as rule text (`"gold"`, `42`, `now - 30 days`)."""
+    return _literal(node)
+
+
 def _literal(node: Any) -> str:
     if isinstance(node, a.StringValue):
         return _string(node.value)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from idgraph.db.graph import Graph, Tx
+from idgraph.segments.compiler import CompiledQuery
 
 SEGMENT_FIELDS = """s {.id, .name, .description, .text, .ast, .version, .createdAt, .updatedAt,
   .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation} AS s"""
@@ -137,6 +138,11 @@ MATCH (l:Lease {name: $name}) WHERE l.holder = $holder
 SET l.expiresAt = $now
 RETURN count(l) AS n
 """
+
+
+async def member_ids(graph: Graph, query: CompiledQuery) -> list[str]:
+    """The ids of the profiles a compiled rule selects, in order (one auto-commit read)."""
+    return [row["id"] for row in await graph.read_plain(query.cypher, **query.params)]
 
 
 class SegmentRepository:
