@@ -12,6 +12,7 @@ from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
 from idgraph.profile import materialise
 from idgraph.profile.service import ProfileService
+from idgraph.segments.domain import Segments
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     identity: IdentityService
     changes: ChangeFeed
     profiles: ProfileService
+    segments: Segments
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph) -> Services:
@@ -40,4 +42,4 @@ class Services:
         identity.after_batch.append(materialise.after_batch)
         profiles.policies.after_default_change.append(lambda: materialise.rebuild(graph))
         return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed(),
-                   profiles=profiles)
+                   profiles=profiles, segments=Segments.build(settings, graph, profiles))

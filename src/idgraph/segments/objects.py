@@ -1,5 +1,5 @@
-"""Saved segments as the service hands them out, and what a rule says about itself: the
-segments it includes and whether it depends on the time of evaluation."""
+"""Saved segments as the service hands them out, and whether a rule depends on the time of
+evaluation."""
 
 from __future__ import annotations
 
@@ -24,13 +24,6 @@ def _nodes(tree: Any) -> Iterator[Mapping[str, Any]]:
     elif isinstance(tree, list | tuple):
         for value in tree:
             yield from _nodes(value)
-
-
-def references(rule: Rule) -> list[str]:
-    """The segment ids the rule includes through inSegment(...), in order, once each."""
-    found = (n["segment_id"] for n in _nodes(rule.model_dump(mode="json"))
-             if n.get("kind") == "in_segment")
-    return list(dict.fromkeys(found))
 
 
 def depends_on_time(rule: Rule) -> bool:

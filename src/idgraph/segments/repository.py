@@ -111,8 +111,8 @@ UNWIND $ids AS id
 MATCH (p:Profile {id: id})-[m:IN_SEGMENT]->(s:Segment)
 WHERE m.version = s.version AND m.status IN $statuses
 WITH id, m, s ORDER BY s.name
-RETURN id, collect({id: s.id, name: s.name, status: m.status, since: m.since,
-                    changedAt: m.changedAt}) AS segments
+RETURN id, collect({segment: """ + SEGMENT_FIELDS.removesuffix(" AS s") + """,
+                    status: m.status, since: m.since, changedAt: m.changedAt}) AS segments
 """
 PRIMARY_KEYS = """
 UNWIND $ids AS id

@@ -77,8 +77,8 @@ class Scheduler:
 
     async def _loop(self) -> None:
         while True:
+            await asyncio.sleep(self.interval)
             try:
                 await self.tick()
             except Exception:  # noqa: BLE001 - the loop must survive a bad round
                 log.exception("scheduled segment evaluation failed; retrying next round")
-            await asyncio.sleep(self.interval)

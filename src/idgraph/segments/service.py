@@ -14,9 +14,11 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.errors import IdgraphError, InvalidInput, NotFound
 from idgraph.identity.service import now_ms
 from idgraph.profile.attributes import AttributeSchema
+from idgraph.profile.service import ProfileService
 from idgraph.segments.ast import SEGMENT_ID, Rule, rule_from_json
+from idgraph.segments.composition import referenced_segments
 from idgraph.segments.errors import SegmentCycleError, UnknownSegment
-from idgraph.segments.objects import SavedSegment, depends_on_time, references
+from idgraph.segments.objects import SavedSegment, depends_on_time
 from idgraph.segments.parser import parse
 from idgraph.segments.printer import to_text
 from idgraph.segments.repository import SegmentRepository
@@ -60,15 +62,29 @@ def rule_of(text: str | None, data: Any) -> Rule | None:
 class SegmentService:
     """Segment definitions: every change takes the catalog lock, checks, then writes."""
 
-    def __init__(self, graph: Graph, attribute_schema: AttributeSchema) -> None:
+    def __init__(self, graph: Graph, attribute_schema: AttributeSchema,
+                 profiles: ProfileService) -> None:
         self.graph = graph
         self.repository = SegmentRepository(graph)
         self.attribute_schema = attribute_schema
+        self.profiles = profiles
 
-    def checked(self, rule: Rule) -> Rule:
-        """The rule, after the declared attribute types have been checked."""
-        check_rule(rule, self.attribute_schema)
+    async def checked(self, rule: Rule) -> Rule:
+        """The rule, after declared attribute types and computed attributes are checked."""
+        computed = {d.name: d.function for d in await self.profiles.definitions()}
+        check_rule(rule, self.attribute_schema, computed=computed)
         return rule
+
+    async def _check_policy(self, policy_id: str | None) -> None:
+        """Rules read the materialised view of the default merge policy, so a segment may
+        name that policy (or none); another one would silently not apply."""
+        if policy_id is None:
+            return
+        default = next(p for p in await self.profiles.policies.list() if p.is_default)
+        if policy_id != default.id:
+            raise InvalidInput(
+                f"Segments are evaluated over the default merge policy ({default.id!r}); "
+                f"{policy_id!r} is not it. Leave mergePolicy out to use the default.")
 
     async def get(self, segment_id: str) -> SavedSegment:
         row = await self.repository.get(segment_id)
@@ -101,7 +117,8 @@ class SegmentService:
         if rule is None:
             raise InvalidInput("A segment needs a rule: `definition` or `definitionJson`.")
         segment_id = _new_id(spec.id)
-        props = {"id": segment_id, **_rule_props(self.checked(rule)), **_plain_props(spec),
+        await self._check_policy(spec.merge_policy)
+        props = {"id": segment_id, **_rule_props(await self.checked(rule)), **_plain_props(spec),
                  "includeTest": bool(spec.include_test)}
 
         async def work(tx: Tx) -> dict[str, Any]:
@@ -115,9 +132,10 @@ class SegmentService:
 
     async def update(self, segment_id: str, spec: SegmentSpec) -> SavedSegment:
         rule = rule_of(spec.definition, spec.definition_json)
+        await self._check_policy(spec.merge_policy)
         props = {**_plain_props(spec)}
         if rule is not None:
-            props.update(_rule_props(self.checked(rule)))
+            props.update(_rule_props(await self.checked(rule)))
         if spec.include_test is not None:
             props["includeTest"] = spec.include_test
 
@@ -164,7 +182,7 @@ def _new_id(chosen: str | None) -> str:
 
 def _rule_props(rule: Rule) -> dict[str, Any]:
     return {"text": to_text(rule), "ast": json.dumps(rule.model_dump(mode="json")),
-            "references": references(rule), "timeDependent": depends_on_time(rule)}
+            "references": referenced_segments(rule), "timeDependent": depends_on_time(rule)}
 
 
 def _plain_props(spec: SegmentSpec) -> dict[str, Any]:

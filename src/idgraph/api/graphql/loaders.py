@@ -8,6 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from idgraph.profile.service import ProfileRead, ReadShape
+from idgraph.segments.transitions import CURRENT, Status
 from idgraph.services import Services
 
 
@@ -17,6 +18,7 @@ class Loaders:
         self.history = DataLoader(load_fn=self._histories)
         self.computed = DataLoader(load_fn=self._computed)
         self._profiles: dict[ReadShape, DataLoader] = {}
+        self._segments: dict[bool, DataLoader] = {}
 
     def profiles(self, shape: ReadShape) -> DataLoader:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
@@ -28,6 +30,19 @@ class Loaders:
 
             self._profiles[shape] = DataLoader(load_fn=load)
         return self._profiles[shape]
+
+    def segments(self, include_exited: bool) -> DataLoader:
+        """Profile.segments by profile id; one loader per choice of statuses."""
+        if include_exited not in self._segments:
+            statuses = [*CURRENT, Status.EXITED] if include_exited else list(CURRENT)
+
+            async def load(ids: list[str]) -> list[list[dict[str, Any]]]:
+                repository = self.services.segments.service.repository
+                found = await repository.profile_segments(ids, statuses)
+                return [found.get(i, []) for i in ids]
+
+            self._segments[include_exited] = DataLoader(load_fn=load)
+        return self._segments[include_exited]
 
     async def _histories(self, ids: list[str]) -> list[list[dict[str, Any]]]:
         found = await self.services.identity.histories(ids)

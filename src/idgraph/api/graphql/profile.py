@@ -27,6 +27,7 @@ from idgraph.profile.service import EventRow, ProfileRead, ReadShape
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
+ProfileSegmentType = Annotated["ProfileSegment", strawberry.lazy("idgraph.api.graphql.segments")]
 PolicyArg = Annotated[strawberry.ID | None, strawberry.argument(
     description="A merge policy id; the default policy when omitted.")]
 
@@ -149,6 +150,16 @@ class Profile:
         values = await info.context.loaders.computed.load(str(self.id))
         return [ComputedValue(name=d.name, function=d.function, event_type=d.event_type,
                               property=d.property, value=value) for d, value in values]
+
+    @strawberry.field(permission_classes=READERS,
+                      description="Segments the profile is a member of at their last "
+                                  "evaluations (realized, existing; recent exits too with "
+                                  "includeExited), by segment name.")
+    async def segments(self, info: Info[Context, None], include_exited: bool = False,
+                       ) -> list[ProfileSegmentType]:
+        from idgraph.api.graphql.segments import profile_segments  # segments' schema module
+
+        return await profile_segments(info, str(self.id), include_exited)
 
     async def _merged(self, info: Info[Context, None], policy_id: strawberry.ID | None):
         service = info.context.services.profiles

@@ -15,6 +15,8 @@ from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import ProfileQuery
 from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
+from idgraph.api.graphql.segment_jobs import JobQuery
+from idgraph.api.graphql.segments import SegmentMutation, SegmentQuery
 from idgraph.config import Settings
 
 EVERY_ROLE = allow(*Role)
@@ -26,7 +28,8 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery, SegmentQuery,
+            JobQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -40,7 +43,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation, SegmentMutation):
     pass
 
 

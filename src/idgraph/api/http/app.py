@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _apply_schema_if_reachable(graph)
         await _announce_access_mode(api_keys)
+        services.segments.scheduler.start()
         yield
+        await services.segments.close()
         await graph.close()  # after uvicorn has finished in-flight requests
 
     # Failed authentications per client address: counted by the middleware (headers) and by
