@@ -7,7 +7,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -24,6 +24,9 @@ from idgraph.identity.normalise import IdentityRejected
 from idgraph.identity.service import ProfileView
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
 from idgraph.profile.service import EventRow, ProfileRead, ReadShape
+
+if TYPE_CHECKING:  # the segments' schema module imports this one
+    from idgraph.api.graphql.segments import ProfileSegment
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
