@@ -25,6 +25,7 @@ class Segments:
     evaluator: Evaluator
     jobs: JobService
     scheduler: Scheduler
+    last_scheduled: Job | None = None  # the job of the scheduler's last round, if any
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph, profiles: ProfileService) -> Segments:
@@ -59,7 +60,8 @@ class Segments:
     async def evaluate_time_dependent(self, now: int) -> Job | None:
         """The scheduler's round: re-evaluate the segments whose rules read the clock."""
         ids = await self.evaluator.time_dependent()
-        return await self.evaluate_many(ids, now) if ids else None
+        self.last_scheduled = await self.evaluate_many(ids, now) if ids else None
+        return self.last_scheduled
 
     async def close(self) -> None:
         await self.scheduler.stop()
