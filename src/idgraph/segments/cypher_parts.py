@@ -21,8 +21,10 @@ HAS_IDENTITY = "EXISTS {{ (p)<-[:IN_PROFILE]-(:Identity {{namespace: {namespace}
 # Stored membership of another segment, when its rule is not inlined: an IN_SEGMENT
 # relationship whose status says member.
 MEMBER_STATUSES = ("realized", "existing")
-IN_SEGMENT = ("EXISTS {{ (p)-[m:IN_SEGMENT]->(:Segment {{id: {segment}}}) "
-              "WHERE m.status IN ['realized', 'existing'] }}")
+IN_SEGMENT = """EXISTS {{
+  MATCH (p)-[m:IN_SEGMENT]->(:Segment {{id: {segment}}})
+  WHERE m.status IN ['realized', 'existing']
+}}"""
 
 # A value as a time (epoch ms) when it is text in the date or datetime form, else null: the
 # forms admit only what datetime() parses (segments/times.py).
