@@ -22,7 +22,6 @@ from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
 from idgraph.ingest.runner import ingest_file
-from idgraph.profile import materialise
 from idgraph.services import Services
 
 # Both floors end by merging one link per pair and source, as idgraph does.
@@ -117,7 +116,7 @@ async def run_idgraph(uri: str, records: list[dict], batch: int, views: bool = T
     service = Services.build(Settings(ingest_batch_size=batch, max_cluster_size=50),
                              graph).identity
     if not views:
-        service.after_batch.remove(materialise.after_batch)
+        service.pipeline = service.pipeline.without("views")
     try:
         with Timer() as t:
             if via_file is None:

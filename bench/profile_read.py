@@ -84,8 +84,9 @@ def ensure_views(uri: str, loaded: int) -> None:
     """The bare load writes no materialised views; build them with the product's own code."""
     import asyncio
 
+    from idgraph.config import Settings
     from idgraph.db.graph import Graph
-    from idgraph.profile.materialise import rebuild
+    from idgraph.services import Services
 
     with _driver(uri) as driver:
         views = driver.execute_query("MATCH (v:ProfileView) RETURN count(v) AS n").records[0]["n"]
@@ -95,7 +96,8 @@ def ensure_views(uri: str, loaded: int) -> None:
     async def run() -> int:
         graph = Graph(uri, None, "neo4j", timeout=600)
         try:
-            return await rebuild(graph)
+            job = await Services.build(Settings(), graph).profiles.rebuild_views_now()
+            return job.done
         finally:
             await graph.close()
 

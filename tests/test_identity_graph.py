@@ -128,7 +128,7 @@ def test_the_same_records_ingested_at_once_by_several_clients_go_in_once(gql, cy
 
 UNLINK = """
 mutation U($a: IdentityInput!, $b: IdentityInput!) {
-  unlink(a: $a, b: $b) { unlinked splits { profileId fromProfileIds } }
+  unlink(identity: $a, otherIdentity: $b) { unlinked splits { profileId fromProfileIds } }
 }
 """
 
@@ -209,8 +209,9 @@ def test_resolve_in_input_order_with_nulls(gql):
 
 EXPLAIN = """
 query E($a: IdentityInput!, $b: IdentityInput!) {
-  explain(a: $a, b: $b) { sameProfile message links { a { value } b { value } source status
-    firstRecordId } }
+  explain(identity: $a, otherIdentity: $b) {
+    sameProfile message links { a { value } b { value } source status firstRecordId }
+  }
 }
 """
 

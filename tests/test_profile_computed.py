@@ -7,11 +7,13 @@ import threading
 import time
 
 from tests.identity_helpers import ident, ingest, record
-from tests.profile_helpers import ago, event
+from tests.profile_helpers import ago, event, wait_job
 
 DEFINE = """
 mutation D($input: ComputedAttributeInput!) {
-  createComputedAttribute(input: $input) { name function eventType property lookbackDays }
+  createComputedAttribute(input: $input) {
+    computedAttribute { name function eventType property lookbackDays ready } job { id }
+  }
 }
 """
 COMPUTED = """
@@ -20,8 +22,11 @@ query C($identity: IdentityInput!) { profile(identity: $identity) { computed { n
 
 
 def define(gql, name, function, prop=None, days=30, event_type="purchase"):
-    return gql(DEFINE, {"input": {"name": name, "function": function, "eventType": event_type,
+    """Define a computed attribute and wait for its backfill job."""
+    made = gql(DEFINE, {"input": {"name": name, "function": function, "eventType": event_type,
                                   "property": prop, "lookbackDays": days}})
+    assert wait_job(gql, made["createComputedAttribute"]["job"])["status"] == "SUCCEEDED"
+    return made
 
 
 def computed(gql, identity: str) -> dict:

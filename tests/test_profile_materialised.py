@@ -8,20 +8,19 @@ import json
 
 from idgraph.db.connect import graph_for
 from idgraph.db.schema import apply_schema
-from idgraph.profile import materialise
+from idgraph.services import Services
 from tests.conftest import settings_for
 from tests.identity_helpers import ident, ingest, profile, record
 from tests.materialised_helpers import assert_views_match
-from tests.profile_helpers import create_policy
+from tests.profile_helpers import create_policy, delete_policy, update_policy
 
 UNLINK = """
-mutation U($a: IdentityInput!, $b: IdentityInput!) { unlink(a: $a, b: $b) { unlinked } }
+mutation U($a: IdentityInput!, $b: IdentityInput!) {
+  unlink(identity: $a, otherIdentity: $b) { unlinked }
+}
 """
 DELETE_PROFILE = """
 mutation D($identity: IdentityInput!) { deleteProfile(identity: $identity) { profiles } }
-"""
-UPDATE_POLICY = """
-mutation U($id: ID!, $input: MergePolicyInput!) { updateMergePolicy(id: $id, input: $input) { id } }
 """
 
 
@@ -114,11 +113,10 @@ def test_default_policy_changes_recompute_every_view(gql, cypher):
     views = assert_views_match(gql, cypher)
     assert {v["x"] for v in views} == {"crm", "web2"} and {v["_policy"] for v in views} == {
         made["id"]}
-    gql(UPDATE_POLICY, {"id": made["id"], "input": {"name": "own", "stitching": False,
-                                                    "isDefault": True}})
+    update_policy(gql, made["id"], name="own", stitching=False, isDefault=True)
     assert_views_match(gql, cypher)  # the primary identity's fragments, as the API shows
     assert view_of(cypher, "crm:C1")["x"] == "crm"
-    gql("mutation D($id: ID!) { deleteMergePolicy(id: $id) }", {"id": made["id"]})
+    delete_policy(gql, made["id"])
     views = assert_views_match(gql, cypher)
     assert {v["_policy"] for v in views} == {"default"}
     assert view_of(cypher, "crm:C1")["x"] == "web"
@@ -132,13 +130,17 @@ def test_a_policy_that_is_not_the_default_leaves_views_alone(gql, cypher):
 
 
 async def test_rebuild_walks_every_profile_in_chunks(neo4j_server, empty_graph, cypher):
-    settings = settings_for(neo4j_server)
+    settings = settings_for(neo4j_server, job_chunk_size=3)
     graph = graph_for(settings, start_local=False)
     try:
         await apply_schema(graph)
         cypher("UNWIND range(0, 6) AS n CREATE (p:Profile {id: 'p' + n, primaryKey: 'crm:' + n,"
                " size: 1})")
-        assert await materialise.rebuild(graph, chunk=3) == 7
+        seen: list[int] = []
+        job = await Services.build(settings, graph).profiles.rebuild_views_now(
+            on_progress=lambda j: seen.append(j.done))
+        assert (job.status.value, job.done, job.total) == ("succeeded", 7, 7)
+        assert seen == [3, 6, 7]
         rows = cypher("MATCH (p:Profile)-[:VIEW]->(v) RETURN v._profile AS id ORDER BY id")
         assert [r["id"] for r in rows] == [f"p{n}" for n in range(7)]
     finally:

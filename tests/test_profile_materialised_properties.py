@@ -12,7 +12,9 @@ from tests.identity_helpers import ident, ingest, record
 from tests.materialised_helpers import assert_views_match
 
 POOL = ["crm:C0", "crm:C1", "email:e0@x.com", "email:e1@x.com", "ecid:k0", "ecid:k1"]
-UNLINK = "mutation U($a: IdentityInput!, $b: IdentityInput!) { unlink(a: $a, b: $b) { unlinked } }"
+UNLINK = """mutation U($a: IdentityInput!, $b: IdentityInput!) {
+  unlink(identity: $a, otherIdentity: $b) { unlinked }
+}"""
 
 attribute_values = st.fixed_dictionaries({}, optional={
     "tier": st.sampled_from(["gold", "silver", 3, None]),

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.identity_helpers import ident, ingest, record
-from tests.profile_helpers import create_policy
-from tests.test_profile_materialised import UPDATE_POLICY
+from tests.profile_helpers import create_policy, update_policy
 
 ATTRS = "query($i: IdentityInput!) { profile(identity: $i) { attributes } }"
 
@@ -42,7 +41,6 @@ def test_stitching_off_reads_the_asked_identity_not_the_primary_view(gql, cypher
                         attributes={"x": "cookie"})])
     made = create_policy(gql, "own", kind="DATASET_PRECEDENCE", sources=["crm", "web"],
                          isDefault=True)
-    gql(UPDATE_POLICY, {"id": made["id"], "input": {"name": "own", "stitching": False,
-                                                    "isDefault": True}})
+    update_policy(gql, made["id"], name="own", stitching=False, isDefault=True)
     assert attributes(gql, "crm:C1") == {"x": "crm"}  # the primary: the view applies
     assert attributes(gql, "ecid:E1") == {"x": "cookie"}  # only fragments carrying ecid:E1

@@ -7,7 +7,14 @@ from idgraph.api.graphql.permissions import Role
 from idgraph.profile.merge import PRECEDENCE, Policy
 from tests.conftest import execute_counting_round_trips
 from tests.identity_helpers import ingest, record
-from tests.profile_helpers import attributes, create_policy, event, events_page
+from tests.profile_helpers import (
+    attributes,
+    create_policy,
+    delete_policy,
+    event,
+    events_page,
+    update_policy,
+)
 
 
 def test_latest_fragment_wins_per_nested_attribute_with_provenance(gql):
@@ -84,20 +91,17 @@ def test_merge_policy_crud_and_the_default(gql):
     assert attributes(gql, "crm:C1")["attributes"] == {"x": "crm"}  # the new default applies
     listed = {p["id"]: p["isDefault"] for p in gql(POLICIES)["mergePolicies"]}
     assert listed == {"default": False, made["id"]: True}
-    updated = gql("""mutation U($id: ID!, $input: MergePolicyInput!) {
-      updateMergePolicy(id: $id, input: $input) { id sources isDefault } }""",
-                  {"id": made["id"], "input": {"name": "web first", "kind": "DATASET_PRECEDENCE",
-                                               "sources": ["web"], "isDefault": True}})
-    assert updated["updateMergePolicy"] == {"id": made["id"], "sources": ["web"],
-                                            "isDefault": True}
+    updated = update_policy(gql, made["id"], name="web first", kind="DATASET_PRECEDENCE",
+                            sources=["web"], isDefault=True)
+    assert {k: updated[k] for k in ("id", "sources", "isDefault")} == {
+        "id": made["id"], "sources": ["web"], "isDefault": True}
     assert attributes(gql, "crm:C1")["attributes"] == {"x": "web"}
-    deleted = gql("mutation D($id: ID!) { deleteMergePolicy(id: $id) }", {"id": made["id"]})
-    assert deleted == {"deleteMergePolicy": True}
+    assert delete_policy(gql, made["id"]) is True
     assert [p["id"] for p in gql(POLICIES)["mergePolicies"]] == ["default"]
     missing = gql.post("query Q($id: ID!) { mergePolicy(id: $id) { id } }", {"id": made["id"]})
     assert missing.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     bad = gql.post("mutation { createMergePolicy(input: {name: \"p\", kind: DATASET_PRECEDENCE})"
-                   " { id } }")
+                   " { policy { id } } }")
     assert bad.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
@@ -140,8 +144,8 @@ async def test_profile_with_merged_attributes_is_one_round_trip(services):
                                            attributes={"a": 1}),
                                     record("2", "email:a@x.com", source="web", day=2,
                                            attributes={"a": 2, "b": {"c": 3}})])
-    policy = await services.profiles.policies.create(
-        Policy("", "crm only", kind=PRECEDENCE, sources=("crm",)))
+    policy = (await services.profiles.policies.create(
+        Policy("", "crm only", kind=PRECEDENCE, sources=("crm",)))).policy
     query = """query Q($p: ID) { profile(identity: {namespace: "crm", value: "C1"}) {
       identities { value } attributes
       named: attributes(mergePolicy: $p) ... on Profile { attributeProvenance { path } } } }"""

@@ -1,11 +1,14 @@
-"""The `idgraph` command: serve the API, manage the local Neo4j, ingest files."""
+"""The `idgraph` command: serve the API, manage the local Neo4j, ingest files, run and follow
+jobs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +16,11 @@ from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.connect import local_server_config
 from idgraph.db.errors import DatabaseError
+from idgraph.errors import IdgraphError
+
+if TYPE_CHECKING:
+    from idgraph.jobs.service import Job
+    from idgraph.services import Services
 
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is unset).",
@@ -154,24 +162,124 @@ app.add_typer(profiles_app, name="profiles")
 
 @profiles_app.command("rebuild-views")
 def rebuild_views() -> None:
-    """Recompute every profile's materialised view (after an upgrade, or to repair one)."""
+    """Recompute every profile's materialised view as a job, here, with a progress bar (after
+    an upgrade, or to repair one). If it fails, `idgraph jobs resume ID` continues it."""
     try:
-        count = asyncio.run(_rebuild_views(Settings()))
+        job = asyncio.run(_rebuild_views(Settings()))
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
-    typer.echo(f"rebuilt {count} profile views")
+    _finished(job)
+    typer.echo(f"rebuilt {job.done} profile views (job {job.id})")
 
 
-async def _rebuild_views(settings: Settings) -> int:
-    from rich.progress import Progress
+async def _rebuild_views(settings: Settings) -> Job:
+    async with _services(settings) as services:
+        with _JobBar("rebuilding views") as bar:
+            return await services.profiles.rebuild_views_now(on_progress=bar.show)
 
-    from idgraph.profile.materialise import count_profiles, rebuild
+
+jobs_app = typer.Typer(help="Long maintenance jobs (view rebuilds, computed backfills).",
+                       no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("list")
+def jobs_list(first: int = typer.Option(20, help="How many, newest first.")) -> None:
+    """The latest jobs: id, kind, status, progress, error."""
+    async def run() -> list[Job]:
+        async with _services(Settings()) as services:
+            return await services.jobs.list(first)
+
+    try:
+        jobs = asyncio.run(run())
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    for job in jobs:
+        total = "?" if job.total is None else str(job.total)
+        error = f"  {job.error}" if job.error else ""
+        typer.echo(f"{job.id}  {job.kind:<18} {job.status.value:<9} {job.done}/{total}{error}")
+
+
+@jobs_app.command("watch")
+def jobs_watch(job_id: str = typer.Argument(..., help="The job's id (`idgraph jobs list`)."),
+               interval: float = typer.Option(0.5, help="Seconds between two looks.")) -> None:
+    """Follow a job (run by the API, or another command) until it ends, with a progress bar."""
+    async def run() -> Job:
+        async with _services(Settings()) as services:
+            with _JobBar(f"job {job_id}") as bar:
+                while True:
+                    job = await services.jobs.get(job_id)
+                    if job is None:
+                        raise fail(f"no job {job_id!r}; see `idgraph jobs list`")
+                    bar.show(job)
+                    if job.finished:
+                        return job
+                    await asyncio.sleep(interval)
+
+    try:
+        job = asyncio.run(run())
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    _finished(job)
+    typer.echo(f"job {job.id} {job.status.value}: {job.done} done")
+
+
+@jobs_app.command("resume")
+def jobs_resume(job_id: str = typer.Argument(..., help="A failed job's id.")) -> None:
+    """Continue a failed job here, from where it stopped, with a progress bar."""
+    async def run() -> Job:
+        async with _services(Settings()) as services:
+            job = await services.jobs.resume(job_id, run=False)
+            with _JobBar(f"job {job.id} ({job.kind})") as bar:
+                return await services.jobs.run_now(job.id, on_progress=bar.show)
+
+    try:
+        job = asyncio.run(run())
+    except (DatabaseError, IdgraphError) as exc:
+        raise fail(str(exc)) from exc
+    _finished(job)
+    typer.echo(f"job {job.id} {job.status.value}: {job.done} done")
+
+
+def _finished(job: Job) -> None:
+    if job.status.value == "failed":
+        raise fail(f"job {job.id} failed: {job.error}; continue it with "
+                   f"`idgraph jobs resume {job.id}`")
+
+
+class _JobBar:
+    """A rich progress bar fed with a job's progress (no total: a running count)."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+        self.task = self.progress.add_task(description, total=None)
+
+    def __enter__(self) -> _JobBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def show(self, job: Job) -> None:
+        self.progress.update(self.task, completed=job.done, total=job.total)
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[Services]:
+    from idgraph.services import Services
 
     async with _ready_graph(settings) as graph:
-        total = await count_profiles(graph)
-        with Progress(transient=True) as progress:
-            task = progress.add_task("rebuilding views", total=total)
-            return await rebuild(graph, on_chunk=lambda n: progress.advance(task, n))
+        yield Services.build(settings, graph)
 
 
 @contextlib.asynccontextmanager

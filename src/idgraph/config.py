@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # `idgraph ingest FILE` holds a group of lines sharing identities until its last line has
     # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
     ingest_hold_lines: int = Field(default=200_000, ge=0)
+    # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
+    job_chunk_size: int = Field(default=500, ge=1)
 
     # Segments (docs/segments.md). Exited memberships are kept this long, then purged by the
     # next evaluation; memberships are written this many per transaction; time-dependent

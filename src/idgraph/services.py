@@ -1,16 +1,21 @@
-"""The use-case services of every domain, built once per app around the one Graph."""
+"""The use-case services of every domain, built once per app around the one Graph, and the one
+change pipeline every write goes through."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idgraph.changes import ChangeFeed
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
+from idgraph.identity.clustering import Recluster
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
-from idgraph.profile import materialise
+from idgraph.jobs.service import JobService
+from idgraph.pipeline.feed import ChangeFeed
+from idgraph.pipeline.pipeline import Pipeline
+from idgraph.profile.facts import Facts
+from idgraph.profile.materialise import Views
 from idgraph.profile.service import ProfileService
 from idgraph.segments.domain import Segments
 
@@ -19,27 +24,34 @@ from idgraph.segments.domain import Segments
 class Services:
     settings: Settings
     graph: Graph
+    pipeline: Pipeline
     identity: IdentityService
-    changes: ChangeFeed
     profiles: ProfileService
+    jobs: JobService
     segments: Segments
+
+    @property
+    def changes(self) -> ChangeFeed:
+        return self.pipeline.feed
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph) -> Services:
+        registry = load_registry(settings.namespaces_file)
+        # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
+        # Segment membership is the `segments` slot: empty until audiences register theirs.
+        pipeline = Pipeline(graph, ChangeFeed(),
+                            recluster=Recluster(registry, settings.max_cluster_size),
+                            facts=Facts(), views=Views(), segments=())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,
             max_event_bytes=settings.max_event_bytes,
             default_region=settings.default_phone_region,
         )
-        identity = IdentityService(graph, load_registry(settings.namespaces_file), limits,
-                                   settings.max_cluster_size, settings.ingest_batch_size,
-                                   settings.ingest_concurrency)
-        profiles = ProfileService(graph)
-        # Computed attributes, test flags and then (reading those flags) the materialised
-        # views are kept current inside each ingest transaction.
-        identity.after_batch.append(profiles.after_batch)
-        identity.after_batch.append(materialise.after_batch)
-        profiles.policies.after_default_change.append(lambda: materialise.rebuild(graph))
-        return cls(settings=settings, graph=graph, identity=identity, changes=ChangeFeed(),
-                   profiles=profiles, segments=Segments.build(settings, graph, profiles))
+        identity = IdentityService(graph, registry, limits, pipeline, settings.max_cluster_size,
+                                   settings.ingest_batch_size, settings.ingest_concurrency)
+        jobs = JobService(graph, settings.job_chunk_size)
+        profiles = ProfileService(graph, pipeline, jobs)
+        return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
+                   profiles=profiles, jobs=jobs,
+                   segments=Segments.build(settings, graph, profiles, jobs))

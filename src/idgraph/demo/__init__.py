@@ -34,7 +34,7 @@ async def load_demo(settings: Settings, graph: Graph, log=print) -> None:
     defined = {d.name for d in await services.profiles.definitions()}
     for definition in DEMO_COMPUTED:
         if definition.name not in defined:
-            await services.profiles.define(definition)
+            await services.profiles.define(definition, wait=True)
     records, events = demo_items()
     result = await services.identity.ingest(records, events)
     log(f"Demo dataset: {result.accepted} new items, {result.duplicates} already loaded, "

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from idgraph.db.graph import Tx
 from idgraph.identity import repository as q
 from idgraph.identity.linking import ACTIVE, Clustering, PairEvidence, cluster_component
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.profile_ids import IdPlan, plan_profile_ids
+
+if TYPE_CHECKING:
+    from idgraph.pipeline.changeset import ChangeSet
 
 
 @dataclass
@@ -22,8 +26,6 @@ class ClusterReport:
     split: list[tuple[str, list[str]]] = field(default_factory=list)  # (new id, from ids)
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, reason)
     changed_profiles: set[str] = field(default_factory=set)
-    # Profiles whose data (records, events) or membership an ingest changed: live updates.
-    touched_profiles: set[str] = field(default_factory=set)
     # New profiles made only of identities this very transaction created (`recluster`'s
     # `fresh`): id -> (primary identity, members). All their records are the transaction's
     # own, so their views are built from those without reading anything back.
@@ -83,6 +85,21 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
                 discovered.add(other)
         frontier = discovered - component.profile_of.keys()
     return component
+
+
+@dataclass(frozen=True)
+class Recluster:
+    """The pipeline's first stage: re-cluster the components of the change's seeds."""
+
+    registry: NamespaceRegistry
+    max_size: int
+    name: str = "recluster"
+
+    async def __call__(self, tx: Tx, change: ChangeSet) -> None:
+        if change.seeds:
+            change.report = await recluster(tx, change.seeds, self.registry, self.max_size,
+                                            change.now, change.cause, change.visited,
+                                            change.fresh)
 
 
 def primary_of(members: frozenset[str], registry: NamespaceRegistry) -> str:

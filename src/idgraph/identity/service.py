@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
-from idgraph.identity.clustering import ClusterReport, recluster
+from idgraph.identity.clustering import ClusterReport
 from idgraph.identity.evidence import Evidence, aggregate
 from idgraph.identity.items import Item, Limits, Rejection, event_property_columns, validate_item
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
+from idgraph.pipeline.changeset import ChangeSet
+from idgraph.pipeline.pipeline import Pipeline
+
+__all__ = ["Explanation", "IdentityService", "IngestResult", "LinkEvidence", "UnlinkResult",
+           "explain", "now_ms"]
 
 
 @dataclass
 class IngestResult:
+    """What an ingest did (or, for a dry run, would do): counts, rejections, cluster changes."""
+
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
@@ -33,34 +40,58 @@ class IngestResult:
         for name in ("created", "merged", "split", "refused"):
             getattr(self.report, name).extend(getattr(other.report, name))
         self.report.changed_profiles |= other.report.changed_profiles
-        self.report.touched_profiles |= other.report.touched_profiles
 
 
 @dataclass(frozen=True)
-class ProfileView:
-    id: str
-    primary_key: str
-    identities: list[dict[str, Any]]
-    created_at: int
-    updated_at: int
+class UnlinkResult:
+    """How many links an unlink marked `unlinked`, and how the clusters changed."""
+
+    unlinked: int
+    report: ClusterReport
+
+
+@dataclass(frozen=True)
+class LinkEvidence:
+    """One link between two identities (keys), with its provenance."""
+
+    a: str
+    b: str
+    source: str
+    status: str
+    reason: str | None
+    first_seen: int | None
+    last_seen: int | None
+    count: int
+    first_record_id: str | None
+    last_record_id: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LinkEvidence:
+        return cls(row["a"], row["b"], row["source"], row["status"], row["reason"],
+                   row["firstSeen"], row["lastSeen"], row["count"] or 0, row["firstRecordId"],
+                   row["lastRecordId"])
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why two identities are, or are not, in one profile."""
+
+    same_profile: bool
+    links: list[LinkEvidence]
+    message: str
 
 
 # Items validated between two hand-backs of the event loop (~5-10 ms of CPU).
 VALIDATE_CHUNK = 500
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
-                 max_cluster_size: int = 50, batch_size: int = 1000,
+                 pipeline: Pipeline, max_cluster_size: int = 50, batch_size: int = 1000,
                  concurrency: int = 1) -> None:
-        # Called inside every transaction that stores items or re-clusters (ingest, unlink),
-        # with the newly stored items and what re-clustering changed: other domains (profiles'
-        # computed attributes and views) keep their state current in the same transaction.
-        self.after_batch: list[Callable[[Tx, list[Item], ClusterReport], Awaitable[None]]] = []
+        # Every write goes through the pipeline: re-clustering, profile facts and views run
+        # in the writer's transaction, the change feed hears of it after the commit.
+        self.pipeline = pipeline
         self.graph = graph
         self.registry = registry
         self.limits = limits
@@ -111,9 +142,8 @@ class IdentityService:
         # re-clustered, view rebuilt), which made sequential ingest 3-4x slower.
         units = plan_units(items, self.batch_size)
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
-            run = self.graph.rolled_back_tx if dry_run else self.graph.write_tx
             for batch in (batch for unit in units for batch in unit):
-                result.absorb(await run(lambda tx, b=batch: self._ingest_batch(tx, b)))
+                result.absorb(await self._write_batch(batch, dry_run))
                 if on_batch:
                     on_batch(len(batch))
             return result
@@ -133,8 +163,7 @@ class IdentityService:
             results = []
             async with slots:
                 for batch in unit:
-                    results.append(await self.graph.write_tx(
-                        lambda tx, b=batch: self._ingest_batch(tx, b)))
+                    results.append(await self._write_batch(batch))
                     if on_batch:
                         on_batch(len(batch))
             return results
@@ -148,25 +177,12 @@ class IdentityService:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _ingest_batch(self, tx: Tx, items: list[Item]) -> IngestResult:
-        # The batch id marks what this transaction created (items, identities, links). An
-        # integer: it is written on each of them, and a long takes a quarter of the property
-        # store that a 32-character id does.
-        batch_id, now = secrets.randbits(62), now_ms()
-        new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
-        result = IngestResult(accepted=len(new_items), duplicates=len(items) - len(new_items))
-        if seeds:
-            result.report = await recluster(tx, seeds, self.registry, self.max_cluster_size,
-                                            now, cause=f"ingest:{batch_id:x}", visited=visited,
-                                            fresh=fresh)
-        touched = {row[1] for row in visited.values() if row[1]}
-        result.report.touched_profiles = touched | result.report.changed_profiles
-        await self.run_hooks(tx, new_items, result.report)
-        return result
-
-    async def run_hooks(self, tx: Tx, items: list[Item], report: ClusterReport) -> None:
-        for hook in self.after_batch:
-            await hook(tx, items, report)
+    async def _write_batch(self, items: list[Item], dry_run: bool = False) -> IngestResult:
+        """One batch through the pipeline: stored, re-clustered, facts and views, committed."""
+        change = await self.pipeline.write(lambda tx: _store_batch(tx, items), dry_run)
+        accepted = len(change.items)
+        return IngestResult(accepted=accepted, duplicates=len(items) - accepted,
+                            report=change.report)
 
     # -- reads ------------------------------------------------------------------------------
     def normalise(self, namespace: str, value: str) -> IdentityKey:
@@ -193,26 +209,37 @@ class IdentityService:
 
     # -- operations -------------------------------------------------------------------------
     async def unlink(self, pair: tuple[IdentityKey, IdentityKey] | None = None,
-                     source: str | None = None, reason: str = "manual unlink") -> dict:
+                     source: str | None = None, reason: str = "manual unlink") -> UnlinkResult:
         """Unlink one pair (optionally only one source's evidence) or every link of a source."""
 
-        async def work(tx: Tx) -> dict:
-            now = now_ms()
+        async def work(tx: Tx) -> ChangeSet:
+            change = ChangeSet(cause=f"unlink:{reason}")
             if pair is not None:
                 a, b = sorted(k.key for k in pair)
                 rows = [{"a": a, "b": b}]
             else:
                 rows = await tx.run(q.LINKS_OF_SOURCE, source=source)
-            if not rows:
-                return {"unlinked": 0, "report": ClusterReport()}
-            done = await tx.run(q.UNLINK, rows=rows, source=source, reason=reason, now=now)
-            seeds = {r["a"] for r in rows} | {r["b"] for r in rows}
-            report = await recluster(tx, seeds, self.registry, self.max_cluster_size, now,
-                                     cause=f"unlink:{reason}")
-            await self.run_hooks(tx, [], report)
-            return {"unlinked": done[0]["unlinked"], "report": report}
+            if rows:
+                done = await tx.run(q.UNLINK, rows=rows, source=source, reason=reason,
+                                    now=change.now)
+                change.counts["unlinked"] = done[0]["unlinked"]
+                change.seeds = {r["a"] for r in rows} | {r["b"] for r in rows}
+            return change
 
-        return await self.graph.write_tx(work)
+        change = await self.pipeline.write(work)
+        return UnlinkResult(change.counts.get("unlinked", 0), change.report)
+
+
+async def _store_batch(tx: Tx, items: list[Item]) -> ChangeSet:
+    """An ingest batch's own writes: what the pipeline's stages then work from."""
+    # The batch id marks what this transaction created (items, identities, links). An
+    # integer: it is written on each of them, and a long takes a quarter of the property
+    # store that a 32-character id does.
+    batch_id, now = secrets.randbits(62), now_ms()
+    new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now)
+    return ChangeSet(cause=f"ingest:{batch_id:x}", items=new_items, seeds=seeds,
+                     visited=visited, fresh=fresh, now=now,
+                     touched={row[1] for row in visited.values() if row[1]})
 
 
 async def _store(tx: Tx, items: list[Item], batch_id: int, now: int,
@@ -282,22 +309,23 @@ def _dedupe(items: list[Item], result: IngestResult) -> list[Item]:
     return list(seen.values())
 
 
-async def explain(service: IdentityService, a: IdentityKey, b: IdentityKey) -> dict[str, Any]:
-    """The chain of links (with provenance) joining a and b, or what keeps them apart."""
-    if a == b:
-        return {"same_profile": True, "links": [], "message": "the same identity"}
-    rows = await service.graph.read(q.EXPLAIN_PATH, a=a.key, b=b.key)
+async def explain(service: IdentityService, identity: IdentityKey,
+                  other: IdentityKey) -> Explanation:
+    """The chain of links (with provenance) joining two identities, or what keeps them apart."""
+    if identity == other:
+        return Explanation(True, [], "the same identity")
+    rows = await service.graph.read(q.EXPLAIN_PATH, a=identity.key, b=other.key)
     if not rows:
-        return {"same_profile": False, "links": [], "message": "one of the identities is unknown"}
+        return Explanation(False, [], "one of the identities is unknown")
     row = rows[0]
     same = row["profileA"] is not None and row["profileA"] == row["profileB"]
-    links = row["links"] or []
+    links = [LinkEvidence.from_row(link) for link in row["links"] or []]
     if same:
         message = f"linked by a chain of {len(links)} link(s)"
     elif links:
-        blocked = [lk for lk in links if lk["status"] != "active"]
-        message = "; ".join(f"{lk['a']} - {lk['b']} ({lk['source']}): {lk['status']}, "
-                            f"{lk['reason'] or 'no reason recorded'}" for lk in blocked)
+        message = "; ".join(f"{lk.a} - {lk.b} ({lk.source}): {lk.status}, "
+                            f"{lk.reason or 'no reason recorded'}"
+                            for lk in links if lk.status != "active")
     else:
         message = "no evidence connects them"
-    return {"same_profile": same, "links": links, "message": message}
+    return Explanation(same, links, message)

@@ -2,9 +2,11 @@
 
 State is per (definition, identity): a (:ComputedValue {def, key, ts, vals, events}) holding the
 in-window contributions of matching events (value, time, event key), appended inside the ingest
-transaction and pruned to the window as it grows. State per identity survives merges and
-splits; a read aggregates the states of the cluster's identities (deduplicated by event key,
-since an event about two identities is stored twice) over the window as of now.
+transaction (the pipeline's facts stage, profile/facts.py) and pruned to the window as it
+grows. A new definition is filled from past events by a backfill job, and read only once that is
+done (`ready`). State per identity survives merges and splits; a read aggregates the states of
+the cluster's identities (deduplicated by event key, since an event about two identities is
+stored twice) over the window as of now.
 """
 
 from __future__ import annotations
@@ -16,49 +18,6 @@ from typing import Any
 FUNCTIONS = ("SUM", "COUNT", "MIN", "MAX", "MOST_RECENT")
 DAY_MS = 86_400_000
 
-LIST_DEFS = "MATCH (d:ComputedAttribute) RETURN d {.*} AS d ORDER BY d.name"
-CREATE_DEF = """
-CREATE (d:ComputedAttribute {name: $d.name, function: $d.function, eventType: $d.eventType,
-                             property: $d.property, lookbackMs: $d.lookbackMs, createdAt: $now})
-RETURN d {.*} AS d
-"""
-DELETE_DEF = """
-MATCH (d:ComputedAttribute {name: $name})
-OPTIONAL MATCH (c:ComputedValue {def: $name})
-DETACH DELETE c
-WITH DISTINCT d
-DELETE d
-RETURN count(d) AS n
-"""
-# Append this batch's contributions and drop what fell out of the window. The state is locked
-# (by a write) before it is read: under read-committed isolation, a read first would let two
-# concurrent writers each append to the same old list, and the later commit would drop the
-# other's events (a lost update). Locked first, the later writer waits, then reads the append.
-WRITE_STATES = """
-UNWIND $rows AS row
-MATCH (i:Identity {key: row.key})
-MERGE (c:ComputedValue {id: row.def + '|' + row.key})
-  ON CREATE SET c.def = row.def, c.key = row.key, c.ts = [], c.vals = [], c.events = []
-MERGE (i)-[:HAS_COMPUTED]->(c)
-SET c.lockedAt = timestamp()
-WITH c, row, c.ts + row.ts AS ts, c.vals + row.vals AS vals, c.events + row.events AS evs
-WITH c, ts, vals, evs, [j IN range(0, size(ts) - 1) WHERE ts[j] >= row.cutoff] AS keep
-SET c.ts = [j IN keep | ts[j]], c.vals = [j IN keep | vals[j]], c.events = [j IN keep | evs[j]]
-"""
-EVENTS_FOR_BACKFILL = """
-MATCH (e:Event {type: $type}) WHERE e.ts >= $cutoff
-RETURN e.key AS key, e.ts AS ts, e.properties AS properties,
-       [(e)-[:ABOUT]->(i:Identity) | i.key] AS keys
-"""
-READ_STATES_MANY = """
-UNWIND $ids AS id
-MATCH (d:ComputedAttribute)
-OPTIONAL MATCH (:Profile {id: id})<-[:IN_PROFILE]-(:Identity)-[:HAS_COMPUTED]->
-               (c:ComputedValue {def: d.name})
-RETURN id, d {.*} AS d, collect(c {.ts, .vals, .events}) AS states
-ORDER BY id, d.name
-"""
-
 
 @dataclass(frozen=True)
 class Definition:
@@ -67,11 +26,12 @@ class Definition:
     event_type: str
     property: str | None
     lookback_ms: int
+    ready: bool = True  # False while its backfill job runs: reads leave it out
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Definition:
         return cls(row["name"], row["function"], row["eventType"], row.get("property"),
-                   row["lookbackMs"])
+                   row["lookbackMs"], bool(row.get("ready", True)))
 
     def params(self) -> dict[str, Any]:
         return {"name": self.name, "function": self.function, "eventType": self.event_type,

@@ -41,6 +41,7 @@ class Policy:
     sources: tuple[str, ...] = ()
     stitching: bool = True
     is_default: bool = False
+    revision: int = 0  # grows with every save: a view records the revision it was merged under
 
 
 # Used when no policy is stored as the default: timestamp ordered over the whole cluster.

@@ -1,39 +1,29 @@
 """Merge policies as stored, named objects: create, read, update, delete, and the default.
 
-(:MergePolicy {id, name, kind, sources, stitching, isDefault, createdAt, updatedAt}). When no
-stored policy is the default, the built-in timestamp-ordered one (id "default") is.
+(:MergePolicy {id, name, kind, sources, stitching, isDefault, revision, createdAt, updatedAt}).
+When no stored policy is the default, the built-in timestamp-ordered one (id "default") is.
+A change of the default is followed by a view rebuild job (ProfileService starts it).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import InvalidInput, NotFound
-from idgraph.identity.service import now_ms
+from idgraph.profile import repository as q
 from idgraph.profile.merge import BUILTIN_DEFAULT, PRECEDENCE, TIMESTAMP, Policy
 
-LIST = "MATCH (m:MergePolicy) RETURN m {.*} AS m ORDER BY m.name"
-GET = "MATCH (m:MergePolicy {id: $id}) RETURN m {.*} AS m"
-NAME_TAKEN = "MATCH (m:MergePolicy {name: $name}) WHERE m.id <> $id RETURN count(m) AS n"
-# Only one default: setting it on one policy clears it on every other.
-CLEAR_DEFAULT = "MATCH (m:MergePolicy {isDefault: true}) WHERE m.id <> $id SET m.isDefault = false"
-SAVE = """
-MERGE (m:MergePolicy {id: $p.id})
-  ON CREATE SET m.createdAt = $now
-SET m.name = $p.name, m.kind = $p.kind, m.sources = $p.sources, m.stitching = $p.stitching,
-    m.isDefault = $p.isDefault, m.updatedAt = $now
-RETURN m {.*} AS m
-"""
-DELETE = """
-MATCH (m:MergePolicy {id: $id})
-WITH m, coalesce(m.isDefault, false) AS wasDefault
-DELETE m
-RETURN count(*) AS n, any(d IN collect(wasDefault) WHERE d) AS wasDefault
-"""
+
+@dataclass(frozen=True)
+class Saved:
+    """A stored policy, and whether the default policy in force (or its rules) changed."""
+
+    policy: Policy
+    default_changed: bool
 
 
 def from_row(row: dict[str, Any] | None) -> Policy | None:
@@ -41,7 +31,7 @@ def from_row(row: dict[str, Any] | None) -> Policy | None:
         return None
     return Policy(id=row["id"], name=row["name"], kind=row["kind"],
                   sources=tuple(row.get("sources") or ()), stitching=bool(row["stitching"]),
-                  is_default=bool(row.get("isDefault")))
+                  is_default=bool(row.get("isDefault")), revision=row.get("revision") or 0)
 
 
 def pick(rows: list[dict[str, Any]], policy_id: str | None) -> Policy:
@@ -77,60 +67,52 @@ def _params(policy: Policy) -> dict[str, Any]:
 
 
 class PolicyStore:
+    """Stored merge policies: reads, and writes that say whether the default changed."""
+
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        # Called after a committed change of which policy is the default, or of its rules
-        # (the materialised views follow the default policy).
-        self.after_default_change: list[Callable[[], Awaitable[object]]] = []
 
     async def list(self) -> list[Policy]:
-        stored = [from_row(r["m"]) for r in await self.graph.read(LIST)]
+        stored = [p for p in (from_row(r["m"]) for r in await self.graph.read(q.LIST_POLICIES))
+                  if p is not None]
         builtin = replace(BUILTIN_DEFAULT, is_default=not any(p.is_default for p in stored))
         return [builtin, *stored]
 
     async def get(self, policy_id: str) -> Policy:
-        rows = await self.graph.read(GET, id=policy_id)
+        rows = await self.graph.read(q.GET_POLICY, id=policy_id)
         return pick([r["m"] for r in rows], policy_id)
 
-    async def create(self, policy: Policy) -> Policy:
+    async def create(self, policy: Policy) -> Saved:
         return await self._save(replace(policy, id=uuid.uuid4().hex))
 
-    async def update(self, policy: Policy) -> Policy:
+    async def update(self, policy: Policy) -> Saved:
         self._not_builtin(policy.id)
         await self.get(policy.id)  # NOT_FOUND for an unknown id
         return await self._save(policy)
 
-    async def delete(self, policy_id: str) -> bool:
+    async def delete(self, policy_id: str) -> tuple[bool, bool]:
+        """(deleted, the default changed)."""
         self._not_builtin(policy_id)
-        rows = await self.graph.write(DELETE, id=policy_id)
-        if rows and rows[0]["wasDefault"]:
-            await self._default_changed()
-        return bool(rows and rows[0]["n"])
+        rows = await self.graph.write(q.DELETE_POLICY, id=policy_id)
+        return bool(rows and rows[0]["n"]), bool(rows and rows[0]["wasDefault"])
 
-    async def _save(self, policy: Policy) -> Policy:
+    async def _save(self, policy: Policy) -> Saved:
         validate(policy)
 
-        async def work(tx: Tx) -> tuple[Policy, bool]:
-            taken = await tx.run(NAME_TAKEN, name=policy.name.strip(), id=policy.id)
+        async def work(tx: Tx) -> Saved:
+            taken = await tx.run(q.POLICY_NAME_TAKEN, name=policy.name.strip(), id=policy.id)
             if taken[0]["n"]:
                 raise InvalidInput(f"A merge policy named {policy.name!r} exists.")
-            before = await tx.run(GET, id=policy.id)
+            before = await tx.run(q.GET_POLICY, id=policy.id)
             was_default = bool(before and before[0]["m"].get("isDefault"))
             if policy.is_default:
-                await tx.run(CLEAR_DEFAULT, id=policy.id)
-            rows = await tx.run(SAVE, p=_params(policy), now=now_ms())
+                await tx.run(q.CLEAR_DEFAULT_POLICY, id=policy.id)
+            rows = await tx.run(q.SAVE_POLICY, p=_params(policy), now=now_ms())
             saved = from_row(rows[0]["m"])
-            assert saved is not None  # SAVE always returns the node
-            return saved, was_default or policy.is_default
+            assert saved is not None  # SAVE_POLICY always returns the node
+            return Saved(saved, was_default or policy.is_default)
 
-        saved, default_changed = await self.graph.write_tx(work)
-        if default_changed:
-            await self._default_changed()
-        return saved
-
-    async def _default_changed(self) -> None:
-        for hook in self.after_default_change:
-            await hook()
+        return await self.graph.write_tx(work)
 
     @staticmethod
     def _not_builtin(policy_id: str) -> None:

@@ -1,25 +1,49 @@
-"""Profile use cases: the merged view, events, computed attributes, and the ingest hook."""
+"""Profile use cases: the merged view, events, computed attributes, merge policies, deletion
+and view rebuilds. Writes go through the pipeline; long ones start jobs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import InvalidInput
-from idgraph.identity.clustering import ClusterReport
-from idgraph.identity.items import Item
-from idgraph.identity.service import ProfileView, now_ms
+from idgraph.jobs.service import Job, JobService
+from idgraph.pipeline.pipeline import Pipeline
 from idgraph.profile import computed as c
+from idgraph.profile import deletion
 from idgraph.profile import repository as q
-from idgraph.profile.merge import Fragment, MergedValue, merge
+from idgraph.profile.facts import COMPUTED_BACKFILL, ComputedBackfill
+from idgraph.profile.materialise import VIEW_REBUILD, ViewRebuild
+from idgraph.profile.merge import Fragment, MergedValue, Policy, merge
 from idgraph.profile.policies import PolicyStore, pick
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """A profile's own fields and members, as a read returns them (not its merged view)."""
+
+    id: str
+    primary_key: str
+    identities: list[dict[str, Any]]
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """A stored merge policy, and the view rebuild job its change started (if any)."""
+
+    policy: Policy | None
+    job: Job | None
 
 
 @dataclass
 class ProfileRead:
-    view: ProfileView
+    summary: ProfileSummary
     is_test: bool
     fragments: list[Fragment] | None  # None: not read (no attributes were asked for)
     policy_rows: list[dict[str, Any]]
@@ -35,7 +59,7 @@ class ProfileRead:
         """`default_attributes` as the view stores them: JSON text."""
         if self.view_json is None:
             return None
-        if self.view_stitched is not True and asked_key not in (None, self.view.primary_key):
+        if self.view_stitched is not True and asked_key not in (None, self.summary.primary_key):
             return None  # stitching off: the view is the primary identity's, not this one's
         return self.view_json
 
@@ -60,9 +84,13 @@ class EventRow:
 
 
 class ProfileService:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, pipeline: Pipeline, jobs: JobService) -> None:
         self.graph = graph
+        self.pipeline = pipeline
+        self.jobs = jobs
         self.policies = PolicyStore(graph)
+        jobs.register(ViewRebuild(pipeline))
+        jobs.register(ComputedBackfill(pipeline))
 
     # -- the merged view ----------------------------------------------------------------------
     async def read(self, *, key: str | None = None, profile_id: str | None = None,
@@ -89,7 +117,7 @@ class ProfileService:
                identity: str | None) -> list[MergedValue]:
         """Merge the fragments under a policy; `identity` is the one asked for (stitching off)."""
         policy = pick(read.policy_rows, policy_id)
-        return merge(read.fragments or [], policy, identity or read.view.primary_key)
+        return merge(read.fragments or [], policy, identity or read.summary.primary_key)
 
     # -- events -------------------------------------------------------------------------------
     async def events(self, profile_id: str, limit: int, after: tuple[int, str] | None,
@@ -104,8 +132,8 @@ class ProfileService:
     # -- computed attributes ------------------------------------------------------------------
     async def computed_many(self, profile_ids: list[str]
                             ) -> dict[str, list[tuple[c.Definition, Any]]]:
-        """Every computed attribute of several profiles, in one round trip."""
-        rows = await self.graph.read(c.READ_STATES_MANY, ids=profile_ids)
+        """Every ready computed attribute of several profiles, in one round trip."""
+        rows = await self.graph.read(q.READ_STATES_MANY, ids=profile_ids)
         now = now_ms()
         out: dict[str, list[tuple[c.Definition, Any]]] = {pid: [] for pid in profile_ids}
         for row in rows:
@@ -114,62 +142,73 @@ class ProfileService:
         return out
 
     async def definitions(self) -> list[c.Definition]:
-        return [c.Definition.from_row(r["d"]) for r in await self.graph.read(c.LIST_DEFS)]
+        return [c.Definition.from_row(r["d"]) for r in await self.graph.read(q.LIST_DEFINITIONS)]
 
-    async def define(self, definition: c.Definition) -> c.Definition:
-        """Store a definition and backfill it from the events already in its window."""
+    async def define(self, definition: c.Definition, wait: bool = False
+                     ) -> tuple[c.Definition, Job]:
+        """Store a definition (not ready) and start the job that backfills it from the events
+        already in its window; ingest keeps it current from now on. `wait`: run the job here
+        and return it finished (the demo loader, the CLI)."""
         if reason := c.problem(definition):
             raise InvalidInput(reason)
 
         async def work(tx: Tx) -> c.Definition:
-            if await tx.run("MATCH (d:ComputedAttribute {name: $n}) RETURN d.name",
-                            n=definition.name):
+            if await tx.run(q.GET_DEFINITION, name=definition.name):
                 raise InvalidInput(f"A computed attribute named {definition.name!r} exists.")
-            now = now_ms()
-            await tx.run(c.CREATE_DEF, d=definition.params(), now=now)
-            rows = await tx.run(c.EVENTS_FOR_BACKFILL, type=definition.event_type,
-                                cutoff=now - definition.lookback_ms)
-            facts = [c.EventFact(r["key"], definition.event_type, r["ts"],
-                                 json.loads(r["properties"] or "{}"), tuple(r["keys"]))
-                     for r in rows]
-            await _write_states(tx, [definition], facts, now)
-            return definition
+            rows = await tx.run(q.CREATE_DEFINITION, d=definition.params(), now=now_ms())
+            return c.Definition.from_row(rows[0]["d"])
 
-        return await self.graph.write_tx(work)
+        stored = await self.graph.write_tx(work)
+        job = await self.jobs.start(COMPUTED_BACKFILL, {"name": stored.name}, run=not wait)
+        return stored, (await self.jobs.run_now(job.id) if wait else job)
 
     async def undefine(self, name: str) -> bool:
-        rows = await self.graph.write(c.DELETE_DEF, name=name)
+        rows = await self.graph.write(q.DELETE_DEFINITION, name=name)
         return bool(rows and rows[0]["n"])
 
-    # -- ingest hook --------------------------------------------------------------------------
-    async def after_batch(self, tx: Tx, items: list[Item], report: ClusterReport) -> None:
-        """Inside the ingest transaction: flag test records, fold new events into state."""
-        test_keys = [it.key for it in items if it.kind == "record" and says_test(it.payload)]
-        if test_keys:
-            await tx.run(q.FLAG_TEST_RECORDS, keys=test_keys)
-        events = [c.EventFact(it.key, it.event_type or "", it.ts, json.loads(it.payload),
-                              tuple(it.identity_keys)) for it in items if it.kind == "event"]
-        if events:
-            definitions = [c.Definition.from_row(r["d"]) for r in await tx.run(c.LIST_DEFS)]
-            await _write_states(tx, definitions, events, now_ms())
+    # -- merge policies -------------------------------------------------------------------------
+    async def create_policy(self, policy: Policy) -> PolicyChange:
+        saved = await self.policies.create(policy)
+        return PolicyChange(saved.policy, await self._after_policy_change(saved.default_changed))
+
+    async def update_policy(self, policy: Policy) -> PolicyChange:
+        saved = await self.policies.update(policy)
+        return PolicyChange(saved.policy, await self._after_policy_change(saved.default_changed))
+
+    async def delete_policy(self, policy_id: str) -> PolicyChange | None:
+        """None when there is no such policy."""
+        deleted, default_changed = await self.policies.delete(policy_id)
+        if not deleted:
+            return None
+        return PolicyChange(None, await self._after_policy_change(default_changed))
+
+    async def _after_policy_change(self, default_changed: bool) -> Job | None:
+        """The views follow the default policy: a change of it starts a rebuild job."""
+        return await self.rebuild_views() if default_changed else None
+
+    async def rebuild_views(self) -> Job:
+        """Start the job recomputing every materialised view."""
+        return await self.jobs.start(VIEW_REBUILD)
+
+    async def rebuild_views_now(self, on_progress: Callable[[Job], None] | None = None) -> Job:
+        """A view rebuild job run in the foreground (the CLI); returns it finished."""
+        job = await self.jobs.start(VIEW_REBUILD, run=False)
+        return await self.jobs.run_now(job.id, on_progress)
+
+    # -- privacy deletion -----------------------------------------------------------------------
+    async def delete_profile(self, identity_key: str) -> deletion.Receipt:
+        change = await self.pipeline.write(lambda tx: deletion.delete_profile(tx, identity_key))
+        return deletion.receipt(change)
+
+    async def delete_source(self, source: str) -> deletion.Receipt:
+        change = await self.pipeline.write(lambda tx: deletion.delete_source(tx, source))
+        return deletion.receipt(change)
 
 
 def _read_of(row: dict[str, Any], with_fragments: bool) -> ProfileRead:
-    view = ProfileView(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
-                       row["updatedAt"])
+    summary = ProfileSummary(row["id"], row["primaryKey"], row["identities"], row["createdAt"],
+                             row["updatedAt"])
     fragments = [Fragment.from_row(f) for f in row["fragments"]] if with_fragments else None
-    return ProfileRead(view, row["isTest"], fragments, row["policies"], row.get("viewJson"),
+    return ProfileRead(summary, row["isTest"], fragments, row["policies"], row.get("viewJson"),
                        row.get("viewStitched"))
 
-
-def says_test(payload: str) -> bool:
-    """Does a record's attributes JSON mark its profile as test data (`testProfile: true`)?"""
-    # Cheap pre-check before parsing: most records never mention the flag.
-    return '"testProfile"' in payload and json.loads(payload).get("testProfile") is True
-
-
-async def _write_states(tx: Tx, definitions: list[c.Definition], events: list[c.EventFact],
-                        now: int) -> None:
-    rows = c.state_rows(definitions, events, now)
-    if rows:
-        await tx.run(c.WRITE_STATES, rows=rows)

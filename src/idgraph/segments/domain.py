@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from idgraph.clock import now_ms
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
-from idgraph.identity.service import now_ms
+from idgraph.jobs.service import Job, JobService
 from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.service import ProfileService
 from idgraph.segments.evaluation import Evaluator
 from idgraph.segments.evaluation_jobs import MANY, ONE, EvaluateMany, EvaluateOne
-from idgraph.segments.jobs import Job, JobService
 from idgraph.segments.scheduler import LEASE_NAME, Lease, Scheduler
 from idgraph.segments.service import SegmentService
 
@@ -28,12 +28,12 @@ class Segments:
     last_scheduled: Job | None = None  # the job of the scheduler's last round, if any
 
     @classmethod
-    def build(cls, settings: Settings, graph: Graph, profiles: ProfileService) -> Segments:
+    def build(cls, settings: Settings, graph: Graph, profiles: ProfileService,
+              jobs: JobService) -> Segments:
         service = SegmentService(graph, load_attribute_schema(settings.attributes_file),
                                  profiles)
         evaluator = Evaluator(service, settings.segment_exit_retention_days,
                               settings.segment_write_chunk)
-        jobs = JobService(graph, settings.segment_write_chunk)
         jobs.register(EvaluateOne(evaluator))
         jobs.register(EvaluateMany(evaluator))
         interval = settings.segment_schedule_seconds
@@ -62,7 +62,3 @@ class Segments:
         ids = await self.evaluator.time_dependent()
         self.last_scheduled = await self.evaluate_many(ids, now) if ids else None
         return self.last_scheduled
-
-    async def close(self) -> None:
-        await self.scheduler.stop()
-        await self.jobs.close()

@@ -11,9 +11,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import NotFound
-from idgraph.identity.service import now_ms
 from idgraph.segments.compiler import CompiledQuery, compile_rule
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (

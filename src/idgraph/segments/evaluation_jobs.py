@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from idgraph.db.graph import Tx
+from idgraph.jobs.service import Advance, Job
 from idgraph.segments.evaluation import Evaluator, Prepared
-from idgraph.segments.jobs import Advance, Job
 
 ONE, MANY = "segment-evaluation", "segments-evaluation"
 
@@ -43,7 +43,7 @@ class EvaluateOne:
 
         async def work(tx: Tx) -> None:
             written = await self.evaluator.write(prepared, index, tx)
-            await advance(tx, job.id, str(index + 1), written)
+            await advance(tx, str(index + 1), written)
 
         await self.evaluator.graph.write_tx(work)
         return str(index + 1), index + 1 >= len(prepared.batches)
@@ -78,7 +78,7 @@ class EvaluateMany:
         if index >= len(order):
             return cursor, True
         await self.evaluator.evaluate(order[index], job.params["asOf"], job.id, order[:index])
-        await self.evaluator.graph.write_tx(lambda tx: advance(tx, job.id, str(index + 1), 1))
+        await self.evaluator.graph.write_tx(lambda tx: advance(tx, str(index + 1), 1))
         return str(index + 1), index + 1 >= len(order)
 
     async def finish(self, job: Job) -> None:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from idgraph.identity.service import now_ms
+from idgraph.clock import now_ms
 from idgraph.segments.repository import SegmentRepository
 
 log = logging.getLogger("idgraph.segments.scheduler")

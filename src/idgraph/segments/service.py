@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import IdgraphError, InvalidInput, NotFound
-from idgraph.identity.service import now_ms
 from idgraph.profile.attributes import AttributeSchema
 from idgraph.profile.service import ProfileService
 from idgraph.segments.ast import SEGMENT_ID, Rule, rule_from_json

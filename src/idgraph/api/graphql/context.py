@@ -31,8 +31,3 @@ class Context:
         if self._loaders is None:
             self._loaders = Loaders(self.services)
         return self._loaders
-
-    def notify_changed(self, profile_ids: set[str]) -> None:
-        """Tell live subscribers which profiles a committed write changed."""
-        if profile_ids:
-            self.services.changes.publish(sorted(profile_ids))

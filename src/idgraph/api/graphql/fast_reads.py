@@ -52,13 +52,13 @@ from idgraph.services import Services
 
 # Serialised as strawberry does: DateTime by isoformat(), ID as a string, JSON as it is. Read
 # straight from the stored view rows (no Profile or Identity objects, no datetimes for fields
-# nobody asked for); Profile.from_view is the general path's equivalent.
+# nobody asked for); Profile.from_summary is the general path's equivalent.
 PROFILE_SCALARS = {
     "__typename": lambda read: "Profile",
-    "id": lambda read: str(read.view.id),
-    "size": lambda read: len(read.view.identities),
-    "createdAt": lambda read: _iso(read.view.created_at),
-    "updatedAt": lambda read: _iso(read.view.updated_at),
+    "id": lambda read: str(read.summary.id),
+    "size": lambda read: len(read.summary.identities),
+    "createdAt": lambda read: _iso(read.summary.created_at),
+    "updatedAt": lambda read: _iso(read.summary.updated_at),
     "isTestProfile": lambda read: bool(read.is_test),
 }
 # An identity row: {namespace, value, firstSeen, lastSeen} (milliseconds or None).
@@ -104,9 +104,9 @@ class ProfileReadPlan:
                 out[key] = attributes
             elif name == "identities":
                 out[key] = [_identity(i, sub)
-                            for i in ordered_identities(read.view.identities, registry)]
+                            for i in ordered_identities(read.summary.identities, registry)]
             elif name == "primaryIdentity":
-                namespace, value = read.view.primary_key.split(":", 1)
+                namespace, value = read.summary.primary_key.split(":", 1)
                 out[key] = _identity({"namespace": namespace, "value": value, "firstSeen": None,
                                       "lastSeen": None}, sub)
             else:

@@ -14,10 +14,9 @@ from idgraph.api.graphql.common import Identity, IdentityInput, from_millis, to_
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
+from idgraph.identity import service as identity_service
 from idgraph.identity.clustering import ClusterReport
 from idgraph.identity.normalise import IdentityRejected
-from idgraph.identity.service import IngestResult as IngestOutcome
-from idgraph.identity.service import explain
 
 
 @strawberry.input(description="What one source says about a set of identities, at a time.")
@@ -73,7 +72,7 @@ class RefusedLink:
 
 
 @strawberry.type(description="What an ingest did (or, for a dry run, would do) to the graph.")
-class IngestResult:
+class IngestSummary:
     dry_run: bool
     accepted: int
     duplicates: int = strawberry.field(description="Items already ingested; changed nothing.")
@@ -85,13 +84,13 @@ class IngestResult:
     refused_links: list[RefusedLink]
 
     @classmethod
-    def build(cls, outcome: IngestOutcome, n_records: int, dry_run: bool) -> IngestResult:
-        report = outcome.report
+    def of(cls, result: identity_service.IngestResult, n_records: int,
+           dry_run: bool) -> IngestSummary:
         return cls(
-            dry_run=dry_run, accepted=outcome.accepted, duplicates=outcome.duplicates,
-            rejected=len(outcome.rejected),
-            errors=[_error(r.index, r.code, r.message, n_records) for r in outcome.rejected],
-            **_changes(report),
+            dry_run=dry_run, accepted=result.accepted, duplicates=result.duplicates,
+            rejected=len(result.rejected),
+            errors=[_error(r.index, r.code, r.message, n_records) for r in result.rejected],
+            **_changes(result.report),
         )
 
 
@@ -146,14 +145,23 @@ class Explanation:
     links: list[LinkEvidence]
     message: str
 
+    @classmethod
+    def of(cls, found: identity_service.Explanation) -> Explanation:
+        return cls(same_profile=found.same_profile, message=found.message,
+                   links=[link_evidence(link) for link in found.links])
+
 
 @strawberry.type(description="What an unlink removed and how the clusters changed.")
-class UnlinkResult:
+class UnlinkSummary:
     unlinked: int
     profiles_created: list[strawberry.ID]
     merges: list[ProfileMerge]
     splits: list[ProfileSplit]
     refused_links: list[RefusedLink]
+
+    @classmethod
+    def of(cls, result: identity_service.UnlinkResult) -> UnlinkSummary:
+        return cls(unlinked=result.unlinked, **_changes(result.report))
 
 
 def _raw_identities(identities: list[IdentityInput]) -> list[dict]:
@@ -170,12 +178,12 @@ def event_dict(e: EventInput) -> dict:
             "identities": _raw_identities(e.identities), "properties": e.properties}
 
 
-def link_evidence(link: dict) -> LinkEvidence:
+def link_evidence(link: identity_service.LinkEvidence) -> LinkEvidence:
     return LinkEvidence(
-        a=Identity.from_key(link["a"]), b=Identity.from_key(link["b"]), source=link["source"],
-        status=link["status"], reason=link["reason"], first_seen=from_millis(link["firstSeen"]),
-        last_seen=from_millis(link["lastSeen"]), count=link["count"] or 0,
-        first_record_id=link["firstRecordId"], last_record_id=link["lastRecordId"])
+        a=Identity.from_key(link.a), b=Identity.from_key(link.b), source=link.source,
+        status=link.status, reason=link.reason, first_seen=from_millis(link.first_seen),
+        last_seen=from_millis(link.last_seen), count=link.count,
+        first_record_id=link.first_record_id, last_record_id=link.last_record_id)
 
 
 # Python names differ from the GraphQL name `source`: strawberry's permission check takes a
@@ -188,13 +196,11 @@ Events = Annotated[list[EventInput] | None, strawberry.argument(description="Eve
 
 
 async def _ingest(info: Info[Context, None], records: list[RecordInput] | None,
-                  events: list[EventInput] | None, dry_run: bool) -> IngestResult:
+                  events: list[EventInput] | None, dry_run: bool) -> IngestSummary:
     recs = [record_dict(r) for r in records or []]
     evs = [event_dict(e) for e in events or []]
-    outcome = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run)
-    if not dry_run:
-        info.context.notify_changed(outcome.report.touched_profiles)
-    return IngestResult.build(outcome, len(recs), dry_run)
+    result = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run)
+    return IngestSummary.of(result, len(recs), dry_run)
 
 
 @strawberry.type
@@ -218,16 +224,16 @@ class IdentityQuery:
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER, Role.ANALYST)],
                       description="Why two identities are, or are not, one profile.")
-    async def explain(self, info: Info[Context, None],
-                      a: IdentityInput, b: IdentityInput) -> Explanation:
-        result = await explain(info.context.services.identity, to_key(info, a), to_key(info, b))
-        return Explanation(same_profile=result["same_profile"], message=result["message"],
-                           links=[link_evidence(lk) for lk in result["links"]])
+    async def explain(self, info: Info[Context, None], identity: IdentityInput,
+                      other_identity: IdentityInput) -> Explanation:
+        return Explanation.of(await identity_service.explain(
+            info.context.services.identity, to_key(info, identity),
+            to_key(info, other_identity)))
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="Dry run: what an ingest would do, writing nothing.")
     async def simulate_ingest(self, info: Info[Context, None], records: Records = None,
-                              events: Events = None) -> IngestResult:
+                              events: Events = None) -> IngestSummary:
         return await _ingest(info, records, events, dry_run=True)
 
 
@@ -236,28 +242,22 @@ class IdentityMutation:
     @strawberry.mutation(permission_classes=[allow(Role.PARTNER)],
                          description="Ingest records and events; bad items are reported.")
     async def ingest(self, info: Info[Context, None], records: Records = None,
-                     events: Events = None) -> IngestResult:
+                     events: Events = None) -> IngestSummary:
         return await _ingest(info, records, events, dry_run=False)
 
     @strawberry.mutation(permission_classes=[allow()],
                          description="Remove the link between two identities (all sources, or "
                                      "one) and re-split the cluster.")
-    async def unlink(self, info: Info[Context, None], a: IdentityInput, b: IdentityInput,
-                     only_source: SourceArg = None,
-                     reason: str = "manual unlink") -> UnlinkResult:
-        pair = (to_key(info, a), to_key(info, b))
-        done = await info.context.services.identity.unlink(pair=pair, source=only_source,
-                                                           reason=reason)
-        return _unlink_result(info, done)
+    async def unlink(self, info: Info[Context, None], identity: IdentityInput,
+                     other_identity: IdentityInput, only_source: SourceArg = None,
+                     reason: str = "manual unlink") -> UnlinkSummary:
+        pair = (to_key(info, identity), to_key(info, other_identity))
+        return UnlinkSummary.of(await info.context.services.identity.unlink(
+            pair=pair, source=only_source, reason=reason))
 
     @strawberry.mutation(permission_classes=[allow()],
                          description="Remove every link one source contributed; re-split.")
     async def unlink_source(self, info: Info[Context, None], source_name: RequiredSourceArg,
-                            reason: str = "source unlinked") -> UnlinkResult:
-        done = await info.context.services.identity.unlink(source=source_name, reason=reason)
-        return _unlink_result(info, done)
-
-
-def _unlink_result(info: Info[Context, None], done: dict) -> UnlinkResult:
-    info.context.notify_changed(done["report"].changed_profiles)
-    return UnlinkResult(unlinked=done["unlinked"], **_changes(done["report"]))
+                            reason: str = "source unlinked") -> UnlinkSummary:
+        return UnlinkSummary.of(await info.context.services.identity.unlink(
+            source=source_name, reason=reason))

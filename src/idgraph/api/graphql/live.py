@@ -1,16 +1,18 @@
 """Live updates over graphql-transport-ws: `profileChanged(identity)`.
 
-Writers publish the ids of profiles a committed change touched (`changes.ChangeFeed`); each
-subscription re-reads its profile when its id is among them, following merges (the identity
-then resolves to the survivor) and ending with a DELETED event when the profile is gone. The
-feed is per process: run one API process per feed, or put a broker behind ChangeFeed to scale
-out. Audience-membership events can ride the same feed with their own topic later.
+The pipeline publishes, after each commit, what the change did to each profile it touched
+(`pipeline/feed.py`): created, merged into another, absorbing others, split, updated, deleted.
+Each subscription re-reads its profile when the profile it watches is among them, following
+merges and splits (the identity then resolves to its new profile), and ends its stream of a
+profile with a DELETED event when the profile is gone. The feed is per process: run one API
+process per feed, or put a broker behind ChangeFeed to scale out. Audience-membership events
+can ride the same feed with their own topic later.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -20,20 +22,30 @@ from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
+from idgraph.pipeline import changeset
+from idgraph.pipeline.changeset import ProfileEvent
+from idgraph.pipeline.feed import Change
+from idgraph.services import Services
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
 
-@strawberry.enum
-class ChangeKind(Enum):
-    UPDATED = "updated"
-    DELETED = "deleted"
+# The domain's kinds, exposed as they are (one meaning, one name).
+strawberry.enum(changeset.ChangeKind, name="ChangeKind", description=(
+    "What a committed change did to the watched profile: UPDATED (its data or members), "
+    "ABSORBED (others were merged into it), CREATED, SPLIT (split off from others, or lost "
+    "members to new ones), MERGED (merged into another), DELETED."))
 
 
 @strawberry.type(description="A profile's new state after a change (null when deleted).")
 class ProfileChange:
-    kind: ChangeKind
-    profile_id: strawberry.ID
+    kind: changeset.ChangeKind
+    profile_id: strawberry.ID = strawberry.field(description=(
+        "The profile now holding the identity (the deleted one for DELETED)."))
+    related_profile_ids: list[strawberry.ID] = strawberry.field(description=(
+        "The other profiles of the change, seen from profileId: MERGED and ABSORBED, the ids "
+        "merged into it (the watched one among them for MERGED); SPLIT, the other side of the "
+        "split; otherwise empty."))
     profile: Profile | None
 
 
@@ -64,21 +76,30 @@ class Subscription:
             counter["open"] -= 1
 
 
-async def _follow(services, key: str, changes) -> AsyncGenerator[ProfileChange, None]:
+async def _follow(services: Services, key: str, changes: Any
+                  ) -> AsyncGenerator[ProfileChange, None]:
+    """Events of the profile holding `key`: the kind is the one of the profile it was in before
+    the change (for an identity that had none, of the profile it is in now); the related ids
+    are the ones of the profile it is in now."""
     # The same read as the `profile` query, with the materialised view for `attributes`.
     read = await services.profiles.read(key=key, with_view=True)
-    watched = read.view.id if read else None
+    watched = read.summary.id if read else None
     while True:
-        changed_ids = await changes.get()
-        if watched is not None and watched not in changed_ids:
+        change: Change = await changes.get()
+        event = change.get(watched) if watched is not None else None
+        if watched is not None and event is None:
             continue
         read = await services.profiles.read(key=key, with_view=True)
-        if read is None and watched is not None:
-            yield ProfileChange(kind=ChangeKind.DELETED, profile_id=strawberry.ID(watched),
-                                profile=None)
+        if read is None:
+            if watched is not None:
+                yield ProfileChange(kind=changeset.ChangeKind.DELETED,
+                                    profile_id=strawberry.ID(watched), related_profile_ids=[],
+                                    profile=None)
             watched = None
-        elif read is not None:
-            watched = read.view.id
-            yield ProfileChange(kind=ChangeKind.UPDATED, profile_id=strawberry.ID(watched),
-                                profile=Profile.from_view(read.view, services.identity.registry,
-                                                          read, key))
+            continue
+        watched = read.summary.id
+        now = change.get(watched) or ProfileEvent(watched, changeset.ChangeKind.UPDATED)
+        yield ProfileChange(kind=(event or now).kind, profile_id=strawberry.ID(watched),
+                            related_profile_ids=[strawberry.ID(r) for r in now.related],
+                            profile=Profile.from_summary(read.summary,
+                                                         services.identity.registry, read, key))

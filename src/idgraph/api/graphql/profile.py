@@ -21,9 +21,8 @@ from idgraph.api.graphql.permissions import Role, allow
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
 from idgraph.identity.normalise import IdentityRejected
-from idgraph.identity.service import ProfileView
 from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, merged_attributes
-from idgraph.profile.service import EventRow, ProfileRead, ReadShape
+from idgraph.profile.service import EventRow, ProfileRead, ProfileSummary, ReadShape
 
 if TYPE_CHECKING:  # the segments' schema module imports this one
     from idgraph.api.graphql.segments import ProfileSegment
@@ -177,15 +176,16 @@ class Profile:
         return service.merged(read, wanted, self.asked_key)
 
     @classmethod
-    def from_view(cls, view: ProfileView, registry, read: ProfileRead | None = None,
-                  asked_key: str | None = None) -> Profile:
+    def from_summary(cls, summary: ProfileSummary, registry, read: ProfileRead | None = None,
+                     asked_key: str | None = None) -> Profile:
         identities = [Identity(namespace=i["namespace"], value=i["value"],
                                first_seen=from_millis(i["firstSeen"]),
                                last_seen=from_millis(i["lastSeen"]))
-                      for i in ordered_identities(view.identities, registry)]
-        return cls(id=strawberry.ID(view.id), identities=identities,
-                   primary_identity=Identity.from_key(view.primary_key), size=len(identities),
-                   created_at=from_millis(view.created_at), updated_at=from_millis(view.updated_at),
+                      for i in ordered_identities(summary.identities, registry)]
+        return cls(id=strawberry.ID(summary.id), identities=identities,
+                   primary_identity=Identity.from_key(summary.primary_key), size=len(identities),
+                   created_at=from_millis(summary.created_at),
+                   updated_at=from_millis(summary.updated_at),
                    is_test_profile=bool(read and read.is_test), loaded=read, asked_key=asked_key)
 
 
@@ -258,7 +258,7 @@ class ProfileQuery:
         shape = lookahead(info)
         read = await services.profiles.read(key=key, with_fragments=shape.fragments,
                                             policy_ids=shape.policies, with_view=shape.view)
-        return Profile.from_view(read.view, services.identity.registry, read,
+        return Profile.from_summary(read.summary, services.identity.registry, read,
                                  key) if read else None
 
     @strawberry.field(permission_classes=READERS,
@@ -271,4 +271,4 @@ async def load_profile(info: Info[Context, None], profile_id: str) -> Profile | 
     """A profile by id through the request's DataLoader (batched with its siblings)."""
     read = await info.context.loaders.profiles(lookahead(info)).load(profile_id)
     registry = info.context.services.identity.registry
-    return Profile.from_view(read.view, registry, read) if read else None
+    return Profile.from_summary(read.summary, registry, read) if read else None

@@ -11,10 +11,12 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.common import IdentityInput, to_key
 from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.jobs import Job, job_or_none
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.profile import computed, deletion
 from idgraph.profile.merge import PRECEDENCE, TIMESTAMP, Policy
 from idgraph.profile.metrics import figures
+from idgraph.profile.service import PolicyChange
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 ADMIN = [allow()]
@@ -51,6 +53,25 @@ class MergePolicy:
                    sources=list(p.sources), stitching=p.stitching, is_default=p.is_default)
 
 
+@strawberry.type(description="A saved merge policy, and the job rebuilding the materialised "
+                             "views when the default policy (or its rules) changed.")
+class MergePolicyChange:
+    policy: MergePolicy
+    job: Job | None = strawberry.field(description="Null when the views stay as they are.")
+
+    @classmethod
+    def of(cls, change: PolicyChange) -> MergePolicyChange:
+        assert change.policy is not None
+        return cls(policy=MergePolicy.of(change.policy), job=job_or_none(change.job))
+
+
+@strawberry.type(description="Whether a merge policy was deleted, and the view rebuild job "
+                             "when it was the default.")
+class MergePolicyDeletion:
+    deleted: bool
+    job: Job | None
+
+
 @strawberry.input
 class MergePolicyInput:
     name: str
@@ -72,11 +93,20 @@ class ComputedAttribute:
     event_type: str
     property: str | None
     lookback_days: float
+    ready: bool = strawberry.field(description="False while its backfill job runs; profiles "
+                                               "show it once it is ready.")
 
     @classmethod
     def of(cls, d: computed.Definition) -> ComputedAttribute:
         return cls(name=d.name, function=ComputedFunction(d.function), event_type=d.event_type,
-                   property=d.property, lookback_days=d.lookback_ms / computed.DAY_MS)
+                   property=d.property, lookback_days=d.lookback_ms / computed.DAY_MS,
+                   ready=d.ready)
+
+
+@strawberry.type(description="A new computed attribute and the job backfilling it.")
+class ComputedAttributeCreation:
+    computed_attribute: ComputedAttribute
+    job: Job
 
 
 @strawberry.input
@@ -185,28 +215,35 @@ class ProfileAdminQuery:
 class ProfileAdminMutation:
     @strawberry.mutation(permission_classes=ADMIN)
     async def create_merge_policy(self, info: Info[Context, None],
-                                  input: MergePolicyInput) -> MergePolicy:
-        store = info.context.services.profiles.policies
-        return MergePolicy.of(await store.create(input.policy()))
+                                  input: MergePolicyInput) -> MergePolicyChange:
+        profiles = info.context.services.profiles
+        return MergePolicyChange.of(await profiles.create_policy(input.policy()))
 
     @strawberry.mutation(permission_classes=ADMIN)
     async def update_merge_policy(self, info: Info[Context, None], id: strawberry.ID,
-                                  input: MergePolicyInput) -> MergePolicy:
-        store = info.context.services.profiles.policies
-        return MergePolicy.of(await store.update(input.policy(str(id))))
+                                  input: MergePolicyInput) -> MergePolicyChange:
+        profiles = info.context.services.profiles
+        return MergePolicyChange.of(await profiles.update_policy(input.policy(str(id))))
 
-    @strawberry.mutation(permission_classes=ADMIN, description="False when no such policy.")
-    async def delete_merge_policy(self, info: Info[Context, None], id: strawberry.ID) -> bool:
-        return await info.context.services.profiles.policies.delete(str(id))
+    @strawberry.mutation(permission_classes=ADMIN, description="deleted: false when no such "
+                                                               "policy.")
+    async def delete_merge_policy(self, info: Info[Context, None],
+                                  id: strawberry.ID) -> MergePolicyDeletion:
+        change = await info.context.services.profiles.delete_policy(str(id))
+        return MergePolicyDeletion(deleted=change is not None,
+                                   job=job_or_none(change.job if change else None))
 
     @strawberry.mutation(permission_classes=ADMIN,
-                         description="Define one; it is filled from the events in its window.")
+                         description="Define one; a job fills it from the events in its window.")
     async def create_computed_attribute(self, info: Info[Context, None],
-                                        input: ComputedAttributeInput) -> ComputedAttribute:
+                                        input: ComputedAttributeInput
+                                        ) -> ComputedAttributeCreation:
         definition = computed.Definition(input.name.strip(), input.function.value,
                                          input.event_type, input.property,
                                          int(input.lookback_days * computed.DAY_MS))
-        return ComputedAttribute.of(await info.context.services.profiles.define(definition))
+        stored, job = await info.context.services.profiles.define(definition)
+        return ComputedAttributeCreation(computed_attribute=ComputedAttribute.of(stored),
+                                         job=Job.of(job))
 
     @strawberry.mutation(permission_classes=ADMIN, description="False when no such name.")
     async def delete_computed_attribute(self, info: Info[Context, None], name: str) -> bool:
@@ -217,17 +254,10 @@ class ProfileAdminMutation:
     async def delete_profile(self, info: Info[Context, None],
                              identity: IdentityInput) -> DeletionReceipt:
         key = to_key(info, identity).key
-        receipt = await info.context.services.graph.write_tx(
-            lambda tx: deletion.delete_profile(tx, key))
-        info.context.notify_changed(set(receipt.profile_ids))
-        return DeletionReceipt.of(receipt)
+        return DeletionReceipt.of(await info.context.services.profiles.delete_profile(key))
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Delete everything one source contributed; re-cluster.")
     async def delete_source(self, info: Info[Context, None],
                             source_name: SourceName) -> DeletionReceipt:
-        services = info.context.services
-        receipt = await services.graph.write_tx(
-            lambda tx: deletion.delete_source(tx, source_name, services.identity))
-        info.context.notify_changed(set(receipt.profile_ids) | receipt.report.changed_profiles)
-        return DeletionReceipt.of(receipt)
+        return DeletionReceipt.of(await info.context.services.profiles.delete_source(source_name))

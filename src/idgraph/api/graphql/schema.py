@@ -10,12 +10,12 @@ from strawberry.types import Info
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
+from idgraph.api.graphql.jobs import JobMutation, JobQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
 from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import ProfileQuery
 from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
-from idgraph.api.graphql.segment_jobs import JobQuery
 from idgraph.api.graphql.segments import SegmentMutation, SegmentQuery
 from idgraph.config import Settings
 
@@ -28,8 +28,8 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery, SegmentQuery,
-            JobQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
+            SegmentQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -43,7 +43,8 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, ApiKeyQuery, Segment
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ProfileAdminMutation, ApiKeyMutation, SegmentMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
+               SegmentMutation):
     pass
 
 

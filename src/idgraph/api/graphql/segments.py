@@ -20,12 +20,12 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.common import Identity, from_millis
 from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.jobs import Job
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
-from idgraph.api.graphql.segment_jobs import Job
+from idgraph.clock import now_ms
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
-from idgraph.identity.service import now_ms
 from idgraph.segments import preview as previews
 from idgraph.segments.errors import (
     SegmentCycleError,

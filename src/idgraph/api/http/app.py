@@ -47,9 +47,11 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _apply_schema_if_reachable(graph)
         await _announce_access_mode(api_keys)
+        await _recover_jobs(services)
         services.segments.scheduler.start()
         yield
-        await services.segments.close()
+        await services.segments.scheduler.stop()
+        await services.jobs.close()  # jobs still running stay resumable
         await graph.close()  # after uvicorn has finished in-flight requests
 
     # Failed authentications per client address: counted by the middleware (headers) and by
@@ -124,6 +126,17 @@ async def _apply_schema_if_reachable(graph: Graph) -> None:
     except DatabaseError as exc:
         # Start anyway: /readyz reports the cause and applies the schema once Neo4j is back.
         log.warning("Neo4j not ready at start-up (%s); /readyz will retry", exc)
+
+
+async def _recover_jobs(services: Services) -> None:
+    """Jobs a stopped process left behind become failed, so they can be resumed."""
+    try:
+        interrupted = await services.jobs.mark_interrupted()
+    except DatabaseError:
+        return
+    if interrupted:
+        log.warning("jobs interrupted by the last stop (resume them): %s",
+                    ", ".join(interrupted))
 
 
 async def healthz(request: Request) -> JSONResponse:

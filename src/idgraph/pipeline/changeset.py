@@ -1,0 +1,117 @@
+"""What one write changed, typed: the input of every pipeline stage and of the change feed.
+
+A writer (ingest, unlink, a deletion, a view rebuild, a computed backfill) fills in what it did
+itself; the re-cluster stage adds its report; `events()` says, per profile, what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from idgraph.clock import now_ms
+from idgraph.identity.clustering import ClusterReport
+from idgraph.identity.items import Item
+from idgraph.profile.computed import Definition, EventFact
+
+
+class ChangeKind(Enum):
+    """What happened to one profile in one change (the strongest, when several did)."""
+
+    UPDATED = "updated"  # its data or members changed, its id stayed
+    ABSORBED = "absorbed"  # other profiles were merged into it
+    CREATED = "created"  # a new profile of new identities
+    SPLIT = "split"  # split off from other profiles, or lost members to new ones
+    MERGED = "merged"  # merged into another (its id is now an alias of that one)
+    DELETED = "deleted"  # gone (privacy deletion, or left without members)
+
+
+# When one profile took part in a change in several ways, the event names the strongest.
+_STRENGTH = {kind: rank for rank, kind in enumerate(ChangeKind)}
+
+
+@dataclass(frozen=True)
+class ProfileEvent:
+    """One profile's part in a committed change. `related`: merged into (MERGED), merged-away
+    ids (ABSORBED), the other side of the split (SPLIT); empty otherwise."""
+
+    profile_id: str
+    kind: ChangeKind
+    related: tuple[str, ...] = ()
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """Past events to fold into one new computed attribute's states."""
+
+    definition: Definition
+    events: list[EventFact]
+
+
+@dataclass
+class ChangeSet:
+    """One write's changes, built by the writer and completed by the stages."""
+
+    cause: str
+    # Records and events this write stored (profile facts; views of the records' profiles).
+    items: list[Item] = field(default_factory=list)
+    # Identities whose evidence changed: the re-cluster stage starts from them.
+    seeds: set[str] = field(default_factory=set)
+    # Expansion rows this transaction already read (and locked), by identity key; identities
+    # it created. Ingest hands them to re-clustering so they are not read twice.
+    visited: dict[str, list] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)
+    # Profiles whose data changed (live updates), whose view must be recomputed, and removed.
+    touched: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    backfill: Backfill | None = None
+    # What the writer itself removed or changed, for its receipt: counts (unlinked, records,
+    # ...) and the profile ids it names (a deleted profile and the ids merged into it).
+    counts: dict[str, int] = field(default_factory=dict)
+    receipt_ids: list[str] = field(default_factory=list)
+    report: ClusterReport = field(default_factory=ClusterReport)  # by the re-cluster stage
+    now: int = field(default_factory=now_ms)
+
+    @property
+    def records(self) -> list[Item]:
+        return [item for item in self.items if item.kind == "record"]
+
+    @property
+    def events_stored(self) -> list[Item]:
+        return [item for item in self.items if item.kind == "event"]
+
+    def changed_profiles(self) -> set[str]:
+        """Every profile this change touched in any way."""
+        return (self.touched | self.updated | self.deleted | self.report.changed_profiles
+                | set(self.report.created) | {new for new, _ in self.report.split})
+
+    def events(self) -> list[ProfileEvent]:
+        """One event per profile this change touched, in profile id order."""
+        found: dict[str, tuple[ChangeKind, set[str]]] = {}
+
+        def put(profile_id: str, kind: ChangeKind, related: tuple[str, ...] | list[str] = ()
+                ) -> None:
+            held = found.get(profile_id)
+            if held is None or _STRENGTH[kind] > _STRENGTH[held[0]]:
+                found[profile_id] = (kind, set(related))
+            elif held[0] == kind:
+                held[1].update(related)
+
+        report = self.report
+        for profile_id in self.changed_profiles():
+            put(profile_id, ChangeKind.UPDATED)
+        for old, into in report.merged:
+            put(into, ChangeKind.ABSORBED, [old])
+            put(old, ChangeKind.MERGED, [into])
+        for profile_id in report.created:
+            put(profile_id, ChangeKind.CREATED)
+        for new, sources in report.split:
+            put(new, ChangeKind.SPLIT, sources)
+            for source in sources:
+                put(source, ChangeKind.SPLIT, [new])
+        for profile_id in self.deleted:
+            put(profile_id, ChangeKind.DELETED)
+        return [ProfileEvent(pid, kind, tuple(sorted(related)), self.cause)
+                for pid, (kind, related) in sorted(found.items())]
