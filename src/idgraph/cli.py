@@ -1,5 +1,5 @@
 """The `idgraph` command: serve the API, manage the local Neo4j, ingest files, run and follow
-jobs."""
+jobs, demo data."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _check_attribute_schema(settings: Settings) -> None:
+    """Fail before anything starts when the attribute schema file cannot be used."""
+    from idgraph.profile.attributes import AttributeSchemaError, load_attribute_schema
+
+    try:
+        load_attribute_schema(settings.attributes_file)
+    except AttributeSchemaError as exc:
+        raise fail(f"{exc}. Fix the file, or unset IDGRAPH_ATTRIBUTES_FILE to use the shipped "
+                   "one.") from exc
 
 
 @neo4j_app.command("start")
@@ -81,6 +92,7 @@ def serve(
     from idgraph.db.connect import graph_for
 
     settings = Settings()
+    _check_attribute_schema(settings)
     host = host or settings.host
     port = port or settings.port
     try:
@@ -132,6 +144,7 @@ def ingest(
     from idgraph.ingest.runner import ingest_file
 
     settings = Settings()
+    _check_attribute_schema(settings)
     try:
         summary = asyncio.run(_ingest(settings, file, batch_size or settings.ingest_batch_size,
                                       rejects, progress, ingest_file))
@@ -154,6 +167,46 @@ async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path
                                   graph)
         return await ingest_file(services.identity, file, batch_size, rejects, progress,
                                  max_held_lines=settings.ingest_hold_lines)
+
+
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("generate")
+def demo_generate(
+    profiles: int = typer.Option(1000, min=1, help="People to generate."),
+    seed: int = typer.Option(0, help="Same seed, byte-identical files."),
+    out: Path = typer.Option(Path("demo-data"), file_okay=False,
+                             help="Directory to write (created if missing)."),
+    now: str = typer.Option("2026-01-01T00:00:00Z",
+                            help="Reference time: events fall in the year before it."),
+    combined: bool = typer.Option(False, help="One all.jsonl instead of one file per source."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Write realistic multi-source ingest files (CRM, web, app, point of sale, e-mail) with
+    traps (junk values, e-mail case variants, shared devices, conflicting attributes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from idgraph.demo.dataset import MANIFEST_FILE, parse_now, write_dataset
+
+    try:
+        reference = parse_now(now)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    bar = Progress("generating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   disable=not progress, transient=False)
+    try:
+        with bar:
+            task = bar.add_task("people", total=profiles)
+            manifest = write_dataset(out, profiles, seed, reference, combined,
+                                     on_progress=lambda n: bar.advance(task, n))
+    except OSError as exc:
+        raise fail(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    typer.echo(f"wrote {manifest['records']} records and {manifest['events']} events of "
+               f"{profiles} people to {out}/ ({', '.join(manifest['files'])}; counts in "
+               f"{MANIFEST_FILE})")
+    typer.echo(f"ingest: for f in {out}/*.jsonl; do idgraph ingest \"$f\"; done")
 
 
 profiles_app = typer.Typer(help="Profile maintenance.", no_args_is_help=True)

@@ -14,6 +14,7 @@ from idgraph.identity.service import IdentityService
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.facts import Facts
 from idgraph.profile.materialise import Views
 from idgraph.profile.service import ProfileService
@@ -48,8 +49,10 @@ class Services:
             max_event_bytes=settings.max_event_bytes,
             default_region=settings.default_phone_region,
         )
+        attributes = load_attribute_schema(settings.attributes_file)
         identity = IdentityService(graph, registry, limits, pipeline, settings.max_cluster_size,
-                                   settings.ingest_batch_size, settings.ingest_concurrency)
+                                   settings.ingest_batch_size, settings.ingest_concurrency,
+                                   attributes.typed)
         jobs = JobService(graph, settings.job_chunk_size)
         profiles = ProfileService(graph, pipeline, jobs)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,

@@ -1,4 +1,5 @@
-"""A small demo dataset, loaded by `idgraph serve --demo` (idempotent: re-runs add nothing)."""
+"""A small demo dataset, loaded by `idgraph serve --demo` (idempotent: re-runs add nothing):
+the hand-written people of demo.jsonl and a few generated ones."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ from importlib import resources
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
+from idgraph.demo.generator import generate
 from idgraph.profile.computed import DAY_MS, Definition
 from idgraph.services import Services
+
+# Generated people added to the hand-written ones (demo/generator.py): a few hundred items,
+# loaded in a second or two, with every trap of the generator among them.
+GENERATED_PEOPLE = 25
+GENERATED_SEED = 2027  # a seed whose 25 people set every trap
 
 
 def demo_items() -> tuple[list[dict], list[dict]]:
     text = resources.files("idgraph.demo").joinpath("demo.jsonl").read_text()
     items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    items += [g.item for g in generate(GENERATED_PEOPLE, GENERATED_SEED)]
     return [i for i in items if "recordId" in i], [i for i in items if "eventId" in i]
 
 

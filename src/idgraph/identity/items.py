@@ -15,6 +15,9 @@ from idgraph.profile.attributes import stored_leaves
 
 # (namespace, raw value) -> the normalised key, or IdentityRejected
 Normalise = Callable[[Any, Any], IdentityKey]
+# A record's attributes -> the same with declared paths typed, or ValueError naming the path
+# (profile/attributes.py `AttributeSchema.typed`; passed in, identity/ knows no profiles).
+TypeAttributes = Callable[[dict[str, Any]], dict[str, Any]]
 # Between the source and the record or event id in an item's key.
 KEY_SEPARATOR = "|"
 # An event's storable property values are also node properties named by this prefix and their
@@ -87,10 +90,12 @@ def to_millis(value: Any) -> int:
 
 
 def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
-                  limits: Limits, normalise: Normalise | None = None) -> Item:
+                  limits: Limits, normalise: Normalise | None = None,
+                  type_attributes: TypeAttributes | None = None) -> Item:
     """Return the normalised item, or raise IdentityRejected with a stable code. `normalise`:
     how identities are normalised (a memoising `Normaliser`; by default `normalise_identity`
-    under `registry` and the limits' region)."""
+    under `registry` and the limits' region). `type_attributes`: how a record's attributes
+    are typed (none: stored as given)."""
     id_field, payload_field = ("recordId", "attributes") if kind == "record" else (
         "eventId", "properties")
     source = _required_text(raw, "source")
@@ -109,7 +114,10 @@ def validate_item(raw: dict[str, Any], kind: str, registry: NamespaceRegistry,
     normalise = normalise or (lambda namespace, value: normalise_identity(
         registry, namespace, value, limits.default_region))
     identities = _identities(raw.get("identities"), normalise, limits)
-    payload = _payload(raw.get(payload_field), payload_field, kind, limits)
+    value = raw.get(payload_field)
+    if kind == "record" and type_attributes is not None and isinstance(value, dict):
+        value = _typed_attributes(value, type_attributes)
+    payload = _payload(value, payload_field, kind, limits)
     return Item(kind, source, item_id, ts, identities, payload, event_type)
 
 
@@ -137,6 +145,14 @@ def _identities(raw: Any, normalise: Normalise, limits: Limits) -> tuple[Identit
         except IdentityRejected as exc:
             raise IdentityRejected(exc.code, f"identities[{position}]: {exc}") from None
     return tuple(sorted(keys))
+
+
+def _typed_attributes(attributes: dict[str, Any], type_attributes: TypeAttributes,
+                      ) -> dict[str, Any]:
+    try:
+        return type_attributes(attributes)
+    except ValueError as exc:
+        raise IdentityRejected("INVALID_ATTRIBUTE", f"attributes.{exc}") from None
 
 
 def _payload(value: Any, name: str, kind: str, limits: Limits) -> str:

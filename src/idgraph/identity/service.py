@@ -14,7 +14,14 @@ from idgraph.identity import repository as q
 from idgraph.identity.batching import Unit, plan_units
 from idgraph.identity.clustering import ClusterReport
 from idgraph.identity.evidence import Evidence, aggregate
-from idgraph.identity.items import Item, Limits, Rejection, event_property_columns, validate_item
+from idgraph.identity.items import (
+    Item,
+    Limits,
+    Rejection,
+    TypeAttributes,
+    event_property_columns,
+    validate_item,
+)
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 from idgraph.pipeline.changeset import ChangeSet
@@ -88,7 +95,7 @@ VALIDATE_CHUNK = 500
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  pipeline: Pipeline, max_cluster_size: int = 50, batch_size: int = 1000,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, type_attributes: TypeAttributes | None = None) -> None:
         # Every write goes through the pipeline: re-clustering, profile facts and views run
         # in the writer's transaction, the change feed hears of it after the commit.
         self.pipeline = pipeline
@@ -101,6 +108,8 @@ class IdentityService:
         # Batch transactions in flight at once (IDGRAPH_INGEST_CONCURRENCY): Neo4j works on
         # one batch while Python prepares or finishes another.
         self.concurrency = max(1, concurrency)
+        # Declared attribute types (profile/attributes.py): every way in types records alike.
+        self.type_attributes = type_attributes
 
     # -- ingest -----------------------------------------------------------------------------
     async def validate(self, records: Sequence[dict], events: Sequence[dict],
@@ -123,7 +132,7 @@ class IdentityService:
             raw, kind = raw_items[index]
             try:
                 good.append((index, validate_item(raw, kind, self.registry, self.limits,
-                                                  self.normaliser)))
+                                                  self.normaliser, self.type_attributes)))
             except IdentityRejected as exc:
                 bad.append(Rejection(index, exc.code, str(exc)))
 

@@ -2,7 +2,10 @@
 
 CSV columns: `source`, `recordId` or `eventId`, `timestamp`, `type` (events), `id.<namespace>`
 (one identity; several values separated by `|`), `attr.<name>` (records) and `prop.<name>`
-(events). Dotted names nest: `attr.address.city`. Empty cells are skipped.
+(events). Dotted names nest: `attr.address.city`. Empty cells are skipped. Every cell is read
+as text; the cells of declared attribute paths are typed when the record is validated
+(profile/attributes.py, the same rule for every way in), so a bad cell rejects its line with
+the reason.
 """
 
 from __future__ import annotations
