@@ -100,10 +100,11 @@ MEMBERS_PAGE = """
 MATCH (p:Profile)-[m:IN_SEGMENT]->()
 WHERE m.segment = $segment AND m.profile > $after AND m.version = $version
   AND m.status IN $statuses
+// Ordered as the index is (segment first, equal here): the planner then reads it in order
+// and stops at the page's end (ordered by profile alone, it sorted every membership).
+WITH p, m ORDER BY m.segment, m.profile LIMIT $limit
 RETURN m.profile AS id, p.primaryKey AS primaryKey, m.status AS status, m.since AS since,
        m.changedAt AS changedAt
-ORDER BY m.profile
-LIMIT $limit
 """
 # Profile.segments of many profiles in one round trip (a DataLoader's batch).
 PROFILE_SEGMENTS = """
