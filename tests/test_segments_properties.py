@@ -14,7 +14,7 @@ from tests.segment_population import NOW, run
 from tests.segment_strategies import populations, rules, segment_rules
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(rule=rules)
 def test_text_and_json_round_trips(rule: Rule) -> None:
     text = to_text(rule)

@@ -35,7 +35,7 @@ from pydantic import (
 from idgraph.segments.errors import SegmentError
 
 # Re-exported: `ast` is the one namespace of the AST.
-from idgraph.segments.literals import (  # noqa: F401
+from idgraph.segments.literals import (
     EQUALITY,
     MAX_DEPTH,
     MAX_IN_VALUES,
@@ -65,24 +65,6 @@ from idgraph.segments.literals import (  # noqa: F401
     Within,
     check_path,
     check_text,
-)
-from idgraph.segments.literals import (
-    INT64 as INT64,
-)
-from idgraph.segments.literals import (  # re-exported: `ast` is the one namespace
-    MAX_TEXT as MAX_TEXT,
-)
-from idgraph.segments.literals import (
-    MAX_TIME_AMOUNT as MAX_TIME_AMOUNT,
-)
-from idgraph.segments.literals import (
-    SCALARS as SCALARS,
-)
-from idgraph.segments.literals import (
-    TimeLiteral as TimeLiteral,
-)
-from idgraph.segments.literals import (
-    TimeUnit as TimeUnit,
 )
 
 
@@ -263,7 +245,7 @@ def compare_problem(subject: Any, op: CompareOp, value: Any) -> str | None:
         wants_time = isinstance(subject, EventAggregate) and subject.function in TIME_AGGREGATES
         if op not in ORDERING | EQUALITY:
             return f"`{op.value}` compares text; this side is a number or a time"
-        if wants_time and not isinstance(value, TIMES):
+        if isinstance(subject, EventAggregate) and wants_time and not isinstance(value, TIMES):
             return f"{subject.function.value}() is a time: compare it with date(...), " \
                    "datetime(...) or now"
         if not wants_time and not isinstance(value, NumberValue):
@@ -362,3 +344,16 @@ def first_problem(exc: ValidationError) -> str:
 for _model in (EventQuery, EventAggregate, IdentityCount, And, Or, Not, Compare, InList, Exists,
                IdentitiesExist, EventsExist, Within, Between, Rule):
     _model.model_rebuild()
+
+__all__ = [
+    "Aggregate", "And", "Attribute", "Between", "BooleanValue", "Compare", "CompareOp",
+    "Computed", "Condition", "DateTimeValue", "DateValue", "EQUALITY", "EVENTS",
+    "EventAggregate", "EventField", "EventFieldName", "EventProperty", "EventQuery",
+    "EventsExist", "Exists", "HasIdentity", "IDENTITIES", "IdentitiesExist", "IdentityCount",
+    "IdentityField", "IdentityFieldName", "InList", "InSegment", "JUNCTIONS", "LiteralValue",
+    "MAX_DEPTH", "MAX_IN_VALUES", "MAX_NODES", "NAMESPACE", "NEEDS_PROPERTY", "NUMBER_SUBJECTS",
+    "Node", "Not", "NowValue", "NumberValue", "ORDERING", "Or", "RULE", "Rule", "SEGMENT_ID",
+    "ScalarLiteral", "StringValue", "Subject", "TEXT_ONLY", "TIMES", "TIME_AGGREGATES",
+    "VALUE_SUBJECTS", "Window", "Within", "check_path", "check_text", "children",
+    "compare_problem", "first_problem", "rule_from_json", "walk",
+]

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeGuard
 
 from idgraph.profile.attributes import stored_leaves
 from idgraph.segments import ast as a
@@ -153,7 +153,8 @@ class _Evaluation:
             times = [e.ts for e in matching]
             pick = min if subject.function is a.Aggregate.FIRST else max
             return pick(times) if times else None
-        numbers = [x for e in matching if is_number(x := e.stored.get(subject.property or ""))]
+        values = [e.stored.get(subject.property or "") for e in matching]
+        numbers: list[int | float] = [x for x in values if is_number(x)]
         if subject.function is a.Aggregate.SUM:
             return sum(numbers)
         if not numbers:
@@ -186,7 +187,7 @@ class _Evaluation:
         return moment
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -227,7 +228,7 @@ def compare(value: Any, op: a.CompareOp, literal: Any) -> bool:
     if not isinstance(value, str):
         return False
     if op is a.CompareOp.EQ_IGNORE_CASE:
-        return value.lower() == literal.lower()
+        return bool(value.lower() == literal.lower())
     if op is a.CompareOp.STARTS_WITH:
         return value.startswith(literal)
     return value.endswith(literal)

@@ -67,7 +67,7 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> SegmentSyntaxError:
                                   "the rule ends too early; expected " + _either(expected))
     if isinstance(exc, UnexpectedCharacters):
         expected = _readable(exc.allowed or ())
-        found = text[exc.pos_in_stream:exc.pos_in_stream + 1]
+        found = text[exc.pos_in_stream or 0:(exc.pos_in_stream or 0) + 1]
         return SegmentSyntaxError(exc.line, exc.column, expected,
                                   f"unexpected {found!r}; expected {_either(expected)}")
     token = getattr(exc, "token", None)

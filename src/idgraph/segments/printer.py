@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from idgraph.segments import ast as a
+from idgraph.segments.times import TimeUnit
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 # Words that a path standing alone would be read as, where a rule's or a filter's condition
@@ -99,7 +100,7 @@ def _window(window: a.Within | a.Between) -> str:
     return f"between({_literal(window.start)}, {_literal(window.end)})"
 
 
-def _unit(amount: int, unit: Any) -> str:
+def _unit(amount: int, unit: TimeUnit) -> str:
     return unit.value[:-1] if abs(amount) == 1 else unit.value
 
 
