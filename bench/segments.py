@@ -63,7 +63,7 @@ FLOOR = {
     "composition": WINDOW_IDS + "WITH p, v WHERE " + ATTRIBUTE_WHERE + "\n",
 }
 FLOOR_WRITE = """
-MERGE (s:FloorSegment {id: $segment})
+MERGE (s:FloorSegment {{id: $segment}})
 WITH s
 CALL () {{
 {query}RETURN p
@@ -83,7 +83,7 @@ def load(uri: str, profiles: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         manifest = write_dataset(out, profiles, seed, parse_now(NOW), combined=True)
-        env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_INGEST_BATCH_SIZE": "1000"}
+        env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_NEO4J_QUERY_TIMEOUT": "600"}
         idgraph = Path(sys.executable).with_name("idgraph")
         subprocess.run([str(idgraph), "ingest", str(out / "all.jsonl"), "--no-progress"],
                        env=env, check=True, stdout=subprocess.DEVNULL)

@@ -3,7 +3,9 @@ inSegment cycles; injection attempts that change nothing."""
 
 from __future__ import annotations
 
-from tests.api_support import codes
+from idgraph.api.graphql.permissions import Role
+from tests.api_support import KEY_SPEC, KEYS, api_server, codes, post
+from tests.identity_helpers import INGEST, record
 from tests.segment_helpers import (
     CREATE,
     DELETE,
@@ -145,3 +147,28 @@ def test_injection_attempts_change_nothing(gql, cypher):
     nodes = cypher("MATCH (n) WHERE NOT n:Segment AND NOT n:Job AND NOT n:SegmentCatalog "
                    "RETURN count(n) AS n")[0]["n"]
     assert nodes == before
+
+
+def test_roles_analysts_write_partners_read_members_apps_read_profile_segments(
+        neo4j_server, empty_graph):
+
+    create_gold = {"input": {"name": "Gold", "definition": 'tier = "gold"', "id": "gold"}}
+    members_of = '{ segment(id: "gold") { members { edges { node { profileId } } } } }'
+    cypher_of = '{ segment(id: "gold") { cypher } }'
+    mine = ('{ profile(identity: {namespace: "crm", value: "C1"}) '
+            "{ segments { segment { name } } } }")
+    with api_server(neo4j_server, api_keys=KEY_SPEC) as server:
+        def call(role: Role, query: str, variables: dict | None = None) -> list[str]:
+            return codes(post(server.url, query, variables, key=KEYS[role]).json())
+
+        assert call(Role.PARTNER, INGEST, {"records": [record("1", "crm:C1")]}) == []
+        for role in (Role.APP, Role.PARTNER):
+            assert call(role, CREATE, create_gold) == ["FORBIDDEN"]
+        assert call(Role.ANALYST, CREATE, create_gold) == []
+        assert call(Role.PARTNER, members_of) == []
+        assert call(Role.APP, members_of) == ["FORBIDDEN"]
+        assert call(Role.PARTNER, cypher_of) == ["FORBIDDEN"]
+        assert call(Role.ANALYST, cypher_of) == []
+        assert post(server.url, mine, key=KEYS[Role.APP]).json() == {
+            "data": {"profile": {"segments": []}}}
+        assert call(Role.PARTNER, DELETE, {"id": "gold"}) == ["FORBIDDEN"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from idgraph.clock import now_ms
 from idgraph.config import Settings
@@ -24,7 +24,7 @@ class Segments:
     service: SegmentService
     evaluator: Evaluator
     jobs: JobService
-    scheduler: Scheduler
+    scheduler: Scheduler = field(init=False)
     last_scheduled: Job | None = None  # the job of the scheduler's last round, if any
 
     @classmethod
@@ -40,8 +40,8 @@ class Segments:
         # Held for two intervals from each renewal: a holder that stops is replaced after
         # at most that long, a live one renews well before.
         lease = Lease(service.repository, LEASE_NAME, max(int(interval * 2000), MIN_LEASE_MS))
-        domain = cls(service, evaluator, jobs, Scheduler(lease, interval, lambda now: None))
-        domain.scheduler.work = domain.evaluate_time_dependent
+        domain = cls(service, evaluator, jobs)
+        domain.scheduler = Scheduler(lease, interval, domain.evaluate_time_dependent)
         return domain
 
     async def evaluate(self, segment_id: str, as_of: int | None = None) -> Job:

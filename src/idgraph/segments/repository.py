@@ -159,15 +159,15 @@ class SegmentRepository:
 
     async def get_in(self, tx: Tx, segment_id: str) -> dict[str, Any] | None:
         rows = await tx.run(GET, id=segment_id)
-        return rows[0]["s"] if rows else None
+        return dict(rows[0]["s"]) if rows else None
 
     async def create(self, tx: Tx, props: dict[str, Any], now: int) -> dict[str, Any]:
-        return (await tx.run(CREATE, props=props, now=now))[0]["s"]
+        return dict((await tx.run(CREATE, props=props, now=now))[0]["s"])
 
     async def update(self, tx: Tx, segment_id: str, props: dict[str, Any], now: int,
                      new_version: bool) -> dict[str, Any]:
         statement = UPDATE if new_version else RENAME
-        return (await tx.run(statement, id=segment_id, props=props, now=now))[0]["s"]
+        return dict((await tx.run(statement, id=segment_id, props=props, now=now))[0]["s"])
 
     async def delete(self, tx: Tx, segment_id: str) -> None:
         await tx.run(DELETE, id=segment_id)
@@ -213,15 +213,16 @@ class SegmentRepository:
         """Record an evaluation on the segment, unless a new version was saved meanwhile."""
         rows = await self.graph.write(SAVE_EVALUATION, id=segment_id, version=version,
                                       size=size, evaluation=evaluation)
-        return rows[0]["n"] > 0
+        return bool(rows[0]["n"] > 0)
 
     async def drop_memberships(self, segment_id: str, chunk: int) -> int:
         """Delete every membership of a segment, `chunk` per transaction; how many."""
         dropped = 0
         while True:
             rows = await self.graph.write(DROP_MEMBERSHIPS, segment=segment_id, limit=chunk)
-            dropped += rows[0]["n"]
-            if rows[0]["n"] < chunk:
+            n = int(rows[0]["n"])
+            dropped += n
+            if n < chunk:
                 return dropped
 
     async def referred_by(self, tx: Tx, segment_id: str) -> list[dict[str, Any]]:
@@ -234,4 +235,4 @@ class SegmentRepository:
 
     async def release_lease(self, name: str, holder: str, now: int) -> bool:
         rows = await self.graph.write(RELEASE_LEASE, name=name, holder=holder, now=now)
-        return rows[0]["n"] > 0
+        return bool(rows[0]["n"] > 0)

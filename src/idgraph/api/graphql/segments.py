@@ -27,6 +27,8 @@ from idgraph.clock import now_ms
 from idgraph.errors import InvalidInput
 from idgraph.identity.items import to_millis
 from idgraph.segments import preview as previews
+from idgraph.segments.ast import Rule
+from idgraph.segments.compiler import CompiledQuery
 from idgraph.segments.errors import (
     SegmentCycleError,
     SegmentError,
@@ -355,13 +357,14 @@ def _details(exc: SegmentError) -> dict[str, Any]:
     return {}
 
 
-async def _compiled(info: Info[Context, None], segment: SavedSegment, as_of: datetime | None):
+async def _compiled(info: Info[Context, None], segment: SavedSegment,
+                    as_of: datetime | None) -> CompiledQuery:
     evaluator = info.context.services.segments.evaluator
     with segment_errors():
         return await evaluator.compile(segment, _ms(as_of))
 
 
-def _required_rule(text: str | None, data: Any):
+def _required_rule(text: str | None, data: Any) -> Rule:
     rule = rule_of(text, data)
     if rule is None:
         raise InvalidInput("Give the rule as `definition` (text) or `definitionJson`.")
