@@ -21,7 +21,6 @@ from idgraph.segments.repository import (
     ENTER,
     SET_STATUS,
     SegmentRepository,
-    member_ids,
 )
 from idgraph.segments.service import SegmentService
 from idgraph.segments.transitions import Membership, Status, Transitions, plan
@@ -94,7 +93,7 @@ class Evaluator:
         """Run the segment's rule at `as_of` and decide the membership changes."""
         segment = await self.service.get(segment_id)
         query = await self.compile(segment, as_of, fresh)
-        qualifying = await member_ids(self.graph, query)
+        qualifying = await self.repository.qualifying(query)
         current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)

@@ -8,7 +8,7 @@ is `exited` and kept, with the time, until the retention has passed, then delete
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,9 +35,11 @@ class Membership:
     run: str | None = None  # the evaluation that last changed it
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> Membership:
-        return cls(row["profile"], Status(row["status"]), int(row["version"] or 0),
-                   int(row["changedAt"] or 0), bool(row["live"]), row.get("run"))
+    def of(cls, row: Sequence[Any]) -> Membership:
+        """From [profile, status, version, changedAt, live, run] (segments/repository.py)."""
+        profile, status, version, changed_at, live, run = row
+        return cls(profile, Status(status), int(version or 0), int(changed_at or 0),
+                   bool(live), run)
 
 
 @dataclass

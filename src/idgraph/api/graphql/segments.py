@@ -4,38 +4,34 @@ segments (`Profile.segments`, resolved here through a DataLoader)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from idgraph.api.graphql.common import Identity, from_millis
+from idgraph.api.graphql.common import Identity
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.jobs import Job
 from idgraph.api.graphql.limits import DEFAULT_PAGE_SIZE, page_size
 from idgraph.api.graphql.permissions import Role, allow
-from idgraph.clock import now_ms
+from idgraph.api.graphql.segment_support import (
+    connection,
+    encode,
+    member_after,
+    millis_or_now,
+    moment,
+    segment_after,
+    segment_errors,
+    text_or_none,
+)
 from idgraph.errors import InvalidInput
-from idgraph.identity.items import to_millis
 from idgraph.segments import preview as previews
 from idgraph.segments.ast import Rule
 from idgraph.segments.compiler import CompiledQuery
-from idgraph.segments.errors import (
-    SegmentCycleError,
-    SegmentError,
-    SegmentSyntaxError,
-    SegmentTypeError,
-    UnknownSegment,
-)
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.service import SegmentSpec, rule_of
 from idgraph.segments.transitions import CURRENT
@@ -74,7 +70,7 @@ class SegmentEvaluation:
     @classmethod
     def of(cls, data: dict[str, Any]) -> SegmentEvaluation:
         counts = data["counts"]
-        return cls(job_id=data.get("job"), at=_time(data["at"]), as_of=_time(data["as_of"]),
+        return cls(job_id=data.get("job"), at=moment(data["at"]), as_of=moment(data["as_of"]),
                    version=data["version"], size=data["size"],
                    counts=MembershipCounts(
                        realized=counts["realized"], existing=counts["existing"],
@@ -141,15 +137,15 @@ class Segment:
         size = page_size(first, info.context.services.settings)
         statuses = [s.value for s in status] if status else list(CURRENT)
         rows = await info.context.services.segments.service.repository.members_page(
-            self.saved.id, self.saved.version, statuses, _member_after(after), size + 1)
-        edges = [relay.Edge(cursor=_encode(r["id"]), node=_member(r)) for r in rows[:size]]
-        return _connection(edges, len(rows) > size, after)
+            self.saved.id, self.saved.version, statuses, member_after(after), size + 1)
+        edges = [relay.Edge(cursor=encode(r["id"]), node=_member(r)) for r in rows[:size]]
+        return connection(edges, len(rows) > size, after)
 
     @classmethod
     def of(cls, s: SavedSegment) -> Segment:
         return cls(id=strawberry.ID(s.id), name=s.name, description=s.description,
                    definition=s.text, definition_json=s.ast, version=s.version,
-                   created_at=_time(s.created_at), updated_at=_time(s.updated_at),
+                   created_at=moment(s.created_at), updated_at=moment(s.updated_at),
                    depends_on_time=s.time_dependent, include_test_profiles=s.include_test,
                    merge_policy=strawberry.ID(s.merge_policy) if s.merge_policy else None,
                    includes=[strawberry.ID(r) for r in s.references], size=s.size, saved=s)
@@ -202,8 +198,8 @@ class SegmentInput:
     def spec(self) -> SegmentSpec:
         return SegmentSpec(name=self.name, definition=self.definition,
                            definition_json=self.definition_json, description=self.description,
-                           merge_policy=_str(self.merge_policy),
-                           include_test=self.include_test_profiles, id=_str(self.id))
+                           merge_policy=text_or_none(self.merge_policy),
+                           include_test=self.include_test_profiles, id=text_or_none(self.id))
 
 
 @strawberry.input(description="Changes to a segment; fields left out stay as they are.")
@@ -218,7 +214,7 @@ class SegmentUpdateInput:
     def spec(self) -> SegmentSpec:
         return SegmentSpec(name=self.name, definition=self.definition,
                            definition_json=self.definition_json, description=self.description,
-                           merge_policy=_str(self.merge_policy),
+                           merge_policy=text_or_none(self.merge_policy),
                            include_test=self.include_test_profiles)
 
 
@@ -234,10 +230,10 @@ class SegmentQuery:
                        after: str | None = None) -> relay.Connection[Segment]:
         size = page_size(first, info.context.services.settings)
         found = await info.context.services.segments.service.page(size + 1,
-                                                                  _segment_after(after))
-        edges = [relay.Edge(cursor=_encode(f"{s.created_at}|{s.id}"), node=Segment.of(s))
+                                                                  segment_after(after))
+        edges = [relay.Edge(cursor=encode(f"{s.created_at}|{s.id}"), node=Segment.of(s))
                  for s in found[:size]]
-        return _connection(edges, len(found) > size, after)
+        return connection(edges, len(found) > size, after)
 
     @strawberry.field(permission_classes=MEMBER_READERS, description="A segment, or null.")
     async def segment(self, info: Info[Context, None], id: strawberry.ID) -> Segment | None:
@@ -255,11 +251,11 @@ class SegmentQuery:
         service = info.context.services.segments.service
         with segment_errors():
             rule = _required_rule(definition, definition_json)
-            found = await previews.preview(service, rule, _ms(as_of), sample_size,
+            found = await previews.preview(service, rule, millis_or_now(as_of), sample_size,
                                            include_test_profiles)
         return SegmentPreview(
             count=found.count, cypher=found.query.cypher, parameters=found.query.params,
-            as_of=_time(found.as_of),
+            as_of=moment(found.as_of),
             sample=[PreviewProfile(id=strawberry.ID(p.id), primary_identity=_identity(
                 p.primary_key)) for p in found.sample])
 
@@ -280,7 +276,7 @@ class SegmentQuery:
                 query = await _compiled(info, await service.get(str(id)), as_of)
             else:
                 rule = _required_rule(definition, definition_json)
-                query = await previews.compiled(service, rule, _ms(as_of), False)
+                query = await previews.compiled(service, rule, millis_or_now(as_of), False)
             plan = await previews.explain(service, query, profile)
         return SegmentPlan(cypher=query.cypher, parameters=query.params, plan=plan)
 
@@ -313,7 +309,7 @@ class SegmentMutation:
                          description="Start a job evaluating a segment at asOf (default now).")
     async def evaluate_segment(self, info: Info[Context, None], id: strawberry.ID,
                                as_of: datetime | None = None) -> Job:
-        return Job.of(await info.context.services.segments.evaluate(str(id), _ms(as_of)))
+        return Job.of(await info.context.services.segments.evaluate(str(id), millis_or_now(as_of)))
 
     @strawberry.mutation(permission_classes=ANALYSTS,
                          description="Start a job evaluating segments (default all) at one "
@@ -322,7 +318,8 @@ class SegmentMutation:
                                 ids: list[strawberry.ID] | None = None,
                                 as_of: datetime | None = None) -> Job:
         wanted = None if ids is None else [str(i) for i in ids]
-        return Job.of(await info.context.services.segments.evaluate_many(wanted, _ms(as_of)))
+        segments = info.context.services.segments
+        return Job.of(await segments.evaluate_many(wanted, millis_or_now(as_of)))
 
 
 async def profile_segments(info: Info[Context, None], profile_id: str,
@@ -330,38 +327,16 @@ async def profile_segments(info: Info[Context, None], profile_id: str,
     """Profile.segments through the request's DataLoader (one query for all profiles)."""
     loader = info.context.loaders.segments(include_exited)
     return [ProfileSegment(segment=Segment.of(SavedSegment.of(row["segment"])),
-                           status=MembershipStatus(row["status"]), since=_time(row["since"]),
-                           changed_at=_time(row["changedAt"]))
+                           status=MembershipStatus(row["status"]), since=moment(row["since"]),
+                           changed_at=moment(row["changedAt"]))
             for row in await loader.load(profile_id)]
-
-
-@contextlib.contextmanager
-def segment_errors() -> Iterator[None]:
-    """Rule errors as GraphQL errors whose extensions say where and what (line, column,
-    expected; path; cycle; segmentId), beside their code."""
-    try:
-        yield
-    except SegmentError as exc:
-        raise GraphQLError(str(exc), extensions={"code": exc.code, **_details(exc)}) from exc
-
-
-def _details(exc: SegmentError) -> dict[str, Any]:
-    if isinstance(exc, SegmentSyntaxError):
-        return {"line": exc.line, "column": exc.column, "expected": list(exc.expected)}
-    if isinstance(exc, SegmentTypeError):
-        return {"path": exc.path} if exc.path else {}
-    if isinstance(exc, SegmentCycleError):
-        return {"cycle": list(exc.cycle)}
-    if isinstance(exc, UnknownSegment):
-        return {"segmentId": exc.segment_id}
-    return {}
 
 
 async def _compiled(info: Info[Context, None], segment: SavedSegment,
                     as_of: datetime | None) -> CompiledQuery:
     evaluator = info.context.services.segments.evaluator
     with segment_errors():
-        return await evaluator.compile(segment, _ms(as_of))
+        return await evaluator.compile(segment, millis_or_now(as_of))
 
 
 def _required_rule(text: str | None, data: Any) -> Rule:
@@ -374,54 +349,9 @@ def _required_rule(text: str | None, data: Any) -> Rule:
 def _member(row: dict[str, Any]) -> SegmentMember:
     return SegmentMember(profile_id=strawberry.ID(row["id"]),
                          primary_identity=_identity(row["primaryKey"]),
-                         status=MembershipStatus(row["status"]), since=_time(row["since"]),
-                         changed_at=_time(row["changedAt"]))
+                         status=MembershipStatus(row["status"]), since=moment(row["since"]),
+                         changed_at=moment(row["changedAt"]))
 
 
 def _identity(key: str | None) -> Identity | None:
     return Identity.from_key(key) if key else None
-
-
-def _connection(edges: list[Any], more: bool, after: str | None) -> relay.Connection[Any]:
-    return relay.Connection(edges=edges, page_info=relay.PageInfo(
-        has_next_page=more, has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None))
-
-
-def _encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-def _decode(cursor: str) -> str:
-    try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("`after` is not a cursor from this connection.") from None
-
-
-def _member_after(cursor: str | None) -> str:
-    return "" if cursor is None else _decode(cursor)
-
-
-def _segment_after(cursor: str | None) -> tuple[int, str] | None:
-    if cursor is None:
-        return None
-    at, _, segment_id = _decode(cursor).partition("|")
-    if not at.isdigit() or not segment_id:
-        raise InvalidInput("`after` is not a cursor from this connection.")
-    return int(at), segment_id
-
-
-def _ms(value: datetime | None) -> int:
-    return now_ms() if value is None else to_millis(value)
-
-
-def _time(ms: int) -> datetime:
-    moment = from_millis(ms)
-    assert moment is not None
-    return moment
-
-
-def _str(value: object | None) -> str | None:
-    return None if value is None else str(value)
