@@ -28,6 +28,7 @@ test: $(STAMP) $(AUDIT)
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.ingest
 	$(VENV)/bin/python -m bench.profile_read
+	$(VENV)/bin/python -m bench.segments --profiles 20000
 
 schema-file: $(STAMP)
 	$(VENV)/bin/idgraph schema export
