@@ -9,7 +9,7 @@ from tests.identity_helpers import ingest, record
 SEGMENT_FIELDS = """
   id name description definition text definitionJson version createdAt updatedAt
   dependsOnTime includeTestProfiles mergePolicy includes size
-  lastEvaluation { jobId at asOf version size
+  lastEvaluation { jobId job { id status } at asOf version size
                    counts { realized existing exited entered exitedNow purged } }
 """
 CREATE = f"""

@@ -35,6 +35,7 @@ def test_members_move_from_realized_to_existing_to_exited_and_back(gql):
     saved = segment(gql, "gold")
     assert saved["size"] == 2
     assert saved["lastEvaluation"]["asOf"] == "2026-03-02T00:00:00+00:00"
+    assert saved["lastEvaluation"]["job"]["status"] == "SUCCEEDED"
     assert saved["lastEvaluation"]["counts"] == {"realized": 1, "existing": 1, "exited": 1,
                                                  "entered": 1, "exitedNow": 1, "purged": 0}
 

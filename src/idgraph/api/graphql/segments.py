@@ -67,6 +67,12 @@ class SegmentEvaluation:
     size: int
     counts: MembershipCounts
 
+    @strawberry.field(permission_classes=ANALYSTS, description="The evaluation's job.")
+    async def job(self, info: Info[Context, None]) -> Job | None:
+        found = None if self.job_id is None else await info.context.services.jobs.get(
+            str(self.job_id))
+        return None if found is None else Job.of(found)
+
     @classmethod
     def of(cls, data: dict[str, Any]) -> SegmentEvaluation:
         counts = data["counts"]
