@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 import pytest
 
@@ -45,11 +46,20 @@ REBUILD = "mutation { rebuildViews { id kind status } }"
 
 @contextlib.contextmanager
 def watching(live_api, *identities: str):
-    """A WebSocket with one profileChanged subscription per identity (op id = identity)."""
+    """A WebSocket with one profileChanged subscription per identity (op id = identity), each
+    registered with the change feed before the block runs."""
+    feed = live_api.app.state.services.changes
     with open_socket(live_api) as ws:
         for identity in identities:
             ws.send(json.dumps({"id": identity, "type": "subscribe", "payload": {
                 "query": WATCH, "variables": {"identity": ident(identity)}}}))
+        for _ in range(600):  # bounded: 30 s; earlier tests' sockets may still be closing
+            if feed.listeners == len(identities):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"{feed.listeners} subscriptions registered, not "
+                                 f"{len(identities)}")
         yield ws
 
 

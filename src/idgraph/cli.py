@@ -241,7 +241,7 @@ def jobs_list(first: int = typer.Option(20, help="How many, newest first.")) -> 
     """The latest jobs: id, kind, status, progress, error."""
     async def run() -> list[Job]:
         async with _services(Settings()) as services:
-            return await services.jobs.list(first)
+            return await services.jobs.recent(first)
 
     try:
         jobs = asyncio.run(run())
@@ -304,6 +304,7 @@ class _JobBar:
     """A rich progress bar fed with a job's progress (no total: a running count)."""
 
     def __init__(self, description: str) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -312,8 +313,10 @@ class _JobBar:
             TimeRemainingColumn,
         )
 
+        # On stderr: stdout keeps only the result line, for scripts.
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+                                 MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                                 console=Console(stderr=True))
         self.task = self.progress.add_task(description, total=None)
 
     def __enter__(self) -> _JobBar:

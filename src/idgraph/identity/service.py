@@ -27,9 +27,6 @@ from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.pipeline import Pipeline
 
-__all__ = ["Explanation", "IdentityService", "IngestResult", "LinkEvidence", "UnlinkResult",
-           "explain", "now_ms"]
-
 
 @dataclass
 class IngestResult:

@@ -13,9 +13,10 @@ RETURN j {.*} AS j
 """
 GET_JOB = "MATCH (j:Job {id: $id}) RETURN j {.*} AS j"
 LIST_JOBS = "MATCH (j:Job) RETURN j {.*} AS j ORDER BY j.createdAt DESC, j.id LIMIT $first"
-# A job of this kind and parameters that has not started: a second request joins it.
+# A job of this kind and parameters that has not started (nothing done: not a resumed one,
+# which would skip what lies before its cursor): a second request joins it.
 QUEUED_JOB = """
-MATCH (j:Job {kind: $kind, status: 'queued'}) WHERE j.params = $params
+MATCH (j:Job {kind: $kind, status: 'queued'}) WHERE j.params = $params AND j.done = 0
 RETURN j {.*} AS j ORDER BY j.createdAt LIMIT 1
 """
 # Written in the transaction of the chunk it counts: the cursor never runs ahead of the work.

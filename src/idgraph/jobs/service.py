@@ -61,7 +61,8 @@ class Job:
 class Work(Protocol):
     """One kind of job."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     async def total(self, job: Job) -> int | None:
         """How many items the job will walk (None when not known up front)."""
@@ -99,7 +100,8 @@ class JobService:
         rows = await self.graph.read(q.GET_JOB, id=job_id)
         return Job.from_row(rows[0]["j"]) if rows else None
 
-    async def list(self, first: int = 20) -> list[Job]:
+    async def recent(self, first: int = 20) -> list[Job]:
+        """The latest jobs, newest first."""
         return [Job.from_row(r["j"]) for r in await self.graph.read(q.LIST_JOBS, first=first)]
 
     # -- starting and resuming ------------------------------------------------------------------
@@ -150,7 +152,7 @@ class JobService:
         rows = await self.graph.write(q.INTERRUPTED_JOBS, now=now_ms(),
                                       error="interrupted: the process running it stopped; "
                                             "resume it")
-        return rows[0]["ids"] if rows else []
+        return list(rows[0]["ids"]) if rows else []
 
     async def wait(self, job_id: str, poll: float = 0.05, timeout: float = 60.0) -> Job:
         """Poll until the job has finished (tests, the CLI's watch)."""

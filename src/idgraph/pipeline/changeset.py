@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from idgraph.clock import now_ms
 from idgraph.identity.clustering import ClusterReport
@@ -60,7 +61,7 @@ class ChangeSet:
     seeds: set[str] = field(default_factory=set)
     # Expansion rows this transaction already read (and locked), by identity key; identities
     # it created. Ingest hands them to re-clustering so they are not read twice.
-    visited: dict[str, list] = field(default_factory=dict)
+    visited: dict[str, list[Any]] = field(default_factory=dict)
     fresh: set[str] = field(default_factory=set)
     # Profiles whose data changed (live updates), whose view must be recomputed, and removed.
     touched: set[str] = field(default_factory=set)

@@ -23,9 +23,9 @@ class ChangeFeed:
         self._queue_size = queue_size
 
     @property
-    def listened(self) -> bool:
-        """Is anyone subscribed? (Writers skip building events nobody reads.)"""
-        return bool(self._subscribers)
+    def listeners(self) -> int:
+        """How many subscribers are registered (operations, tests)."""
+        return len(self._subscribers)
 
     def publish(self, events: Sequence[ProfileEvent] | Callable[[], Sequence[ProfileEvent]]
                 ) -> None:

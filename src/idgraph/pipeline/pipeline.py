@@ -27,7 +27,8 @@ from idgraph.pipeline.feed import ChangeFeed
 class Stage(Protocol):
     """One step every write goes through, inside the writer's transaction."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def __call__(self, tx: Tx, change: ChangeSet) -> None: ...
 
@@ -74,7 +75,14 @@ class Pipeline:
 
     def without(self, name: str) -> Pipeline:
         """This pipeline with one stage replaced by a no-op (benchmarks' A/B runs)."""
-        return replace(self, **{name: Skipped(name)})
+        skipped = Skipped(name)
+        if name == "recluster":
+            return replace(self, recluster=skipped)
+        if name == "facts":
+            return replace(self, facts=skipped)
+        if name == "views":
+            return replace(self, views=skipped)
+        return replace(self, segments=[s for s in self.segments if s.name != name])
 
 
 @dataclass(frozen=True)

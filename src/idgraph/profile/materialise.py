@@ -138,7 +138,7 @@ class ViewRebuild:
 
 
 async def count_profiles(graph: Graph) -> int:
-    return (await graph.read(q.COUNT_PROFILES))[0]["n"]
+    return int((await graph.read(q.COUNT_PROFILES))[0]["n"])
 
 
 def properties(row: dict[str, Any], policy: Policy, now: int) -> dict[str, Any]:

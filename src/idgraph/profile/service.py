@@ -19,6 +19,7 @@ from idgraph.profile import repository as q
 from idgraph.profile.facts import COMPUTED_BACKFILL, ComputedBackfill
 from idgraph.profile.materialise import VIEW_REBUILD, ViewRebuild
 from idgraph.profile.merge import Fragment, MergedValue, Policy, merge
+from idgraph.profile.metrics import Figures, figures
 from idgraph.profile.policies import PolicyStore, pick
 
 
@@ -194,6 +195,10 @@ class ProfileService:
         """A view rebuild job run in the foreground (the CLI); returns it finished."""
         job = await self.jobs.start(VIEW_REBUILD, run=False)
         return await self.jobs.run_now(job.id, on_progress)
+
+    async def metrics(self, include_test: bool) -> Figures:
+        """Dashboard figures, from one statement."""
+        return await figures(self.graph, include_test)
 
     # -- privacy deletion -----------------------------------------------------------------------
     async def delete_profile(self, identity_key: str) -> deletion.Receipt:

@@ -57,7 +57,7 @@ class JobQuery:
     async def jobs(self, info: Info[Context, None],
                    first: int | None = DEFAULT_PAGE_SIZE) -> list[Job]:
         size = page_size(first, info.context.services.settings)
-        return [Job.of(j) for j in await info.context.services.jobs.list(size)]
+        return [Job.of(j) for j in await info.context.services.jobs.recent(size)]
 
 
 @strawberry.type

@@ -15,7 +15,6 @@ from idgraph.api.graphql.jobs import Job, job_or_none
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.profile import computed, deletion
 from idgraph.profile.merge import PRECEDENCE, TIMESTAMP, Policy
-from idgraph.profile.metrics import figures
 from idgraph.profile.service import PolicyChange
 
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
@@ -198,7 +197,7 @@ class ProfileAdminQuery:
                       description="Profile, identity and event counts; test profiles excluded.")
     async def metrics(self, info: Info[Context, None],
                       include_test_profiles: bool = False) -> ProfileMetrics:
-        f = await figures(info.context.services.graph, include_test_profiles)
+        f = await info.context.services.profiles.metrics(include_test_profiles)
         return ProfileMetrics(
             profiles=f.profiles, identities=f.identities, events=f.events,
             single_identity_profiles=f.cluster_sizes.get(1, 0),
