@@ -213,9 +213,11 @@ async def test_window_edges_are_inclusive_and_one_millisecond_decides(world):
 
 async def test_computed_attributes(world):
     services, now, ids = world
-    await services.profiles.define(Definition("purchases", "COUNT", "purchase", None, 30 * DAY))
-    await services.profiles.define(Definition("spend", "SUM", "purchase", "value", 60 * DAY))
-    await services.profiles.define(Definition("last", "MOST_RECENT", "purchase", "value", DAY))
+    for definition in (Definition("purchases", "COUNT", "purchase", None, 30 * DAY),
+                       Definition("spend", "SUM", "purchase", "value", 60 * DAY),
+                       Definition("last", "MOST_RECENT", "purchase", "value", DAY)):
+        # a definition's values are there once its backfill job is done
+        await services.profiles.define(definition, wait=True)
     later = (services, now_ms(), ids)
     assert await selected(later, "computed.purchases >= 2") == {"A"}
     assert await selected(later, "computed.spend > 1000") == set()
