@@ -215,8 +215,9 @@ async def test_computed_attributes(world):
     services, now, ids = world
     for definition in (Definition("purchases", "COUNT", "purchase", None, 30 * DAY),
                        Definition("spend", "SUM", "purchase", "value", 60 * DAY),
-                       Definition("last", "MOST_RECENT", "purchase", "value", DAY)):
-        # a definition's values are there once its backfill job is done
+                       # MOST_RECENT states hold JSON text: never summed, never a value.
+                       Definition("last", "MOST_RECENT", "purchase", "value", 3 * DAY)):
+        # a definition's values are there once its backfill job is done (jobs/)
         await services.profiles.define(definition, wait=True)
     later = (services, now_ms(), ids)
     assert await selected(later, "computed.purchases >= 2") == {"A"}

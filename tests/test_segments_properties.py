@@ -24,7 +24,7 @@ def test_text_and_json_round_trips(rule: Rule) -> None:
 
 
 # Several rules per population: writing the population costs more than a query.
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(some_rules=st.lists(rules, min_size=4, max_size=4), population=populations(),

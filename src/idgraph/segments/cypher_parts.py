@@ -34,10 +34,11 @@ TIME_OF = """CASE
   END"""
 
 # A computed attribute as profile/computed.py `aggregate` reads it: the cluster's per-identity
-# states, entries inside the definition's window as of $now, each event once. MOST_RECENT
-# (JSON values) gives null. No definition of that name: no row, so null.
+# states, entries inside the definition's window as of $now, each event once. Only numeric
+# functions: MOST_RECENT values are JSON text (no row, so null), as is a name not defined.
 COMPUTED = """head(COLLECT {{
   MATCH (d:ComputedAttribute {{name: {name}}})
+  WHERE d.function IN ['COUNT', 'SUM', 'MIN', 'MAX']
   CALL (p, d) {{
     MATCH (p)<-[:IN_PROFILE]-(:Identity)-[:HAS_COMPUTED]->(c:ComputedValue {{def: d.name}})
     UNWIND range(0, size(c.ts) - 1) AS j
