@@ -47,6 +47,7 @@ test: $(STAMP) $(AUDIT) $(ASSETS) browser
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.ingest
 	$(VENV)/bin/python -m bench.profile_read
+	$(VENV)/bin/python -m bench.segments --profiles 20000
 
 schema-file: $(STAMP)
 	$(VENV)/bin/idgraph schema export

@@ -8,7 +8,8 @@ from tests.conftest import settings_for
 from tests.identity_helpers import members
 
 QUERY = """{ profile(identity: {namespace: "email", value: "Jane.Doe@Example.com "}) {
-  primaryIdentity { value } attributes computed { name value } } }"""
+  primaryIdentity { value } attributes computed { name value }
+  segments { segment { name } status } } }"""
 
 
 async def _load(neo4j_server, log) -> None:
@@ -21,12 +22,18 @@ async def test_demo_loads_idempotently_and_shows_merged_profiles(neo4j_server, g
     await _load(neo4j_server, said.append)
     await _load(neo4j_server, said.append)
     # 15 hand-written lines and 283 of 25 generated people (demo/generator.py), 2 of them junk
-    assert said == [
+    datasets = [line for line in said if line.startswith("Demo dataset")]
+    assert datasets == [
         "Demo dataset: 296 new items, 0 already loaded, 2 rejected (on purpose: junk values).",
         "Demo dataset: 0 new items, 296 already loaded, 2 rejected (on purpose: junk values)."]
+    segments = [line for line in said if line.startswith("Demo segments")]
+    assert len(segments) == 2 and segments[0] == segments[1]  # defined once, evaluated twice
     jane = gql(QUERY)["profile"]
     assert jane["primaryIdentity"] == {"value": "C-1029"}
     assert jane["attributes"]["loyaltyTier"] == "platinum"  # the newer loyalty record wins
+    # a VIP who bought recently, in the composition too; members again at the second load
+    assert jane["segments"] == [{"segment": {"name": name}, "status": "EXISTING"}
+                                for name in ("Recent buyers", "VIP", "VIP recent buyers")]
     assert {c["name"]: c["value"] for c in jane["computed"]} == {
         "lifetimePurchaseValue": 129, "lifetimePurchases": 1}
     # The shared app device follows the last login (John's), never joining the two people.

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     saved_queries_dir: Path | None = None
     saved_query_timeout: float = Field(default=20.0, gt=0)
     saved_query_max_rows: int = Field(default=1000, ge=1)
+    # Segments (docs/segments.md). Exited memberships are kept this long, then purged by the
+    # next evaluation; memberships are written this many per transaction; time-dependent
+    # segments are re-evaluated every `segment_schedule_seconds` by one process (0: never).
+    segment_exit_retention_days: float = Field(default=30.0, ge=0)
+    segment_write_chunk: int = Field(default=5000, ge=1)
+    segment_schedule_seconds: float = Field(default=3600.0, ge=0)
 
     # API.
     host: str = "127.0.0.1"

@@ -19,6 +19,7 @@ from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.facts import Facts
 from idgraph.profile.materialise import Views
 from idgraph.profile.service import ProfileService
+from idgraph.segments.domain import Segments
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     profiles: ProfileService
     jobs: JobService
     explorations: ExplorationService
+    segments: Segments
 
     @property
     def changes(self) -> ChangeFeed:
@@ -60,4 +62,5 @@ class Services:
                                           settings.saved_query_timeout,
                                           settings.saved_query_max_rows)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
-                   profiles=profiles, jobs=jobs, explorations=explorations)
+                   profiles=profiles, jobs=jobs, explorations=explorations,
+                   segments=Segments.build(settings, graph, profiles, jobs))

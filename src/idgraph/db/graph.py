@@ -281,6 +281,19 @@ class Graph:
             database=self.database, default_access_mode=access_mode,
             bookmark_manager=self.driver.execute_query_bookmark_manager if routed else None)
 
+    async def plan(self, cypher: str, profile: bool = False, **params: Any) -> dict[str, Any]:
+        """Neo4j's plan of a read statement as plain data: EXPLAIN (planned, not run) or
+        PROFILE (run, with rows and database hits per operator; the rows are discarded). In
+        a read session: a statement that would write fails instead."""
+        _count_round_trip()
+        query = Query(("PROFILE " if profile else "EXPLAIN ") + cypher,
+                      timeout=self.timeout)
+        async with self._guarded(), self._session(neo4j.READ_ACCESS) as session:
+            result = await session.run(query, params)
+            summary = await result.consume()
+        found = summary.profile if profile else summary.plan
+        return dict(found or {})
+
     async def write(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         return await self._execute(cypher, params, RoutingControl.WRITE)
 

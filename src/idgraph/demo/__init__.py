@@ -13,6 +13,7 @@ from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
 from idgraph.demo.generator import generate
 from idgraph.profile.computed import DAY_MS, Definition
+from idgraph.segments.service import SegmentSpec
 from idgraph.services import Services
 
 # Generated people added to the hand-written ones (demo/generator.py): a few hundred items,
@@ -36,6 +37,31 @@ DEMO_COMPUTED = [
     Definition("lifetimePurchases", "COUNT", "commerce.purchase", None, LIFETIME),
 ]
 
+# Segments the demo defines (once) and evaluates at every load. The demo's events are dated
+# 2025, so "recent" reaches two years back.
+DEMO_SEGMENTS = [
+    SegmentSpec(id="recent-buyers", name="Recent buyers",
+                definition='events(type = "commerce.purchase", within 730 days).exists()',
+                description="Bought something in the last two years."),
+    SegmentSpec(id="vip", name="VIP", definition='loyaltyTier in ["gold", "platinum"]',
+                description="Gold and platinum loyalty members."),
+    SegmentSpec(id="vip-recent-buyers", name="VIP recent buyers",
+                definition='inSegment("vip") and inSegment("recent-buyers")',
+                description="A composition: VIPs who bought recently."),
+]
+
+
+async def load_segments(services: Services,
+                        log: Callable[[str], object] = print) -> None:
+    """Define the demo segments that are missing, then evaluate every segment."""
+    segments = services.segments
+    existing = {s.id for s in await segments.service.page(1000, None)}
+    for spec in DEMO_SEGMENTS:
+        if spec.id not in existing:
+            await segments.service.create(spec)
+    done = await segments.evaluator.evaluate_many()
+    log("Demo segments: " + ", ".join(f"{e.segment} {e.size}" for e in done) + " members.")
+
 
 async def load_demo(settings: Settings, graph: Graph,
                     log: Callable[[str], object] = print) -> None:
@@ -50,4 +76,5 @@ async def load_demo(settings: Settings, graph: Graph,
     result = await services.identity.ingest(records, events)
     log(f"Demo dataset: {result.accepted} new items, {result.duplicates} already loaded, "
         f"{len(result.rejected)} rejected (on purpose: junk values).")
+    await load_segments(services, log)
     await graph.close()  # the API opens its own connections in its own event loop

@@ -1,12 +1,252 @@
-"""Running compiled rules against the graph (the Cypher itself is built by the compiler from
-`cypher_parts.py`)."""
+"""All Cypher of segments as objects: the saved segments, their memberships, the scheduler's
+lease. Values always travel as parameters.
+
+(:Segment {id, name, description, text, ast, version, createdAt, updatedAt, timeDependent,
+           includeTest, mergePolicy, references, size, evaluation})
+(:Profile)-[:IN_SEGMENT {segment, profile, status, since, changedAt, version}]->(:Segment)
+(:Lease {name, holder, expiresAt})
+"""
 
 from __future__ import annotations
 
-from idgraph.db.graph import Graph
+from collections.abc import Sequence
+from typing import Any
+
+from idgraph.db.graph import Graph, Tx
 from idgraph.segments.compiler import CompiledQuery
+
+SEGMENT_FIELDS = """s {.id, .name, .description, .text, .ast, .version, .createdAt, .updatedAt,
+  .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation} AS s"""
+
+# Segment definitions change under one lock, so two concurrent updates can never make a cycle
+# of inSegment references that neither saw alone, nor take one name twice.
+LOCK_CATALOG = "MERGE (c:SegmentCatalog {name: 'segments'}) SET c.lockedAt = $now"
+CATALOG = """
+MATCH (s:Segment)
+RETURN s.id AS id, s.name AS name, s.references AS references, s.timeDependent AS timeDependent
+"""
+GET = "MATCH (s:Segment {id: $id}) RETURN " + SEGMENT_FIELDS
+GET_MANY = "UNWIND $ids AS id MATCH (s:Segment {id: id}) RETURN " + SEGMENT_FIELDS
+# Newest last; the cursor is (createdAt, id) so pages never skip or repeat on inserts.
+PAGE = """
+MATCH (s:Segment)
+WHERE $afterAt IS NULL OR s.createdAt > $afterAt OR (s.createdAt = $afterAt AND s.id > $afterId)
+RETURN """ + SEGMENT_FIELDS + """
+ORDER BY s.createdAt, s.id
+LIMIT $limit
+"""
+CREATE = """
+CREATE (s:Segment)
+SET s = $props, s.version = 1, s.createdAt = $now, s.updatedAt = $now, s.size = 0
+RETURN """ + SEGMENT_FIELDS
+# A new version starts with no members: memberships of the old version are no longer read (they
+# carry its number) and the next evaluation deletes them.
+UPDATE = """
+MATCH (s:Segment {id: $id})
+SET s += $props, s.version = s.version + 1, s.updatedAt = $now, s.size = 0,
+    s.evaluation = null
+RETURN """ + SEGMENT_FIELDS
+# Name and description only: the members stay (same version).
+RENAME = """
+MATCH (s:Segment {id: $id})
+SET s += $props, s.updatedAt = $now
+RETURN """ + SEGMENT_FIELDS
+DELETE = "MATCH (s:Segment {id: $id}) DETACH DELETE s RETURN count(*) AS n"
+REFERRED_BY = """
+MATCH (o:Segment) WHERE $id IN o.references RETURN o.id AS id, o.name AS name ORDER BY o.name
+"""
+SAVE_EVALUATION = """
+MATCH (s:Segment {id: $id}) WHERE s.version = $version
+SET s.size = $size, s.evaluation = $evaluation
+RETURN count(s) AS n
+"""
+
+# A segment's memberships, in chunks (deleting a segment with a million members in one
+# transaction would hold them all in memory).
+DROP_MEMBERSHIPS = """
+MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile IS NOT NULL
+WITH m LIMIT $limit
+DELETE m
+RETURN count(*) AS n
+"""
+# Every membership of a segment, for the evaluation's comparison, as ONE row of lists
+# [profile, status, version, changedAt, live, run] (the driver's cost is per row: a million
+# rows cost seconds). A membership left on a profile id that was merged away (its node is now
+# a ProfileAlias) says so in `live`.
+MEMBERSHIPS = """
+MATCH (p)-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile IS NOT NULL
+RETURN collect([m.profile, m.status, m.version, m.changedAt, p:Profile, m.run]) AS rows
+"""
+# The ids a compiled rule selects, as one row (a compiled rule returns rows `id`).
+COLLECT_IDS = """
+CALL () {
+%s
+}
+RETURN collect(id) AS ids
+"""
+ENTER = """
+MATCH (s:Segment {id: $segment})
+UNWIND $ids AS id
+MATCH (p:Profile {id: id})
+MERGE (p)-[m:IN_SEGMENT]->(s)
+SET m.segment = $segment, m.profile = id, m.status = 'realized', m.since = $at,
+    m.changedAt = $at, m.version = $version, m.run = $run
+"""
+SET_STATUS = """
+UNWIND $ids AS id
+MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile = id
+SET m.status = $status, m.changedAt = $at, m.run = $run
+"""
+DELETE_MEMBERSHIPS = """
+UNWIND $ids AS id
+MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile = id
+DELETE m
+"""
+# Members in profile id order from the index on (segment, profile): a page costs its own
+# rows (plus the memberships of other statuses it skips), never a scan of the segment.
+MEMBERS_PAGE = """
+MATCH (p:Profile)-[m:IN_SEGMENT]->()
+WHERE m.segment = $segment AND m.profile > $after AND m.version = $version
+  AND m.status IN $statuses
+// Ordered as the index is (segment first, equal here): the planner then reads it in order
+// and stops at the page's end (ordered by profile alone, it sorted every membership).
+WITH p, m ORDER BY m.segment, m.profile LIMIT $limit
+RETURN m.profile AS id, p.primaryKey AS primaryKey, m.status AS status, m.since AS since,
+       m.changedAt AS changedAt
+"""
+# Profile.segments of many profiles in one round trip (a DataLoader's batch).
+PROFILE_SEGMENTS = """
+UNWIND $ids AS id
+MATCH (p:Profile {id: id})-[m:IN_SEGMENT]->(s:Segment)
+WHERE m.version = s.version AND m.status IN $statuses
+WITH id, m, s ORDER BY s.name
+RETURN id, collect({segment: """ + SEGMENT_FIELDS.removesuffix(" AS s") + """,
+                    status: m.status, since: m.since, changedAt: m.changedAt}) AS segments
+"""
+PRIMARY_KEYS = """
+UNWIND $ids AS id
+MATCH (p:Profile {id: id})
+RETURN p.id AS id, p.primaryKey AS primaryKey
+"""
+
+# The lease: taken when free, expired or already ours, in one statement. Writing `_takenBy`
+# first takes the node's write lock, so a concurrent taker waits for this transaction and then
+# reads the holder it committed (a read before the lock could see the lease free in both).
+TAKE_LEASE = """
+MERGE (l:Lease {name: $name})
+  ON CREATE SET l.holder = $holder, l.expiresAt = $until
+SET l._takenBy = $holder
+WITH l, l.holder = $holder OR l.expiresAt <= $now AS ours
+SET l.holder = CASE WHEN ours THEN $holder ELSE l.holder END,
+    l.expiresAt = CASE WHEN ours THEN $until ELSE l.expiresAt END
+REMOVE l._takenBy
+RETURN ours, l.holder AS holder, l.expiresAt AS expiresAt
+"""
+RELEASE_LEASE = """
+MATCH (l:Lease {name: $name}) WHERE l.holder = $holder
+SET l.expiresAt = $now
+RETURN count(l) AS n
+"""
 
 
 async def member_ids(graph: Graph, query: CompiledQuery) -> list[str]:
     """The ids of the profiles a compiled rule selects, in order (one auto-commit read)."""
-    return [row["id"] for row in await graph.read(query.cypher, **query.params)]
+    return [row["id"] for row in await graph.read_plain(query.cypher, **query.params)]
+
+
+class SegmentRepository:
+    """The segment domain's queries, one method per statement."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    async def lock_catalog(self, tx: Tx, now: int) -> list[dict[str, Any]]:
+        """Lock segment definitions for this transaction; every segment's references."""
+        await tx.run(LOCK_CATALOG, now=now)
+        return await tx.run(CATALOG)
+
+    async def get_in(self, tx: Tx, segment_id: str) -> dict[str, Any] | None:
+        rows = await tx.run(GET, id=segment_id)
+        return dict(rows[0]["s"]) if rows else None
+
+    async def create(self, tx: Tx, props: dict[str, Any], now: int) -> dict[str, Any]:
+        return dict((await tx.run(CREATE, props=props, now=now))[0]["s"])
+
+    async def update(self, tx: Tx, segment_id: str, props: dict[str, Any], now: int,
+                     new_version: bool) -> dict[str, Any]:
+        statement = UPDATE if new_version else RENAME
+        return dict((await tx.run(statement, id=segment_id, props=props, now=now))[0]["s"])
+
+    async def delete(self, tx: Tx, segment_id: str) -> None:
+        await tx.run(DELETE, id=segment_id)
+
+    async def catalog(self) -> list[dict[str, Any]]:
+        return await self.graph.read_plain(CATALOG)
+
+    async def get(self, segment_id: str) -> dict[str, Any] | None:
+        rows = await self.graph.read_plain(GET, id=segment_id)
+        return rows[0]["s"] if rows else None
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = await self.graph.read_plain(GET_MANY, ids=list(ids))
+        return {row["s"]["id"]: row["s"] for row in rows}
+
+    async def page(self, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
+        after_at, after_id = after or (None, None)
+        rows = await self.graph.read_plain(PAGE, limit=limit, afterAt=after_at,
+                                           afterId=after_id)
+        return [row["s"] for row in rows]
+
+    async def members_page(self, segment_id: str, version: int, statuses: Sequence[str],
+                           after: str, limit: int) -> list[dict[str, Any]]:
+        return await self.graph.read_plain(MEMBERS_PAGE, segment=segment_id, version=version,
+                                           statuses=list(statuses), after=after, limit=limit)
+
+    async def profile_segments(self, ids: Sequence[str], statuses: Sequence[str],
+                               ) -> dict[str, list[dict[str, Any]]]:
+        rows = await self.graph.read_plain(PROFILE_SEGMENTS, ids=list(ids),
+                                           statuses=list(statuses))
+        return {row["id"]: row["segments"] for row in rows}
+
+    async def primary_keys(self, ids: Sequence[str]) -> dict[str, str]:
+        rows = await self.graph.read_plain(PRIMARY_KEYS, ids=list(ids))
+        return {row["id"]: row["primaryKey"] for row in rows}
+
+    async def memberships(self, segment_id: str) -> list[list[Any]]:
+        """Every membership of a segment: [profile, status, version, changedAt, live, run]."""
+        rows = await self.graph.read_plain(MEMBERSHIPS, segment=segment_id)
+        return list(rows[0]["rows"]) if rows else []
+
+    async def qualifying(self, query: CompiledQuery) -> list[str]:
+        """The ids of the profiles a compiled rule selects (one row, see COLLECT_IDS)."""
+        rows = await self.graph.read_plain(COLLECT_IDS % query.cypher, **query.params)
+        return list(rows[0]["ids"]) if rows else []
+
+    async def save_evaluation(self, segment_id: str, version: int, size: int,
+                              evaluation: str) -> bool:
+        """Record an evaluation on the segment, unless a new version was saved meanwhile."""
+        rows = await self.graph.write(SAVE_EVALUATION, id=segment_id, version=version,
+                                      size=size, evaluation=evaluation)
+        return bool(rows[0]["n"] > 0)
+
+    async def drop_memberships(self, segment_id: str, chunk: int) -> int:
+        """Delete every membership of a segment, `chunk` per transaction; how many."""
+        dropped = 0
+        while True:
+            rows = await self.graph.write(DROP_MEMBERSHIPS, segment=segment_id, limit=chunk)
+            n = int(rows[0]["n"])
+            dropped += n
+            if n < chunk:
+                return dropped
+
+    async def referred_by(self, tx: Tx, segment_id: str) -> list[dict[str, Any]]:
+        return await tx.run(REFERRED_BY, id=segment_id)
+
+    async def take_lease(self, name: str, holder: str, now: int, until: int) -> bool:
+        rows = await self.graph.write(TAKE_LEASE, name=name, holder=holder, now=now,
+                                      until=until)
+        return bool(rows[0]["ours"])
+
+    async def release_lease(self, name: str, holder: str, now: int) -> bool:
+        rows = await self.graph.write(RELEASE_LEASE, name=name, holder=holder, now=now)
+        return bool(rows[0]["n"] > 0)

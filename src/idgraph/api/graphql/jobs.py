@@ -25,9 +25,11 @@ strawberry.enum(jobs.JobStatus, name="JobStatus",
                              "the request path in chunks; a failed job resumes from its cursor.")
 class Job:
     id: strawberry.ID
-    kind: str = strawberry.field(description="view_rebuild or computed_backfill.")
+    kind: str = strawberry.field(description="view_rebuild, computed_backfill, "
+                                             "segment-evaluation or segments-evaluation.")
     status: jobs.JobStatus
-    done: int = strawberry.field(description="Items done (profiles, events).")
+    done: int = strawberry.field(description="Items done (profiles, events, memberships, "
+                                             "segments).")
     total: int | None = strawberry.field(description="Items to do, when known up front.")
     error: str | None
     created_at: datetime

@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from idgraph.identity.service import links_of_profiles
 from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ReadShape
+from idgraph.segments.transitions import CURRENT, Status
 from idgraph.services import Services
 
 
@@ -20,6 +21,7 @@ class Loaders:
         self.links = DataLoader(load_fn=self._links)
         self._profiles: dict[ReadShape, DataLoader[str, ProfileRead | None]] = {}
         self._events: dict[EventsPage, DataLoader[str, list[EventRow]]] = {}
+        self._segments: dict[bool, DataLoader[str, list[dict[str, Any]]]] = {}
 
     def profiles(self, shape: ReadShape) -> DataLoader[str, ProfileRead | None]:
         """Profile reads by id; one loader per shape of read (attributes asked or not)."""
@@ -42,6 +44,19 @@ class Loaders:
 
             self._events[page] = DataLoader(load_fn=load)
         return self._events[page]
+
+    def segments(self, include_exited: bool) -> DataLoader[str, list[dict[str, Any]]]:
+        """Profile.segments by profile id; one loader per choice of statuses."""
+        if include_exited not in self._segments:
+            statuses = [*CURRENT, Status.EXITED] if include_exited else list(CURRENT)
+
+            async def load(ids: list[str]) -> list[list[dict[str, Any]]]:
+                repository = self.services.segments.service.repository
+                found = await repository.profile_segments(ids, statuses)
+                return [found.get(i, []) for i in ids]
+
+            self._segments[include_exited] = DataLoader(load_fn=load)
+        return self._segments[include_exited]
 
     async def _histories(self, ids: list[str]) -> list[list[dict[str, Any]]]:
         found = await self.services.identity.histories(ids)

@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -34,8 +34,12 @@ from idgraph.profile.merge import BUILTIN_DEFAULT, Candidate, MergedValue, merge
 from idgraph.profile.service import EventRow, EventsPage, ProfileRead, ProfileSummary, ReadShape
 from idgraph.services import Services
 
+if TYPE_CHECKING:  # the segments' schema module imports this one
+    from idgraph.api.graphql.segments import ProfileSegment
+
 READERS = [allow(Role.APP, Role.PARTNER, Role.ANALYST)]
 MERGED_FIELDS = {"attributes", "attributeProvenance"}
+ProfileSegmentType = Annotated["ProfileSegment", strawberry.lazy("idgraph.api.graphql.segments")]
 PolicyArg = Annotated[strawberry.ID | None, strawberry.argument(
     description="A merge policy id; the default policy when omitted.")]
 
@@ -181,6 +185,16 @@ class Profile:
         when this profile's read brought them and they apply to the identity asked for."""
         return None if self.loaded is None else self.loaded.default_attributes_json(
             self.asked_key)
+
+    @strawberry.field(permission_classes=READERS,
+                      description="Segments the profile is a member of at their last "
+                                  "evaluations (realized, existing; recent exits too with "
+                                  "includeExited), by segment name.")
+    async def segments(self, info: Info[Context, None], include_exited: bool = False,
+                       ) -> list[ProfileSegmentType]:
+        from idgraph.api.graphql.segments import profile_segments  # segments' schema module
+
+        return await profile_segments(info, str(self.id), include_exited)
 
     async def _merged(self, info: Info[Context, None],
                       policy_id: strawberry.ID | None) -> list[MergedValue]:

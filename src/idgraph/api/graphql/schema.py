@@ -17,6 +17,7 @@ from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import ProfileQuery
 from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
+from idgraph.api.graphql.segments import SegmentMutation, SegmentQuery
 from idgraph.config import Settings
 
 EVERY_ROLE = allow(*Role)
@@ -29,7 +30,7 @@ class Health:
 
 @strawberry.type
 class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
-            ExplorationQuery):
+            ExplorationQuery, SegmentQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -43,7 +44,8 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
+               SegmentMutation):
     pass
 
 

@@ -1,0 +1,238 @@
+"""Benchmark: batch evaluation of segments into audiences, against hand-written Cypher run by
+the bare driver in the same run (the floor). Not a test; writes bench/results/segments.md.
+
+    .venv/bin/python -m bench.segments --profiles 20000
+
+Data: `idgraph demo generate` (demo/dataset.py) people, ingested with `idgraph ingest`. Rules:
+an attribute-only rule, an event-window count rule and their composition. For each rule:
+
+- idgraph `first`: an evaluation job's work (Evaluator.evaluate) on a segment without
+  memberships: run the compiled rule, compare, write every member as realized (5,000 per
+  transaction); `again`: the next evaluation, which rewrites realized as existing;
+  `steady`: the one after, nothing to write;
+- idgraph `rule`: the compiled rule's read alone (ids of members);
+- floor `read`: a hand-written query for the same members, by the bare driver;
+- floor `write`: that query writing one plain relationship per member, 5,000 per transaction
+  (CALL ... IN TRANSACTIONS), the least a first evaluation must do.
+Each figure is the median of `--repeat` runs, idgraph and floor alternated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import neo4j
+
+from bench.common import Timer, bench_server, wipe, write_report
+from idgraph.config import Settings
+from idgraph.db.graph import Graph
+from idgraph.db.schema import apply_schema
+from idgraph.demo.dataset import parse_now, write_dataset
+from idgraph.identity.items import to_millis
+from idgraph.segments.service import SegmentSpec
+from idgraph.services import Services
+
+NOW = "2026-01-01T00:00:00Z"  # the generator's reference time: events fall in the year before
+DAY = 86_400_000
+RULES = {
+    "attribute": 'loyaltyTier in ["gold", "platinum"] or age >= 60',
+    "window": 'events(type = "commerce.purchase", within 90 days).count() >= 2',
+    "composition": 'inSegment("attribute") and inSegment("window")',
+}
+ATTRIBUTE_WHERE = "(v.loyaltyTier IN ['gold', 'platinum'] OR v.age >= 60)"
+# The window rule from the events' (type, ts) index outward: the plan one would write by hand.
+WINDOW_IDS = """
+MATCH (e:Event) WHERE e.type = 'commerce.purchase' AND e.ts >= $since AND e.ts <= $now
+MATCH (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile)
+WITH p, count(DISTINCT e) AS n WHERE n >= 2
+MATCH (p)-[:VIEW]->(v:ProfileView) WHERE NOT v._isTest
+"""
+FLOOR = {
+    "attribute": "MATCH (p:Profile)-[:VIEW]->(v:ProfileView) WHERE NOT v._isTest AND "
+                 + ATTRIBUTE_WHERE + "\n",
+    "window": WINDOW_IDS,
+    "composition": WINDOW_IDS + "WITH p, v WHERE " + ATTRIBUTE_WHERE + "\n",
+}
+FLOOR_SEGMENT = "MERGE (:FloorSegment {id: $segment})"
+FLOOR_WRITE = """
+MATCH (s:FloorSegment {{id: $segment}})
+CALL () {{
+{query}RETURN p
+}}
+CALL (p, s) {{
+  CREATE (p)-[:FLOOR_MEMBER {{status: 'realized', since: $now, changedAt: $now}}]->(s)
+}} IN TRANSACTIONS OF 5000 ROWS
+"""
+CLEAR_FLOOR = """
+MATCH (:FloorSegment)<-[m:FLOOR_MEMBER]-()
+CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS
+"""
+
+
+def stored_profiles(driver: neo4j.Driver) -> int:
+    with driver.session() as session:
+        return int(session.run("MATCH (p:Profile) RETURN count(p) AS n").single()["n"])
+
+
+def clear_segments(driver: neo4j.Driver) -> None:
+    """Segments, memberships and the floor's relationships of an earlier run."""
+    with driver.session() as session:
+        for label in ("Segment", "FloorSegment", "Job"):
+            session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} "
+                        "IN TRANSACTIONS OF 1000 ROWS").consume()
+
+
+def load(uri: str, profiles: int, seed: int) -> dict:
+    """Generate `profiles` people and ingest them with the CLI; the manifest."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        manifest = write_dataset(out, profiles, seed, parse_now(NOW), combined=True)
+        env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_NEO4J_QUERY_TIMEOUT": "600"}
+        idgraph = Path(sys.executable).with_name("idgraph")
+        subprocess.run([str(idgraph), "ingest", str(out / "all.jsonl"), "--no-progress"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+    return manifest
+
+
+def median_of(repeat: int, run: Callable[[], Awaitable[float]]) -> Callable[[], Awaitable[float]]:
+    async def median() -> float:
+        return statistics.median([await run() for _ in range(repeat)])
+    return median
+
+
+class Bench:
+    def __init__(self, uri: str, repeat: int) -> None:
+        self.uri, self.repeat = uri, repeat
+        self.driver = neo4j.GraphDatabase.driver(uri)
+        self.graph = Graph(uri, None, "neo4j", timeout=600)
+        self.services = Services.build(Settings(neo4j_uri=uri), self.graph)
+        self.as_of = to_millis(NOW)
+
+    async def define(self) -> None:
+        for name, rule in RULES.items():
+            await self.services.segments.service.create(
+                SegmentSpec(id=name, name=name, definition=rule))
+
+    async def idgraph_runs(self, name: str) -> dict[str, float]:
+        """first, again, steady evaluations and the rule's read, in seconds."""
+        segments = self.services.segments
+        # The composition is evaluated as in evaluateSegments: its parts fresh before it.
+        fresh = ["attribute", "window"] if name == "composition" else []
+        await segments.service.repository.drop_memberships(name, 5000)
+        figures = {}
+        for label in ("first", "again", "steady"):
+            with Timer() as timer:
+                await segments.evaluator.evaluate(name, self.as_of, fresh=fresh)
+            figures[label] = timer.seconds
+        saved = await segments.service.get(name)
+        query = await segments.evaluator.compile(saved, self.as_of, fresh)
+        with Timer() as timer:
+            ids = await self.graph.read_plain(query.cypher, **query.params)
+        figures["rule"], figures["members"] = timer.seconds, len(ids)
+        return figures
+
+    def floor_runs(self, name: str) -> dict[str, float]:
+        params = {"now": self.as_of, "since": self.as_of - 90 * DAY, "segment": name}
+        with self.driver.session() as session:
+            session.run(CLEAR_FLOOR).consume()
+            session.run(FLOOR_SEGMENT, params).consume()
+            start = time.perf_counter()
+            ids = session.run(FLOOR[name] + "RETURN p.id AS id", params).value()
+            read = time.perf_counter() - start
+            start = time.perf_counter()
+            session.run(FLOOR_WRITE.format(query=FLOOR[name]), params).consume()
+            write = time.perf_counter() - start
+        return {"read": read, "write": write, "members": len(ids)}
+
+    async def measure(self, name: str) -> dict[str, float]:
+        runs: list[dict[str, float]] = []
+        for _ in range(self.repeat):
+            runs.append({**{f"floor_{k}": v for k, v in self.floor_runs(name).items()},
+                         **await self.idgraph_runs(name)})
+        return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+    async def close(self) -> None:
+        self.driver.close()
+        await self.graph.close()
+
+
+def report(profiles: int, manifest: dict, load_seconds: float, results: dict) -> list[str]:
+    data = (f"{manifest['records']:,} records, {manifest['events']:,} events), ingested in "
+            f"{load_seconds:.0f} s" if manifest else "the store of an earlier run)")
+    lines = [f"{profiles:,} generated people (`idgraph demo generate --seed 1`, {data}. "
+             f"As of {NOW}; median of the runs.", "",
+             "| rule | members | floor read | idgraph rule read | floor write | idgraph first "
+             "| first / floor write | again | steady |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in results.items():
+        assert r["members"] == r["floor_members"], (name, r)
+        lines.append(
+            f"| {name}: `{RULES[name]}` | {r['members']:,.0f} | {r['floor_read']:.2f} s | "
+            f"{r['rule']:.2f} s | {r['floor_write']:.2f} s | {r['first']:.2f} s | "
+            f"{r['first'] / r['floor_write']:.2f} | {r['again']:.2f} s | {r['steady']:.2f} s |")
+    return lines
+
+
+async def run(args: argparse.Namespace) -> None:
+    uri = bench_server(port=args.port, heap=args.heap, pagecache=args.pagecache)
+    graph = Graph(uri, None, "neo4j")
+    await apply_schema(graph)
+    await graph.close()
+    with neo4j.GraphDatabase.driver(uri) as driver:
+        loaded = stored_profiles(driver) if args.reuse else 0
+        if loaded:
+            print(f"reusing the store's {loaded:,} profiles (their segments are redefined)")
+            clear_segments(driver)
+        else:
+            wipe(driver)
+    manifest, load_seconds = {}, 0.0
+    if not loaded:
+        with Timer() as loading:
+            manifest = load(uri, args.profiles, args.seed)
+        load_seconds = loading.seconds
+    bench = Bench(uri, args.repeat)
+    try:
+        await bench.define()
+        results = {name: await bench.measure(name) for name in RULES}
+    finally:
+        await bench.close()
+    path = write_report("segments", "Segment evaluation: idgraph vs hand-written Cypher",
+                        report(args.profiles, manifest, load_seconds, results)
+                        + notes())
+    print(path.read_text())
+
+
+def notes() -> list[str]:
+    return ["", "Columns: `floor read` the hand-written query for the members (bare driver); "
+            "`idgraph rule read` the compiled rule alone; `floor write` the hand-written query "
+            "writing one relationship per member, 5,000 per transaction; `idgraph first` a "
+            "whole evaluation without prior memberships (rule, comparison, every member "
+            "written as realized); `again` the next evaluation (realized rewritten as "
+            "existing); `steady` the one after (nothing to write). The composition is "
+            "evaluated as `evaluateSegments` does, its parts fresh, reading their memberships."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--port", type=int, default=17762)
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--pagecache", default="1g")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the profiles already loaded (same --profiles and --seed)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

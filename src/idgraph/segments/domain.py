@@ -1,0 +1,64 @@
+"""The segments domain as the app holds it: definitions, evaluation jobs and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from idgraph.clock import now_ms
+from idgraph.config import Settings
+from idgraph.db.graph import Graph
+from idgraph.jobs.service import Job, JobService
+from idgraph.profile.attributes import load_attribute_schema
+from idgraph.profile.service import ProfileService
+from idgraph.segments.evaluation import Evaluator
+from idgraph.segments.evaluation_jobs import MANY, ONE, EvaluateMany, EvaluateOne
+from idgraph.segments.scheduler import LEASE_NAME, Lease, Scheduler
+from idgraph.segments.service import SegmentService
+
+MIN_LEASE_MS = 60_000
+
+
+@dataclass
+class Segments:
+    service: SegmentService
+    evaluator: Evaluator
+    jobs: JobService
+    scheduler: Scheduler = field(init=False)
+    last_scheduled: Job | None = None  # the job of the scheduler's last round, if any
+
+    @classmethod
+    def build(cls, settings: Settings, graph: Graph, profiles: ProfileService,
+              jobs: JobService) -> Segments:
+        service = SegmentService(graph, load_attribute_schema(settings.attributes_file),
+                                 profiles)
+        evaluator = Evaluator(service, settings.segment_exit_retention_days,
+                              settings.segment_write_chunk)
+        jobs.register(EvaluateOne(evaluator))
+        jobs.register(EvaluateMany(evaluator))
+        interval = settings.segment_schedule_seconds
+        # Held for two intervals from each renewal: a holder that stops is replaced after
+        # at most that long, a live one renews well before.
+        lease = Lease(service.repository, LEASE_NAME, max(int(interval * 2000), MIN_LEASE_MS))
+        domain = cls(service, evaluator, jobs)
+        domain.scheduler = Scheduler(lease, interval, domain.evaluate_time_dependent)
+        return domain
+
+    async def evaluate(self, segment_id: str, as_of: int | None = None) -> Job:
+        """Start a job evaluating one segment at `as_of` (default now)."""
+        await self.service.get(segment_id)  # NOT_FOUND now, not as a failed job
+        return await self.jobs.start(ONE, {"segment": segment_id,
+                                           "asOf": now_ms() if as_of is None else as_of})
+
+    async def evaluate_many(self, ids: Sequence[str] | None = None,
+                            as_of: int | None = None) -> Job:
+        """Start a job evaluating `ids` (default every segment) in dependency order."""
+        await self.evaluator.order(ids)  # NOT_FOUND now for an unknown id
+        return await self.jobs.start(MANY, {"segments": None if ids is None else list(ids),
+                                            "asOf": now_ms() if as_of is None else as_of})
+
+    async def evaluate_time_dependent(self, now: int) -> Job | None:
+        """The scheduler's round: re-evaluate the segments whose rules read the clock."""
+        ids = await self.evaluator.time_dependent()
+        self.last_scheduled = await self.evaluate_many(ids, now) if ids else None
+        return self.last_scheduled

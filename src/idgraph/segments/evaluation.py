@@ -1,0 +1,196 @@
+"""Batch evaluation of saved segments into audiences: the rule is compiled for one instant
+(`asOf`), run once, compared with the stored memberships (segments/transitions.py) and only
+the changes are written, in chunks of `chunk` memberships per transaction."""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from idgraph.clock import now_ms
+from idgraph.db.graph import Graph, Tx
+from idgraph.errors import NotFound
+from idgraph.segments.compiler import CompiledQuery, compile_rule
+from idgraph.segments.objects import SavedSegment
+from idgraph.segments.repository import (
+    DELETE_MEMBERSHIPS,
+    ENTER,
+    SET_STATUS,
+    SegmentRepository,
+)
+from idgraph.segments.service import SegmentService
+from idgraph.segments.transitions import Membership, Status, Transitions, plan
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation did: stored on the segment as its `lastEvaluation`."""
+
+    segment: str
+    version: int
+    as_of: int
+    at: int  # wall clock when it finished
+    job: str | None
+    size: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass
+class Prepared:
+    """One segment's evaluation, decided and waiting to be written: `batches` of at most
+    `chunk` memberships, each written in its own transaction."""
+
+    segment: SavedSegment
+    as_of: int
+    run: str
+    changes: Transitions
+    batches: list[tuple[str, list[str], dict[str, Any]]]
+
+    def result(self, job: str | None) -> Evaluation:
+        return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
+                          self.changes.size, self.changes.counts())
+
+
+@dataclass
+class Evaluator:
+    """Evaluates saved segments into stored memberships."""
+
+    service: SegmentService
+    retention_days: float
+    chunk: int
+
+    @property
+    def graph(self) -> Graph:
+        return self.service.graph
+
+    @property
+    def repository(self) -> SegmentRepository:
+        return self.service.repository
+
+    async def compile(self, segment: SavedSegment, as_of: int,
+                      fresh: Collection[str] = ()) -> CompiledQuery:
+        """The segment's rule as Cypher for the instant `as_of`. Included segments are read
+        from their stored memberships when all of them are `fresh` (evaluated at `as_of` just
+        before, in the same run), else their rules are compiled in (inlined)."""
+        lookup = None
+        if not set(segment.references) <= set(fresh):
+            lookup = (await self.service.rules_for(segment.references)).get
+        return compile_rule(segment.rule, now_ms=as_of, include_test=segment.include_test,
+                            attribute_schema=self.service.attribute_schema,
+                            segment_lookup=lookup)
+
+    async def prepare(self, segment_id: str, as_of: int, run: str,
+                      fresh: Collection[str] = ()) -> Prepared:
+        """Run the segment's rule at `as_of` and decide the membership changes."""
+        segment = await self.service.get(segment_id)
+        query = await self.compile(segment, as_of, fresh)
+        qualifying = await self.repository.qualifying(query)
+        current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
+        purge_before = as_of - int(self.retention_days * DAY_MS)
+        changes = plan(current, qualifying, segment.version, purge_before, run)
+        return Prepared(segment, as_of, run, changes, self._batches(segment, changes))
+
+    def _batches(self, segment: SavedSegment, changes: Transitions,
+                 ) -> list[tuple[str, list[str], dict[str, Any]]]:
+        steps: list[tuple[str, list[str], dict[str, Any]]] = [
+            (DELETE_MEMBERSHIPS, changes.delete, {}),
+            (SET_STATUS, changes.exit, {"status": Status.EXITED.value}),
+            (SET_STATUS, changes.to_existing, {"status": Status.EXISTING.value}),
+            (ENTER, changes.enter, {"version": segment.version}),
+        ]
+        return [(statement, ids, extra) for statement, all_ids, extra in steps
+                for ids in chunks(all_ids, self.chunk)]
+
+    async def write(self, prepared: Prepared, index: int, tx: Tx) -> int:
+        """Write batch `index` of `prepared` in `tx`; how many memberships it changed."""
+        statement, ids, extra = prepared.batches[index]
+        await tx.run(statement, segment=prepared.segment.id, ids=ids, at=prepared.as_of,
+                     run=prepared.run, **extra)
+        return len(ids)
+
+    async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
+        """Record the evaluation on the segment (unless a new version was saved meanwhile)."""
+        result = prepared.result(job)
+        await self.repository.save_evaluation(prepared.segment.id, prepared.segment.version,
+                                              result.size, result.to_json())
+        return result
+
+    async def evaluate(self, segment_id: str, as_of: int | None = None, job: str | None = None,
+                       fresh: Collection[str] = ()) -> Evaluation:
+        """Evaluate one segment at `as_of` (default now) and store its memberships."""
+        at = now_ms() if as_of is None else as_of
+        prepared = await self.prepare(segment_id, at, job or uuid.uuid4().hex, fresh)
+        for index in range(len(prepared.batches)):
+            await self.graph.write_tx(functools.partial(self.write, prepared, index))
+        return await self.save(prepared, job)
+
+    async def evaluate_many(self, ids: Sequence[str] | None = None, as_of: int | None = None,
+                            job: str | None = None) -> list[Evaluation]:
+        """Evaluate `ids` (default: every segment) at one instant, included segments before
+        the segments that include them."""
+        at = now_ms() if as_of is None else as_of
+        order = await self.order(ids)
+        return [await self.evaluate(segment_id, at, job, order[:n])
+                for n, segment_id in enumerate(order)]
+
+    async def order(self, ids: Sequence[str] | None = None) -> list[str]:
+        """`ids` (default: every segment) in dependency order; unknown ids are refused."""
+        catalog = await self.repository.catalog()
+        graph = {r["id"]: r["references"] or () for r in catalog}
+        if ids is not None and (unknown := [i for i in ids if i not in graph]):
+            raise NotFound(f"No segment has the id {unknown[0]!r}.")
+        return dependency_order(graph, ids if ids is not None else sorted(graph))
+
+    async def time_dependent(self) -> list[str]:
+        """Segments whose membership moves with the clock: their rule reads it, or a segment
+        they include does."""
+        catalog = await self.repository.catalog()
+        graph = {r["id"]: list(r["references"] or ()) for r in catalog}
+        clocked = {r["id"] for r in catalog if r["timeDependent"]}
+        return [i for i in sorted(graph) if reaches(graph, i, clocked)]
+
+
+def chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def dependency_order(graph: Mapping[str, Iterable[str]], wanted: Iterable[str]) -> list[str]:
+    """`wanted` ordered so that every segment comes after the wanted segments it includes
+    (directly or through others); ties keep the order given."""
+    wanted_set, order, seen = set(wanted), [], set()
+
+    def visit(node: str) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        for dependency in graph.get(node, ()):
+            visit(dependency)
+        if node in wanted_set:
+            order.append(node)
+
+    for node in wanted:
+        visit(node)
+    return order
+
+
+def reaches(graph: Mapping[str, Sequence[str]], start: str, targets: set[str]) -> bool:
+    """Is any of `targets` `start` itself or reachable from it?"""
+    stack, seen = [start], set()
+    while stack:
+        node = stack.pop()
+        if node in targets:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, ()))
+    return False
