@@ -31,8 +31,17 @@ async def delete_profile(tx: Tx, identity_key: str) -> ChangeSet:
         return change
     row = rows[0]
     change.receipt_ids = [row["id"], *sorted(row["aliases"])]
-    await _delete_attached(tx, row["keys"], change)
+    keys = row["keys"]
+    reach = (await tx.run(q.REACH_OF_CLUSTER, keys=keys))[0]
+    if reach["events"]:
+        await tx.run(q.PRUNE_COMPUTED_EVENTS, keys=reach["holders"], events=reach["events"])
+    await _delete_attached(tx, keys, change)
     await _delete_profiles(tx, [row["id"]], change)
+    scrubbed = (await tx.run(q.SCRUB_HISTORY, keys=keys))[0]["n"]
+    change.counts["history"] = change.counts.get("history", 0) + scrubbed
+    # Other profiles the person's records and events were fragments of: their views follow.
+    change.touched = set(reach["profiles"]) - change.deleted
+    change.updated = set(change.touched)
     return change
 
 

@@ -243,6 +243,36 @@ DELETE_ATTACHED = {
     "identities": "UNWIND $keys AS k MATCH (x:Identity {key: k}) "
                   "DETACH DELETE x RETURN count(*) AS n",
 }
+# What else a cluster reaches: a record or event keyed by its identities and by identities of
+# other clusters (a refused link, the size limit) is a fragment of those profiles too. Returns
+# those profiles (their views must be recomputed), and the shared events with the identities of
+# other clusters they are about (their computed states hold the events' keys).
+REACH_OF_CLUSTER = """
+UNWIND $keys AS k
+MATCH (:Identity {key: k})<-[:KEYED_BY|ABOUT]-(x)-[:KEYED_BY|ABOUT]->(o:Identity)
+WHERE NOT o.key IN $keys
+WITH DISTINCT x, o
+OPTIONAL MATCH (o)-[:IN_PROFILE]->(p:Profile)
+RETURN collect(DISTINCT p.id) AS profiles,
+       collect(DISTINCT CASE WHEN x:Event THEN o.key END) AS holders,
+       collect(DISTINCT CASE WHEN x:Event THEN x.key END) AS events
+"""
+# Deleted events leave the computed states of the other identities they were about.
+PRUNE_COMPUTED_EVENTS = """
+UNWIND $keys AS k
+MATCH (:Identity {key: k})-[:HAS_COMPUTED]->(c:ComputedValue)
+WITH DISTINCT c
+WITH c, [j IN range(0, size(c.events) - 1) WHERE NOT c.events[j] IN $events] AS keep
+SET c.ts = [j IN keep | c.ts[j]], c.vals = [j IN keep | c.vals[j]],
+    c.events = [j IN keep | c.events[j]]
+"""
+# Refused-link entries (on any profile) naming a deleted identity, in their pair or reason.
+SCRUB_HISTORY = """
+MATCH (c:ClusterChange {kind: 'link_refused'})
+WHERE any(k IN $keys WHERE k IN c.related OR c.reason CONTAINS k)
+DELETE c
+RETURN count(*) AS n
+"""
 # Profiles left without members go, with the ids merged into them and their history.
 DELETE_EMPTY_PROFILES = """
 UNWIND $ids AS id
