@@ -4,7 +4,7 @@ and after deleteProfile no value of the deleted person is anywhere in the graph.
 
 from __future__ import annotations
 
-from tests.identity_helpers import ident, ingest, record
+from tests.identity_helpers import ident, ingest, profile, record
 from tests.profile_helpers import ago, attributes, event
 from tests.test_profile_computed import define
 
@@ -56,3 +56,39 @@ def test_delete_profile_leaves_no_value_of_the_person_anywhere(gql, cypher):
     for value in ("ZQALICE", "zqalice@x.com", "Secretname", "Zqshared", "Zqname", "buyzq"):
         assert cypher(HOLDS, v=value)[0]["n"] == 0, value
     assert cypher(HOLDS, v="Bob")[0]["n"] > 0  # the search finds what is there
+
+
+SUPPRESS = """mutation D($i: IdentityInput!) {
+  deleteProfile(identity: $i, suppress: true) { profiles identities suppressed } }"""
+LIFT = "mutation L($i: IdentityInput!) { liftSuppression(identity: $i) }"
+LIST = "{ suppressions(first: 10) { hash createdAt } }"
+
+
+def test_a_suppressed_identity_is_rejected_until_lifted(gql, cypher):
+    ingest(gql, [record("1", "crm:ZQSUP", "email:zqsup@x.com", attributes={"n": 1})])
+    receipt = gql(SUPPRESS, {"i": ident("crm:ZQSUP")})["deleteProfile"]
+    assert receipt == {"profiles": 1, "identities": 2, "suppressed": 2}
+    listed = gql(LIST)["suppressions"]
+    assert len(listed) == 2 and all(len(s["hash"]) == 64 for s in listed)
+    for value in ("ZQSUP", "zqsup@x.com"):  # hashes only, never values
+        assert cypher(HOLDS, v=value)[0]["n"] == 0, value
+    # Any item carrying a suppressed identity (normalised: the email's case does not matter)
+    # is rejected on its own; the others in the call go in.
+    result = ingest(gql, [record("2", "email:ZQSup@X.com", "crm:OTHER"),
+                          record("3", "crm:OTHER", attributes={"n": 3})],
+                    [event("e1", "crm:ZQSUP", at=ago(days=1)),
+                     event("e2", "crm:OTHER", at=ago(days=1))])
+    assert [(e["kind"], e["index"], e["code"]) for e in result["errors"]] == [
+        ("RECORD", 0, "SUPPRESSED"), ("EVENT", 0, "SUPPRESSED")]
+    assert result["accepted"] == 2
+    assert profile(gql, "email:zqsup@x.com") is None and profile(gql, "crm:OTHER") is not None
+    assert cypher(HOLDS, v="zqsup")[0]["n"] == 0
+    assert gql(LIFT, {"i": ident("email:zqsup@x.com")})["liftSuppression"] is True
+    assert gql(LIFT, {"i": ident("email:zqsup@x.com")})["liftSuppression"] is False
+    assert len(gql(LIST)["suppressions"]) == 1
+    again = ingest(gql, [record("4", "email:zqsup@x.com", attributes={"back": True})])
+    assert again["errors"] == [] and again["accepted"] == 1
+    assert profile(gql, "email:zqsup@x.com") is not None
+    # an identity never seen can be suppressed ahead of any data
+    assert gql(SUPPRESS, {"i": ident("crm:NEVERSEEN")})["deleteProfile"]["suppressed"] == 1
+    assert ingest(gql, [record("5", "crm:NEVERSEEN")])["errors"][0]["code"] == "SUPPRESSED"

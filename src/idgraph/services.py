@@ -14,6 +14,7 @@ from idgraph.identity.service import IdentityService
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.facts import Facts
 from idgraph.profile.materialise import Views
@@ -48,10 +49,11 @@ class Services:
             default_region=settings.default_phone_region,
         )
         attributes = load_attribute_schema(settings.attributes_file)
+        suppressions = Suppressions(graph)
         identity = IdentityService(graph, registry, limits, pipeline, settings.max_cluster_size,
                                    settings.ingest_batch_size, settings.ingest_concurrency,
-                                   attributes.typed)
+                                   attributes.typed, suppressions)
         jobs = JobService(graph, settings.job_chunk_size)
-        profiles = ProfileService(graph, pipeline, jobs)
+        profiles = ProfileService(graph, pipeline, jobs, suppressions)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
                    profiles=profiles, jobs=jobs)

@@ -26,6 +26,7 @@ from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.privacy.suppression import SUPPRESSED, Suppressions
 
 
 @dataclass
@@ -92,7 +93,8 @@ VALIDATE_CHUNK = 500
 class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  pipeline: Pipeline, max_cluster_size: int = 50, batch_size: int = 1000,
-                 concurrency: int = 1, type_attributes: TypeAttributes | None = None) -> None:
+                 concurrency: int = 1, type_attributes: TypeAttributes | None = None,
+                 suppressions: Suppressions | None = None) -> None:
         # Every write goes through the pipeline: re-clustering, profile facts and views run
         # in the writer's transaction, the change feed hears of it after the commit.
         self.pipeline = pipeline
@@ -107,6 +109,8 @@ class IdentityService:
         self.concurrency = max(1, concurrency)
         # Declared attribute types (profile/attributes.py): every way in types records alike.
         self.type_attributes = type_attributes
+        # Identities deleted with suppression: items carrying one are rejected (SUPPRESSED).
+        self.suppressions = suppressions or Suppressions(graph)
 
     # -- ingest -----------------------------------------------------------------------------
     async def validate(self, records: Sequence[dict], events: Sequence[dict],
@@ -141,6 +145,7 @@ class IdentityService:
         shared with other calls (a file ingest overlapping its windows); by default the call
         has `concurrency` of its own."""
         good, bad = await self.validate(records, events)
+        good = await self._without_suppressed(good, bad)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
         # Items sharing identities go in one batch however the batches run: a person split over
@@ -157,6 +162,27 @@ class IdentityService:
             for batch_result in unit_results:
                 result.absorb(batch_result)
         return result
+
+    async def _without_suppressed(self, good: list[tuple[int, Item]], bad: list[Rejection]
+                                  ) -> list[tuple[int, Item]]:
+        """Items carrying a suppressed identity become rejections (in input order with the
+        others); one lookup of the call's identity hashes, none while nothing is suppressed."""
+        blocked = await self.suppressions.suppressed(
+            k for _, item in good for k in item.identity_keys)
+        if not blocked:
+            return good
+        kept = []
+        for index, item in good:
+            hit = sorted(k for k in item.identity_keys if k in blocked)
+            if hit:
+                namespaces = ", ".join(sorted({k.split(":", 1)[0] for k in hit}))
+                bad.append(Rejection(index, SUPPRESSED, (
+                    f"an identity of this item ({namespaces}) was deleted with suppression; "
+                    "an admin can lift it with liftSuppression")))
+            else:
+                kept.append((index, item))
+        bad.sort(key=lambda r: r.index)
+        return kept
 
     async def _run_units(self, units: list[Unit], on_batch: Callable[[int], None] | None = None,
                          slots: asyncio.Semaphore | None = None) -> list[list[IngestResult]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from idgraph.db.graph import Tx
 from idgraph.pipeline.changeset import ChangeSet
+from idgraph.privacy.suppression import Suppressions
 from idgraph.profile import repository as q
 
 
@@ -23,10 +24,16 @@ class Receipt:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-async def delete_profile(tx: Tx, identity_key: str) -> ChangeSet:
-    """Remove the whole cluster of one identity; an unknown identity removes nothing."""
+async def delete_profile(tx: Tx, identity_key: str,
+                         suppressions: Suppressions | None = None) -> ChangeSet:
+    """Remove the whole cluster of one identity; an unknown identity removes nothing.
+    `suppressions`: also suppress every identity of the cluster (the identity asked for when
+    it is unknown), so later data carrying them is rejected."""
     change = ChangeSet(cause="delete profile")
     rows = await tx.run(q.CLUSTER_OF_IDENTITY, key=identity_key, now=change.now)
+    if suppressions is not None:
+        keys = rows[0]["keys"] if rows else [identity_key]
+        change.counts["suppressed"] = await suppressions.suppress(tx, keys, change.now)
     if not rows:
         return change
     row = rows[0]

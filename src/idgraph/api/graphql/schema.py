@@ -14,6 +14,7 @@ from idgraph.api.graphql.jobs import JobMutation, JobQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
 from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from idgraph.api.graphql.profile import ProfileQuery
 from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
 from idgraph.config import Settings
@@ -27,7 +28,8 @@ class Health:
 
 
 @strawberry.type
-class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery):
+class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
+            PrivacyQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -41,7 +43,8 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 
 @strawberry.type
-class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation):
+class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
+               PrivacyMutation):
     pass
 
 
