@@ -16,6 +16,7 @@ from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.pipeline import Pipeline
 from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
+from idgraph.profile.counters import Counters
 from idgraph.profile.facts import Facts
 from idgraph.profile.materialise import Views
 from idgraph.profile.service import ProfileService
@@ -41,7 +42,7 @@ class Services:
         # Segment membership is the `segments` slot: empty until audiences register theirs.
         pipeline = Pipeline(graph, ChangeFeed(),
                             recluster=Recluster(registry, settings.max_cluster_size),
-                            facts=Facts(), views=Views(), segments=())
+                            facts=Facts(), views=Views(), segments=(), counters=Counters())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,

@@ -9,6 +9,7 @@ reach it again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from idgraph.db.graph import Tx
 from idgraph.pipeline.changeset import ChangeSet
@@ -59,11 +60,10 @@ async def delete_source(tx: Tx, source: str) -> ChangeSet:
     touched = (await tx.run(q.SOURCE_ITEMS, source=source))[0]
     await tx.run(q.PRUNE_COMPUTED, keys=touched["keys"], prefix=f"{source}|")
     for name, statement in q.DELETE_OF_SOURCE.items():
-        change.counts[name] = (await tx.run(statement, source=source))[0]["n"]
+        _count(change, name, await tx.run(statement, source=source))
     orphans = (await tx.run(q.ORPHANS, keys=touched["keys"]))[0]["keys"]
     for name in ("computed_values", "memberships", "identities"):
-        rows = await tx.run(q.DELETE_ATTACHED[name], keys=orphans)
-        change.counts[name] = rows[0]["n"] if rows else 0
+        _count(change, name, await tx.run(q.DELETE_ATTACHED[name], keys=orphans))
     # Profiles whose members were all the source's alone are empty now: re-clustering the rest
     # never reaches them, so they go first.
     await _delete_profiles(tx, touched["profiles"], change)
@@ -82,12 +82,20 @@ def receipt(change: ChangeSet) -> Receipt:
 
 async def _delete_attached(tx: Tx, keys: list[str], change: ChangeSet) -> None:
     for name, statement in q.DELETE_ATTACHED.items():
-        rows = await tx.run(statement, keys=keys)
-        change.counts[name] = change.counts.get(name, 0) + (rows[0]["n"] if rows else 0)
+        _count(change, name, await tx.run(statement, keys=keys))
+
+
+def _count(change: ChangeSet, name: str, rows: list[dict[str, Any]]) -> None:
+    """Add a deletion statement's count to the receipt, and what it removed to the counters'."""
+    row = rows[0] if rows else {}
+    change.counts[name] = change.counts.get(name, 0) + row.get("n", 0)
+    change.removed_event_types += row.get("types", [])
+    change.removed_namespaces += row.get("namespaces", [])
 
 
 async def _delete_profiles(tx: Tx, ids: list[str], change: ChangeSet) -> None:
     row = (await tx.run(q.DELETE_EMPTY_PROFILES, ids=ids))[0]
     change.deleted |= set(row["ids"])
+    change.removed_sizes += [size for size in row["countedSizes"] if size]
     for name in ("profiles", "aliases", "history"):
         change.counts[name] = change.counts.get(name, 0) + row[name]
