@@ -43,7 +43,9 @@ async def delete_profile(tx: Tx, identity_key: str,
     reach = (await tx.run(q.REACH_OF_CLUSTER, keys=keys))[0]
     if reach["events"]:
         await tx.run(q.PRUNE_COMPUTED_EVENTS, keys=reach["holders"], events=reach["events"])
-    await _delete_attached(tx, keys, change)
+    deleted_events = await _delete_attached(tx, keys, change)
+    if deleted_events:
+        await tx.run(q.SCRUB_JOB_CURSORS, keys=deleted_events)
     await _delete_profiles(tx, [row["id"]], change)
     scrubbed = (await tx.run(q.SCRUB_HISTORY, keys=keys))[0]["n"]
     change.counts["history"] = change.counts.get("history", 0) + scrubbed
@@ -80,9 +82,14 @@ def receipt(change: ChangeSet) -> Receipt:
     return Receipt(list(change.receipt_ids), dict(change.counts))
 
 
-async def _delete_attached(tx: Tx, keys: list[str], change: ChangeSet) -> None:
+async def _delete_attached(tx: Tx, keys: list[str], change: ChangeSet) -> list[str]:
+    """Delete what hangs off the identities `keys`; returns the keys of the deleted events."""
+    event_keys: list[str] = []
     for name, statement in q.DELETE_ATTACHED.items():
-        _count(change, name, await tx.run(statement, keys=keys))
+        rows = await tx.run(statement, keys=keys)
+        _count(change, name, rows)
+        event_keys += rows[0].get("keys", []) if rows and name == "events" else []
+    return event_keys
 
 
 def _count(change: ChangeSet, name: str, rows: list[dict[str, Any]]) -> None:

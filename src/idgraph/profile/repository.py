@@ -233,8 +233,8 @@ DELETE_ATTACHED = {
     "records": "UNWIND $keys AS k MATCH (:Identity {key: k})<-[:KEYED_BY]-(x:Record) "
                "WITH DISTINCT x DETACH DELETE x RETURN count(*) AS n",
     "events": "UNWIND $keys AS k MATCH (:Identity {key: k})<-[:ABOUT]-(x:Event) "
-              "WITH DISTINCT x WITH x, x.type AS type DETACH DELETE x "
-              "RETURN count(*) AS n, collect(type) AS types",
+              "WITH DISTINCT x WITH x, x.type AS type, x.key AS key DETACH DELETE x "
+              "RETURN count(*) AS n, collect(type) AS types, collect(key) AS keys",
     "computed_values": "UNWIND $keys AS k MATCH (:Identity {key: k})-[:HAS_COMPUTED]->"
                        "(x:ComputedValue) WITH DISTINCT x DETACH DELETE x RETURN count(*) AS n",
     "links": "UNWIND $keys AS k MATCH (:Identity {key: k})-[x:LINK]-() "
@@ -274,6 +274,16 @@ MATCH (c:ClusterChange {kind: 'link_refused'})
 WHERE any(k IN $keys WHERE k IN c.related OR c.reason CONTAINS k)
 DELETE c
 RETURN count(*) AS n
+"""
+# A job's cursor (a computed backfill walks events in key order) naming a deleted event moves
+# to the greatest event key before it: the job resumes exactly where it would have.
+SCRUB_JOB_CURSORS = """
+MATCH (j:Job) WHERE j.cursor IN $keys
+CALL (j) {
+  OPTIONAL MATCH (e:Event) WHERE e.key < j.cursor
+  RETURN max(e.key) AS before
+}
+SET j.cursor = coalesce(before, '')
 """
 # Profiles left without members go, with the ids merged into them and their history.
 DELETE_EMPTY_PROFILES = """
