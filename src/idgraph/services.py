@@ -15,7 +15,9 @@ from idgraph.identity.service import IdentityService
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
+from idgraph.profile.counters import Counters
 from idgraph.profile.facts import Facts
 from idgraph.profile.materialise import Views
 from idgraph.profile.service import ProfileService
@@ -45,7 +47,7 @@ class Services:
         pipeline = Pipeline(graph, ChangeFeed(),
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
-                            facts=Facts(), views=Views(), segments=())
+                            facts=Facts(), views=Views(), segments=(), counters=Counters())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,
@@ -53,11 +55,13 @@ class Services:
             default_region=settings.default_phone_region,
         )
         attributes = load_attribute_schema(settings.attributes_file)
+        suppressions = Suppressions(graph)
         identity = IdentityService(graph, registry, limits, pipeline, settings.max_cluster_size,
                                    settings.ingest_batch_size, settings.ingest_concurrency,
-                                   attributes.typed, settings.max_component_identities)
+                                   attributes.typed, settings.max_component_identities,
+                                   suppressions)
         jobs = JobService(graph, settings.job_chunk_size)
-        profiles = ProfileService(graph, pipeline, jobs)
+        profiles = ProfileService(graph, pipeline, jobs, suppressions)
         explorations = ExplorationService(graph, settings.saved_queries_dir,
                                           settings.saved_query_timeout,
                                           settings.saved_query_max_rows)

@@ -31,6 +31,7 @@ from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.privacy.suppression import SUPPRESSED, Suppressions
 
 
 @dataclass
@@ -98,7 +99,8 @@ class IdentityService:
     def __init__(self, graph: Graph, registry: NamespaceRegistry, limits: Limits,
                  pipeline: Pipeline, max_cluster_size: int = 50, batch_size: int = 1000,
                  concurrency: int = 1, type_attributes: TypeAttributes | None = None,
-                 max_component_identities: int = MAX_COMPONENT_IDENTITIES) -> None:
+                 max_component_identities: int = MAX_COMPONENT_IDENTITIES,
+                 suppressions: Suppressions | None = None) -> None:
         # Every write goes through the pipeline: re-clustering, profile facts and views run
         # in the writer's transaction, the change feed hears of it after the commit.
         self.pipeline = pipeline
@@ -115,6 +117,8 @@ class IdentityService:
         self.concurrency = max(1, concurrency)
         # Declared attribute types (profile/attributes.py): every way in types records alike.
         self.type_attributes = type_attributes
+        # Identities deleted with suppression: items carrying one are rejected (SUPPRESSED).
+        self.suppressions = suppressions or Suppressions(graph)
 
     # -- ingest -----------------------------------------------------------------------------
     async def validate(self, records: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]],
@@ -150,6 +154,7 @@ class IdentityService:
         shared with other calls (a file ingest overlapping its windows); by default the call
         has `concurrency` of its own."""
         good, bad = await self.validate(records, events)
+        good = await self._without_suppressed(good, bad)
         result = IngestResult(rejected=bad)
         items = _dedupe([item for _, item in good], result)
         index_of: dict[tuple[str, str], int] = {}
@@ -171,6 +176,27 @@ class IdentityService:
                 result.absorb(batch_result)
         result.rejected.sort(key=lambda rejection: rejection.index)
         return result
+
+    async def _without_suppressed(self, good: list[tuple[int, Item]], bad: list[Rejection]
+                                  ) -> list[tuple[int, Item]]:
+        """Items carrying a suppressed identity become rejections (in input order with the
+        others); one lookup of the call's identity hashes, none while nothing is suppressed."""
+        blocked = await self.suppressions.suppressed(
+            k for _, item in good for k in item.identity_keys)
+        if not blocked:
+            return good
+        kept = []
+        for index, item in good:
+            hit = sorted(k for k in item.identity_keys if k in blocked)
+            if hit:
+                namespaces = ", ".join(sorted({k.split(":", 1)[0] for k in hit}))
+                bad.append(Rejection(index, SUPPRESSED, (
+                    f"an identity of this item ({namespaces}) was deleted with suppression; "
+                    "an admin can lift it with liftSuppression")))
+            else:
+                kept.append((index, item))
+        bad.sort(key=lambda r: r.index)
+        return kept
 
     async def _run_units(self, units: list[Unit], index_of: dict[tuple[str, str], int],
                          on_batch: Callable[[int], None] | None = None,

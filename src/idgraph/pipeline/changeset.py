@@ -72,6 +72,11 @@ class ChangeSet:
     # ...) and the profile ids it names (a deleted profile and the ids merged into it).
     counts: dict[str, int] = field(default_factory=dict)
     receipt_ids: list[str] = field(default_factory=list)
+    # What the writer deleted, for the counters stage: the counted sizes of profiles it removed,
+    # the namespaces of identities and the types of events it removed.
+    removed_sizes: list[int] = field(default_factory=list)
+    removed_namespaces: list[str] = field(default_factory=list)
+    removed_event_types: list[str] = field(default_factory=list)
     report: ClusterReport = field(default_factory=ClusterReport)  # by the re-cluster stage
     now: int = field(default_factory=now_ms)
 

@@ -6,6 +6,7 @@ all in one transaction; after the commit, the change feed.
       -> 2. profile facts       (test flags, computed values: profile/facts.py)
       -> 3. materialised views  (profile/materialise.py)
       -> 4. segment membership  (a slot: empty until segments register their stages)
+      -> 5. counters            (dashboard metrics: profile/counters.py)
       -> commit
       -> change feed            (pipeline/feed.py: profileChanged subscriptions)
 
@@ -43,11 +44,14 @@ class Pipeline:
     # Segment membership: stages that keep audiences current from the change set (and the
     # views written just before). Registered by the segments domain in services.py.
     segments: Sequence[Stage] = ()
+    # Dashboard counters (profile/counters.py): last, once every member count is final.
+    counters: Stage | None = None
 
     @property
     def stages(self) -> tuple[Stage, ...]:
         """The stages in the order they run."""
-        return (self.recluster, self.facts, self.views, *self.segments)
+        last = () if self.counters is None else (self.counters,)
+        return (self.recluster, self.facts, self.views, *self.segments, *last)
 
     async def apply(self, tx: Tx, change: ChangeSet) -> ChangeSet:
         """Run every stage on `change` inside `tx` (the writer's transaction)."""
@@ -82,6 +86,8 @@ class Pipeline:
             return replace(self, facts=skipped)
         if name == "views":
             return replace(self, views=skipped)
+        if name == "counters":
+            return replace(self, counters=skipped)
         return replace(self, segments=[s for s in self.segments if s.name != name])
 
 

@@ -1,11 +1,14 @@
-"""Dashboard figures, all from one Cypher statement so that no two figures can disagree."""
+"""Dashboard figures: the counters the pipeline keeps (profile/counters.py), less the test
+profiles (found from their flagged records, few) unless they are asked for. Milliseconds at
+any graph size; the first read of a graph without counters counts everything once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from idgraph.db.graph import Graph
-from idgraph.profile.repository import METRICS
+from idgraph.profile import counters
+from idgraph.profile.repository import TEST_PROFILE_FIGURES
 
 
 @dataclass
@@ -30,16 +33,26 @@ class Figures:
 
 async def figures(graph: Graph, include_test: bool) -> Figures:
     out = Figures()
-    for row in await graph.read(METRICS, includeTest=include_test):
-        n = row["n"]
-        if row["kind"] == "events":
-            out.event_types[row["type"]] = out.event_types.get(row["type"], 0) + n
-            continue
-        if row["test"]:
-            out.test_profiles += n
-            if not include_test:
-                continue
-        out.cluster_sizes[row["size"]] = out.cluster_sizes.get(row["size"], 0) + n
-        for namespace in row["namespaces"]:
-            out.namespaces[namespace] = out.namespaces.get(namespace, 0) + n
+    figure_of = {"size": out.cluster_sizes, "namespace": out.namespaces, "type": out.event_types}
+    for row in await counters.read(graph):
+        name = int(row["name"]) if row["kind"] == "size" else row["name"]
+        figure_of[row["kind"]][name] = row["n"]  # type: ignore[index]
+    [tests] = await graph.read(TEST_PROFILE_FIGURES)
+    out.test_profiles = len(tests["profiles"])
+    if not include_test:
+        for size, namespaces in tests["profiles"]:
+            _less(out.cluster_sizes, size)
+            for namespace in namespaces:
+                _less(out.namespaces, namespace)
+        for event_type in tests["types"]:
+            _less(out.event_types, event_type)
     return out
+
+
+def _less(figure: dict, key: object) -> None:  # type: ignore[type-arg]
+    """One fewer of `key`; a figure that reaches 0 is left out."""
+    left = figure.get(key, 0) - 1
+    if left > 0:
+        figure[key] = left
+    else:
+        figure.pop(key, None)

@@ -237,7 +237,8 @@ DELETE_ATTACHED = {
     "records": "UNWIND $keys AS k MATCH (:Identity {key: k})<-[:KEYED_BY]-(x:Record) "
                "WITH DISTINCT x DETACH DELETE x RETURN count(*) AS n",
     "events": "UNWIND $keys AS k MATCH (:Identity {key: k})<-[:ABOUT]-(x:Event) "
-              "WITH DISTINCT x DETACH DELETE x RETURN count(*) AS n",
+              "WITH DISTINCT x WITH x, x.type AS type, x.key AS key DETACH DELETE x "
+              "RETURN count(*) AS n, collect(type) AS types, collect(key) AS keys",
     "computed_values": "UNWIND $keys AS k MATCH (:Identity {key: k})-[:HAS_COMPUTED]->"
                        "(x:ComputedValue) WITH DISTINCT x DETACH DELETE x RETURN count(*) AS n",
     "links": "UNWIND $keys AS k MATCH (:Identity {key: k})-[x:LINK]-() "
@@ -245,8 +246,49 @@ DELETE_ATTACHED = {
     "memberships": "UNWIND $keys AS k MATCH (:Identity {key: k})-[x:IN_PROFILE]->() "
                    "DELETE x RETURN count(*) AS n",
     "identities": "UNWIND $keys AS k MATCH (x:Identity {key: k}) "
-                  "DETACH DELETE x RETURN count(*) AS n",
+                  "WITH x, x.namespace AS namespace DETACH DELETE x "
+                  "RETURN count(*) AS n, collect(namespace) AS namespaces",
 }
+# What else a cluster reaches: a record or event keyed by its identities and by identities of
+# other clusters (a refused link, the size limit) is a fragment of those profiles too. Returns
+# those profiles (their views must be recomputed), and the shared events with the identities of
+# other clusters they are about (their computed states hold the events' keys).
+REACH_OF_CLUSTER = """
+UNWIND $keys AS k
+MATCH (:Identity {key: k})<-[:KEYED_BY|ABOUT]-(x)-[:KEYED_BY|ABOUT]->(o:Identity)
+WHERE NOT o.key IN $keys
+WITH DISTINCT x, o
+OPTIONAL MATCH (o)-[:IN_PROFILE]->(p:Profile)
+RETURN collect(DISTINCT p.id) AS profiles,
+       collect(DISTINCT CASE WHEN x:Event THEN o.key END) AS holders,
+       collect(DISTINCT CASE WHEN x:Event THEN x.key END) AS events
+"""
+# Deleted events leave the computed states of the other identities they were about.
+PRUNE_COMPUTED_EVENTS = """
+UNWIND $keys AS k
+MATCH (:Identity {key: k})-[:HAS_COMPUTED]->(c:ComputedValue)
+WITH DISTINCT c
+WITH c, [j IN range(0, size(c.events) - 1) WHERE NOT c.events[j] IN $events] AS keep
+SET c.ts = [j IN keep | c.ts[j]], c.vals = [j IN keep | c.vals[j]],
+    c.events = [j IN keep | c.events[j]]
+"""
+# Refused-link entries (on any profile) naming a deleted identity, in their pair or reason.
+SCRUB_HISTORY = """
+MATCH (c:ClusterChange {kind: 'link_refused'})
+WHERE any(k IN $keys WHERE k IN c.related OR c.reason CONTAINS k)
+DELETE c
+RETURN count(*) AS n
+"""
+# A job's cursor (a computed backfill walks events in key order) naming a deleted event moves
+# to the greatest event key before it: the job resumes exactly where it would have.
+SCRUB_JOB_CURSORS = """
+MATCH (j:Job) WHERE j.cursor IN $keys
+CALL (j) {
+  OPTIONAL MATCH (e:Event) WHERE e.key < j.cursor
+  RETURN max(e.key) AS before
+}
+SET j.cursor = coalesce(before, '')
+"""
 # Profiles left without members go, with the ids merged into them and their history.
 DELETE_EMPTY_PROFILES = """
 UNWIND $ids AS id
@@ -262,10 +304,10 @@ CALL (p) {
   FOREACH (x IN aliases + changes | DELETE x)
   RETURN size(aliases) AS aliases, size(changes) + createdEntries AS history
 }
-WITH p, p.id AS id, aliases, history
+WITH p, p.id AS id, p.countedSize AS counted, aliases, history
 DETACH DELETE p
 RETURN collect(id) AS ids, count(*) AS profiles, sum(aliases) AS aliases,
-       sum(history) AS history
+       sum(history) AS history, collect(counted) AS countedSizes
 """
 # Deletion by source: what the source stored, and the identities it touched.
 SOURCE_ITEMS = """
@@ -281,7 +323,8 @@ RETURN collect(DISTINCT key) AS keys, collect(DISTINCT p.id) AS profiles
 """
 DELETE_OF_SOURCE = {
     "records": "MATCH (x:Record {source: $source}) DETACH DELETE x RETURN count(*) AS n",
-    "events": "MATCH (x:Event {source: $source}) DETACH DELETE x RETURN count(*) AS n",
+    "events": "MATCH (x:Event {source: $source}) WITH x, x.type AS type DETACH DELETE x "
+              "RETURN count(*) AS n, collect(type) AS types",
     "links": "MATCH ()-[x:LINK {source: $source}]->() DELETE x RETURN count(*) AS n",
 }
 # The source's events leave the computed states of the identities they were about.
@@ -300,24 +343,101 @@ WHERE NOT EXISTS { (i)<-[:KEYED_BY|ABOUT]-() } AND NOT EXISTS { (i)-[:LINK]-() }
 RETURN collect(i.key) AS keys
 """
 
-# -- metrics (profile/metrics.py) ---------------------------------------------------------------
-# One pass over the profiles: each profile's test flag (evaluated once), size and the sorted
-# namespaces of its members, grouped (few distinct groups), plus the event types of events
-# about included profiles (each event once, whichever profiles it touches). Python sums the
-# groups. The earlier form scanned the profiles once per figure (2.2x slower at 1,000,000).
-METRICS = """
-MATCH (p:Profile)
-WITH p, """ + IS_TEST + """ AS test
-CALL (p) {
-  MATCH (p)<-[:IN_PROFILE]-(m:Identity)
-  WITH m.namespace AS namespace ORDER BY namespace
-  RETURN count(*) AS size, collect(namespace) AS namespaces
+# -- metrics (profile/metrics.py, profile/counters.py) -----------------------------------------
+# The counters stage: lock this write's shard, then (once the counters are ready) each changed
+# profile's counted size before and now (an id merged away or gone: now null), recorded on it.
+COUNTER_SIZES = """
+MERGE (s:CounterShard {shard: $shard})
+SET s.lockedAt = $now
+WITH s
+OPTIONAL MATCH (ready:CountersReady)
+WITH count(ready) > 0 AS ready
+CALL (ready) {
+  UNWIND CASE WHEN ready THEN $ids ELSE [] END AS id
+  OPTIONAL MATCH (p:Profile {id: id})
+  OPTIONAL MATCH (a:ProfileAlias {id: id})
+  WITH p, a, coalesce(p.countedSize, a.countedSize) AS old,
+       CASE WHEN p IS NULL THEN 0 ELSE COUNT { (p)<-[:IN_PROFILE]-() } END AS new
+  FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET x.countedSize = new)
+  FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | REMOVE x.countedSize)
+  RETURN collect([old, new]) AS pairs
 }
-RETURN 'profiles' AS kind, test, size, namespaces, null AS type, count(*) AS n
-UNION ALL
-MATCH (e:Event)
-WHERE EXISTS { (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile)
-               WHERE $includeTest OR NOT """ + IS_TEST + """ }
-RETURN 'events' AS kind, null AS test, null AS size, null AS namespaces, e.type AS type,
-       count(e) AS n
+RETURN ready, pairs
+"""
+ADD_COUNTERS = """
+UNWIND $rows AS row
+MERGE (c:Counter {id: row.id})
+  ON CREATE SET c.kind = row.kind, c.name = row.name, c.shard = row.shard, c.n = 0
+SET c.n = c.n + row.d
+"""
+READ_COUNTERS = """
+OPTIONAL MATCH (ready:CountersReady)
+CALL () {
+  MATCH (c:Counter)
+  WITH c.kind AS kind, c.name AS name, sum(c.n) AS n
+  WHERE n <> 0
+  RETURN collect({kind: kind, name: name, n: n}) AS counters
+}
+RETURN ready IS NOT NULL AS ready, counters
+"""
+LOCK_ALL_SHARDS = """
+UNWIND $shards AS i
+MERGE (s:CounterShard {shard: i})
+SET s.lockedAt = $now
+WITH count(*) AS locked
+OPTIONAL MATCH (ready:CountersReady)
+RETURN ready IS NOT NULL AS ready
+"""
+# The backfill's one pass: profiles by member count (each profile's counted size recorded),
+# identities in profiles by namespace, events by type.
+COUNT_ALL = """
+CALL () {
+  MATCH (p:Profile)
+  WITH p, COUNT { (p)<-[:IN_PROFILE]-() } AS size
+  SET p.countedSize = size
+  WITH size WHERE size > 0
+  WITH size, count(*) AS n
+  RETURN collect([size, n]) AS sizes
+}
+CALL () {
+  MATCH (i:Identity) WHERE EXISTS { (i)-[:IN_PROFILE]->(:Profile) }
+  WITH i.namespace AS namespace, count(*) AS n
+  RETURN collect([namespace, n]) AS namespaces
+}
+CALL () {
+  MATCH (e:Event)
+  WITH e.type AS type, count(*) AS n
+  RETURN collect([type, n]) AS types
+}
+RETURN sizes, namespaces, types
+"""
+RESET_COUNTERS = """
+CALL () { MATCH (c:Counter) DELETE c }
+CALL () {
+  UNWIND $rows AS row
+  CREATE (:Counter {id: row.id, kind: row.kind, name: row.name, shard: row.shard, n: row.d})
+}
+CREATE (:CountersReady {at: timestamp()})
+"""
+# Test profiles (found from their flagged records: few) with their sizes and namespaces, and
+# the types of events about test profiles only: what `metrics` subtracts to leave them out.
+TEST_PROFILE_FIGURES = """
+CALL () {
+  MATCH (:Record {testProfile: true})-[:KEYED_BY]->(:Identity)-[:IN_PROFILE]->(p:Profile)
+  RETURN collect(DISTINCT p) AS tests
+}
+CALL (tests) {
+  UNWIND tests AS p
+  MATCH (p)<-[:IN_PROFILE]-(m:Identity)
+  WITH p, collect(m.namespace) AS namespaces
+  RETURN collect([size(namespaces), namespaces]) AS profiles
+}
+CALL (tests) {
+  UNWIND tests AS p
+  MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:ABOUT]-(e:Event)
+  WITH DISTINCT e
+  WHERE NOT EXISTS { (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(q:Profile) WHERE NOT q IN tests }
+  RETURN collect(e.type) AS types
+}
+RETURN profiles, types
 """

@@ -13,6 +13,7 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.errors import InvalidInput
 from idgraph.jobs.service import Job, JobService
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.privacy.suppression import Suppressions
 from idgraph.profile import computed as c
 from idgraph.profile import deletion
 from idgraph.profile import repository as q
@@ -96,8 +97,10 @@ class EventsPage:
 
 
 class ProfileService:
-    def __init__(self, graph: Graph, pipeline: Pipeline, jobs: JobService) -> None:
+    def __init__(self, graph: Graph, pipeline: Pipeline, jobs: JobService,
+                 suppressions: Suppressions | None = None) -> None:
         self.graph = graph
+        self.suppressions = suppressions or Suppressions(graph)
         self.pipeline = pipeline
         self.jobs = jobs
         self.policies = PolicyStore(graph)
@@ -215,8 +218,12 @@ class ProfileService:
         return await figures(self.graph, include_test)
 
     # -- privacy deletion -----------------------------------------------------------------------
-    async def delete_profile(self, identity_key: str) -> deletion.Receipt:
-        change = await self.pipeline.write(lambda tx: deletion.delete_profile(tx, identity_key))
+    async def delete_profile(self, identity_key: str, suppress: bool = False
+                             ) -> deletion.Receipt:
+        """`suppress`: later records and events carrying any deleted identity are rejected."""
+        suppressions = self.suppressions if suppress else None
+        change = await self.pipeline.write(
+            lambda tx: deletion.delete_profile(tx, identity_key, suppressions))
         return deletion.receipt(change)
 
     async def delete_source(self, source: str) -> deletion.Receipt:

@@ -131,6 +131,8 @@ class DeletionReceipt:
     computed_values: int
     aliases: int
     history_entries: int
+    suppressed: int = strawberry.field(description=(
+        "Identities suppressed (suppress: true): later data carrying them is rejected."))
 
     @classmethod
     def of(cls, r: deletion.Receipt) -> DeletionReceipt:
@@ -140,7 +142,7 @@ class DeletionReceipt:
                    links=n.get("links", 0), records=n.get("records", 0),
                    events=n.get("events", 0), memberships=n.get("memberships", 0),
                    computed_values=n.get("computed_values", 0), aliases=n.get("aliases", 0),
-                   history_entries=n.get("history", 0))
+                   history_entries=n.get("history", 0), suppressed=n.get("suppressed", 0))
 
 
 @strawberry.type
@@ -250,10 +252,15 @@ class ProfileAdminMutation:
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Privacy deletion of the whole profile of an identity.")
-    async def delete_profile(self, info: Info[Context, None],
-                             identity: IdentityInput) -> DeletionReceipt:
+    async def delete_profile(
+            self, info: Info[Context, None], identity: IdentityInput,
+            suppress: Annotated[bool, strawberry.argument(description=(
+                "Also suppress every deleted identity (the one given, when unknown): later "
+                "records and events carrying one are rejected with SUPPRESSED until "
+                "liftSuppression."))] = False) -> DeletionReceipt:
         key = to_key(info, identity).key
-        return DeletionReceipt.of(await info.context.services.profiles.delete_profile(key))
+        profiles = info.context.services.profiles
+        return DeletionReceipt.of(await profiles.delete_profile(key, suppress))
 
     @strawberry.mutation(permission_classes=ADMIN,
                          description="Delete everything one source contributed; re-cluster.")

@@ -15,6 +15,7 @@ from idgraph.api.graphql.jobs import JobMutation, JobQuery
 from idgraph.api.graphql.limits import schema_config, schema_extensions
 from idgraph.api.graphql.live import Subscription
 from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from idgraph.api.graphql.profile import ProfileQuery
 from idgraph.api.graphql.profile_admin import ProfileAdminMutation, ProfileAdminQuery
 from idgraph.api.graphql.segments import SegmentMutation, SegmentQuery
@@ -30,7 +31,8 @@ class Health:
 
 @strawberry.type
 class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
-            ExplorationQuery, SegmentQuery):
+            ExplorationQuery, SegmentQuery,
+            PrivacyQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
     def version(self) -> str:
@@ -45,7 +47,8 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 @strawberry.type
 class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
-               SegmentMutation):
+               SegmentMutation,
+               PrivacyMutation):
     pass
 
 

@@ -1,0 +1,1 @@
+"""Privacy: suppression of deleted identities (salted hashes, never values)."""
