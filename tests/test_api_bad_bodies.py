@@ -70,7 +70,7 @@ def test_bad_json_in_a_websocket_message_closes_with_4400(live_api, empty_graph,
 
 SURROGATE_ARGUMENTS = [  # string arguments that go to Neo4j as they are
     "mutation($s: String!) { unlinkSource(source: $s) { unlinked } }",
-    "mutation($s: String!) { createMergePolicy(input: {name: $s}) { id } }",
+    "mutation($s: String!) { createMergePolicy(input: {name: $s}) { policy { id } } }",
     "mutation($s: String!) { createApiKey(name: $s, role: APP) { key } }",
     'query($s: String!) { profile(identity: {namespace: "crm", value: "C1"}) '
     "{ events(types: [$s]) { edges { cursor } } } }",

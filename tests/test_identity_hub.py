@@ -14,7 +14,7 @@ from tests.identity_helpers import INGEST, ident, ingest, record
 HUB_LINKS = 2_000
 LIMIT = 1_000
 UNLINK = """mutation($a: IdentityInput!, $b: IdentityInput!) {
-  unlink(a: $a, b: $b) { unlinked } }"""
+  unlink(identity: $a, otherIdentity: $b) { unlinked } }"""
 
 
 @pytest.fixture

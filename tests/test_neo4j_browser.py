@@ -35,7 +35,7 @@ def listeners(port: int) -> set[str]:
 def browser_server(tmp_path: Path):
     bolt, http = free_port(), free_port()
     env = {"IDGRAPH_LOCAL_NEO4J_STATE_DIR": str(tmp_path / "neo4j"),
-           "IDGRAPH_LOCAL_NEO4J_PORT": str(bolt), "IDGRAPH_LOCAL_NEO4J_HTTP_PORT": str(http),
+           "IDGRAPH_LOCAL_NEO4J_PORT": str(bolt), "IDGRAPH_LOCAL_NEO4J_BROWSER_PORT": str(http),
            "IDGRAPH_LOCAL_NEO4J_HEAP": "512m", "IDGRAPH_LOCAL_NEO4J_PAGECACHE": "128m",
            "IDGRAPH_NEO4J_BROWSER": "true"}
     yield env, bolt, http
@@ -47,8 +47,9 @@ def test_start_serves_neo4j_browser_on_loopback_and_says_where(browser_server):
     started = run_cli(env, "neo4j", "start")
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip().splitlines()[-1] == f"bolt://127.0.0.1:{bolt}"
+    password = (Path(env["IDGRAPH_LOCAL_NEO4J_STATE_DIR"]) / "neo4j-password").read_text().strip()
     assert (f"Neo4j Browser: http://127.0.0.1:{http}/browser/  (connect to "
-            f"bolt://127.0.0.1:{bolt}; authentication: none)") in started.stderr
+            f"bolt://127.0.0.1:{bolt}; user neo4j, password {password}") in started.stderr
 
     page = httpx.get(f"http://127.0.0.1:{http}/browser/", timeout=30)
     assert page.status_code == 200 and "<title>Neo4j Browser</title>" in page.text
@@ -65,16 +66,18 @@ def test_a_password_file_is_shown_with_the_browser_address(browser_server):
     env, bolt, http = browser_server
     state_dir = Path(env["IDGRAPH_LOCAL_NEO4J_STATE_DIR"])
     state_dir.mkdir(parents=True)
-    (state_dir / "password").write_text("s3cret-generated\n")
+    (state_dir / "neo4j-password").write_text("s3cret-generated\n")
     status = run_cli(env, "neo4j", "status")  # stopped: no address printed
     assert "Neo4j Browser" not in status.stdout
 
     from idgraph.db import browser
     from idgraph.db.local_server import LocalServerConfig
 
-    cfg = LocalServerConfig("5.26.30", bolt, http, state_dir, Path("/nonexistent"), browser=True)
+    cfg = LocalServerConfig("5.26.30", bolt, state_dir, Path("/nonexistent"), browser=True,
+                            browser_port=http)
     assert browser.banner(cfg, running_cmdline=None) == (
         f"Neo4j Browser: http://127.0.0.1:{http}/browser/  (connect to bolt://127.0.0.1:{bolt}; "
-        f"user neo4j, password s3cret-generated (from {state_dir.resolve() / 'password'}))")
-    assert browser.banner(LocalServerConfig("5.26.30", bolt, http, state_dir, Path("/x")),
+        f"user neo4j, password s3cret-generated "
+        f"(from {state_dir.resolve() / 'neo4j-password'}))")
+    assert browser.banner(LocalServerConfig("5.26.30", bolt, state_dir, Path("/x")),
                           running_cmdline=None) is None

@@ -39,12 +39,14 @@ class Settings(BaseSettings):
     # The managed local Neo4j (used when neo4j_uri is unset).
     local_neo4j_version: str = NEO4J_VERSION
     local_neo4j_port: int = 17687
+    # Neo4j Browser's HTTP port (only with IDGRAPH_NEO4J_BROWSER=true), on 127.0.0.1.
+    local_neo4j_browser_port: int = 17474
     local_neo4j_state_dir: Path = Path(".idgraph/neo4j")
     local_neo4j_cache_dir: Path = Path.home() / ".cache" / "idgraph"
     local_neo4j_heap: str = "1g"
     local_neo4j_pagecache: str = "512m"
     local_neo4j_start_timeout: float = 120.0
-    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<Bolt port + 1>/browser/
+    # Neo4j Browser on the managed Neo4j, at http://127.0.0.1:<browser port>/browser/
     # (db/browser.py).
     neo4j_browser: bool = False
     neo4j_browser_version: str = "5.24.0"

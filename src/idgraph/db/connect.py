@@ -20,6 +20,7 @@ def local_server_config(settings: Settings) -> local_server.LocalServerConfig:
         start_timeout=settings.local_neo4j_start_timeout,
         browser=settings.neo4j_browser,
         browser_version=settings.neo4j_browser_version,
+        browser_port=settings.local_neo4j_browser_port,
     )
 
 

@@ -60,11 +60,12 @@ class LocalServerConfig:
     start_timeout: float = 120.0
     browser: bool = False  # serve Neo4j Browser (db/browser.py)
     browser_version: str = "5.24.0"
+    browser_port: int | None = None  # HTTP, on only with the Browser; None: Bolt's port + 1
 
     @property
     def http_port(self) -> int:
-        """Neo4j Browser's port (HTTP is on only with the Browser): the one after Bolt's."""
-        return self.bolt_port + 1
+        """Neo4j Browser's port (HTTP is on only with the Browser)."""
+        return self.browser_port if self.browser_port is not None else self.bolt_port + 1
 
     @property
     def bolt_uri(self) -> str:
