@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ USER = "neo4j"
 PASSWORD_FILE = "neo4j-password"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 DEFAULT_PASSWORD = "neo4j"  # what a store created without authentication has
+# Letters and digits only: neo4j-admin reads its arguments with picocli, which takes a password
+# starting with "-" (token_urlsafe's alphabet has it: 1 store in 64) for an option and fails.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 32  # ~190 bits
 
 
 def password_path(home: Path) -> Path:
@@ -43,13 +48,17 @@ def ensure_password(home: Path) -> str:
     if (existing := read_password(home)) is not None:
         os.chmod(path, 0o600)
         return existing
-    password = secrets.token_urlsafe(24)
+    password = generate_password()
     home.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # an empty file left by a crash
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write(password + "\n")
     return password
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 def store_exists(home: Path) -> bool:
