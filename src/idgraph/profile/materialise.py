@@ -13,7 +13,6 @@ docs/profiles.md, "The materialised view").
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from idgraph.identity.items import Item
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.pipeline import Pipeline
 from idgraph.profile import repository as q
-from idgraph.profile.attributes import storable
+from idgraph.profile.attributes import ATTRIBUTE_PATH, storable
 from idgraph.profile.facts import says_test
 from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
 from idgraph.profile.policies import pick
@@ -32,8 +31,6 @@ from idgraph.profile.policies import pick
 if TYPE_CHECKING:
     from idgraph.jobs.service import Advance, Job
 
-PART = r"[A-Za-z][A-Za-z0-9_]{0,63}"
-ATTRIBUTE_PATH = re.compile(rf"{PART}(?:\.{PART}){{0,7}}")
 VIEW_REBUILD = "view_rebuild"
 
 
