@@ -43,11 +43,13 @@ test: $(STAMP) $(AUDIT) $(ASSETS) browser
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest
 
-# Benchmarks write reports to bench/results/ (each starts its own managed Neo4j).
+# Benchmarks write reports to bench/results/ (each starts its own managed Neo4j), then the
+# performance page gathers their figures: bench/results/<date>.json and docs/performance.md.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.ingest
 	$(VENV)/bin/python -m bench.profile_read
 	$(VENV)/bin/python -m bench.segments --profiles 20000
+	$(VENV)/bin/python -m bench.performance
 
 schema-file: $(STAMP)
 	$(VENV)/bin/idgraph schema export

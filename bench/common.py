@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,4 +68,41 @@ def write_report(name: str, title: str, lines: list[str]) -> Path:
               f"({platform.machine()}), Neo4j {Settings().local_neo4j_version} managed local "
               "server.", ""]
     path.write_text("\n".join(header + lines) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure beside its floor (the bare driver doing the same work, measured in
+    the same run) and its goal; `docs/performance.md` is made from these (bench/performance.py).
+    `ratio`: idgraph over the floor (times: <= goals; rates: >= goals). `goal`: "ratio >= 0.8",
+    "ratio <= 1.2", "value <= 10" (in `unit`)."""
+
+    name: str
+    value: float
+    unit: str
+    floor: float | None = None
+    ratio: float | None = None
+    goal: str | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the goal ("ratio >= 0.8", "value <= 10") holds; None without a goal."""
+        if self.goal is None:
+            return None
+        subject, op, bound = self.goal.split()
+        x = self.value if subject == "value" else self.ratio
+        if x is None:
+            return None
+        return x >= float(bound) if op == ">=" else x <= float(bound)
+
+
+def write_figures(name: str, figures: list[Figure], context: dict[str, object]) -> Path:
+    """bench/results/<name>.json: this benchmark's figures, for the performance page."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({
+        "bench": name, "measured": datetime.now(UTC).isoformat(timespec="seconds"),
+        "context": context,
+        "figures": [asdict(f) | {"met": f.met} for f in figures]}, indent=2) + "\n")
     return path

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import neo4j
 
-from bench.common import Timer, auth_of, percentile, write_report
+from bench.common import Figure, Timer, auth_of, percentile, write_figures, write_report
 from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.profile.repository import VIEW_BY_IDENTITY
@@ -341,6 +341,16 @@ def report(loaded: int, args, results: dict[str, list[float]], load_seconds: flo
     lines += ["", "Goal: p99 <= 10 ms and within 2x of the floor."]
     path = write_report("profile_read", "Profile read latency", lines)
     print(path.read_text())
+    floor = {pct: percentile(results["auto"], pct) for pct in (50, 99)}
+    api = {pct: percentile(results["api"], pct) for pct in (50, 99)}
+    write_figures("profile_read", [
+        Figure(f"profile read p50 at {loaded:,} profiles", api[50], "ms", floor[50],
+               api[50] / floor[50]),
+        Figure(f"profile read p99 at {loaded:,} profiles", api[99], "ms", floor[99],
+               api[99] / floor[99], "ratio <= 2"),
+        Figure(f"profile read p99 at {loaded:,} profiles, absolute", api[99], "ms",
+               goal="value <= 10"),
+    ], {"profiles": loaded, "reads": args.reads})
 
 
 if __name__ == "__main__":

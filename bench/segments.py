@@ -32,7 +32,7 @@ from pathlib import Path
 
 import neo4j
 
-from bench.common import Timer, bench_server, wipe, write_report
+from bench.common import Figure, Timer, bench_server, wipe, write_figures, write_report
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
@@ -209,6 +209,10 @@ async def run(args: argparse.Namespace) -> None:
                         report(args.profiles, manifest, load_seconds, results)
                         + notes())
     print(path.read_text())
+    write_figures("segments", [
+        Figure(f"segment evaluation ({name}) at {args.profiles:,} profiles", r["first"], "s",
+               r["floor_write"], r["first"] / r["floor_write"], "ratio <= 1.2")
+        for name, r in results.items()], {"profiles": args.profiles, "seed": args.seed})
 
 
 def notes() -> list[str]:

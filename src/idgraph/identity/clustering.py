@@ -34,6 +34,9 @@ class ClusterReport:
     # Node id of each profile re-clustering created or kept (valid in its transaction only):
     # the views' write finds them without an index seek.
     profile_nodes: dict[str, str] = field(default_factory=dict)
+    # (size before, size after) of every profile the write-back wrote: None before for a new
+    # profile, 0 after for a retired one. Sizes are the stored `size` (members).
+    sizes: list[tuple[int | None, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -198,7 +201,8 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
     report.fresh = {pid: (primary, cluster) for cluster, pid, primary
                     in zip(clustering.clusters, plan.cluster_ids, primaries, strict=True)
                     if pid in plan.created and cluster <= fresh}
-    created = await _write(tx, clustering, plan, component, statuses, primaries, now, cause)
+    created, report.sizes = await _write(tx, clustering, plan, component, statuses, primaries,
+                                         now, cause)
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
                             if pid not in plan.created} | created
     return report
@@ -227,9 +231,10 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
                  statuses: dict[tuple[str, str], set[str]], primaries: list[str],
-                 now: int, cause: str) -> dict[str, str]:
+                 now: int, cause: str
+                 ) -> tuple[dict[str, str], list[tuple[int | None, int]]]:
     """Write what changed (`primaries`: each cluster's primary identity); returns the node id
-    of each profile created."""
+    of each profile created and the (old, new) size of every profile written."""
     new_rows, kept_rows, moves = [], [], []
     node = component.identity_node
     for cluster, pid, primary in zip(clustering.clusters, plan.cluster_ids, primaries,
@@ -246,11 +251,14 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
             moves += [{"identity": identity, "profile": profile} for identity in joining]
     status_rows = _link_status_rows(clustering, statuses)
     changes = _history_rows(plan, status_rows, clustering, component)
-    [[created]] = await tx.values(
+    [[created, kept_sizes, retired_sizes]] = await tx.values(
         q.WRITE_CLUSTERS, created=new_rows, kept=kept_rows, moves=moves,
         retired=[{"id": old, "into": new} for old, new in sorted(plan.retired.items())],
         statuses=status_rows, changes=changes, now=now, cause=cause)
-    return dict(created)
+    sizes: list[tuple[int | None, int]] = [(None, len(c)) for c, pid in zip(
+        clustering.clusters, plan.cluster_ids, strict=True) if pid in plan.created]
+    sizes += [(old, new) for old, new in kept_sizes] + [(old, 0) for old in retired_sizes]
+    return dict(created), sizes
 
 
 def _link_status_rows(clustering: Clustering,

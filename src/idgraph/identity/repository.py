@@ -153,7 +153,9 @@ MATCH (i:Identity {key: k})
 # kept ones, retired ids (aliases, with older aliases flattened to the survivor), decided link
 # statuses and the history entries. Identities and kept profiles are found by node id (read in
 # this transaction, see EXPAND_STEP). The parts run in this order: members move into profiles
-# that exist, away from retired ones. Returns [profile id, node id] of each new profile.
+# that exist, away from retired ones. Returns [profile id, node id] of each new profile, and
+# the (old, new) size of each kept profile and the last size of each retired one, which the
+# dashboard counters (profile/counters.py) turn into deltas without reading anything again.
 WRITE_CLUSTERS = """
 CALL () {
   UNWIND $created AS row
@@ -172,7 +174,9 @@ CALL () {
 CALL () {
   UNWIND $kept AS row
   MATCH (p:Profile) WHERE elementId(p) = row.node
+  WITH p, row, p.size AS old
   SET p.size = row.size, p.primaryKey = row.primary, p.updatedAt = $now
+  RETURN collect([old, row.size]) AS keptSizes
 }
 CALL () {
   UNWIND $moves AS row
@@ -188,8 +192,11 @@ CALL () {
   REMOVE p:Profile
   SET p:ProfileAlias, p.mergedInto = row.into, p.at = $now
   WITH p, row
-  MATCH (older:ProfileAlias {mergedInto: row.id})
-  SET older.mergedInto = row.into
+  CALL (row) {
+    MATCH (older:ProfileAlias {mergedInto: row.id})
+    SET older.mergedInto = row.into
+  }
+  RETURN collect(p.size) AS retiredSizes
 }
 CALL () {
   UNWIND $statuses AS row
@@ -202,7 +209,7 @@ CALL () {
   CREATE (:ClusterChange {profileId: row.profileId, at: $now, kind: row.kind,
                           related: row.related, reason: row.reason, cause: $cause})
 }
-RETURN createdProfiles
+RETURN createdProfiles, keptSizes, retiredSizes
 """
 RESOLVE = """
 UNWIND range(0, size($keys) - 1) AS idx

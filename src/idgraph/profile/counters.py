@@ -4,9 +4,10 @@
 (:Counter {id: 'kind|name|shard', kind, name, shard, n}) per figure and shard, kind one of
 `size` (profiles of that many members), `namespace` (identities in profiles), `type` (events).
 A write adds its deltas to one of SHARDS shards picked at random, so concurrent ingest batches
-rarely wait on one another; a read sums the shards. Each write first locks its shard's
-(:CounterShard) node; the one-time backfill (graphs from before the counters, or emptied
-ones) locks every shard before it counts, so no write is counted twice or lost. Test profiles
+rarely wait on one another; a read sums the shards. Sizes are profiles' stored `size` (their
+members, kept by re-clustering). Each write locks its shard's (:CounterShard) node; the
+one-time backfill (graphs from before the counters, or emptied ones) locks every shard before
+it counts, so no write is counted twice or lost. Test profiles
 are left out at read time: they are found from their flagged records (few), and subtracted.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,32 +28,22 @@ SHARDS = 16
 
 @dataclass(frozen=True)
 class Counters:
-    """The pipeline stage applying one write's deltas to the counters."""
+    """The pipeline stage applying one write's deltas to the counters: the profile sizes come
+    from the re-cluster stage's write-back (its (old, new) sizes), so the stage reads nothing
+    and sends one small statement, or none when nothing counted changed."""
 
     name: str = "counters"
 
     async def __call__(self, tx: Tx, change: ChangeSet) -> None:
-        ids, shard = sorted(_profiles_changed(change)), random.randrange(SHARDS)
-        if not (ids or change.fresh or change.events_stored or change.removed_sizes
-                or change.removed_namespaces or change.removed_event_types):
-            return  # nothing counted changed (a re-ingest of known items): no round trip
-        [[ready, pairs]] = await tx.values(q.COUNTER_SIZES, shard=shard, ids=ids,
-                                           now=change.now)
-        if not ready:
-            return  # not backfilled yet: the backfill will count this write
-        rows = _delta_rows(deltas(change, pairs), shard)
-        if rows:
-            await tx.run(q.ADD_COUNTERS, rows=rows)
+        rows = _delta_rows(deltas(change, change.report.sizes), random.randrange(SHARDS))
+        if rows:  # else nothing counted changed (a re-ingest of known items): no round trip
+            await tx.run(q.ADD_COUNTERS, rows=rows, shard=rows[0]["shard"], now=change.now)
 
 
-def _profiles_changed(change: ChangeSet) -> set[str]:
-    """Every profile whose member count may have changed (merged-away ids too)."""
-    return (change.changed_profiles() | {old for old, _ in change.report.merged}) - change.deleted
-
-
-def deltas(change: ChangeSet, pairs: list[list[int | None]]) -> dict[tuple[str, str], int]:
-    """(kind, name) -> delta, from the profiles' (old, new) counted sizes and what the write
-    created or removed."""
+def deltas(change: ChangeSet, pairs: Sequence[tuple[int | None, int]]
+           ) -> dict[tuple[str, str], int]:
+    """(kind, name) -> delta, from the profiles' (old, new) sizes and what the write created
+    or removed."""
     tally: Tally[tuple[str, str]] = Tally()
     for old, new in pairs:
         if old:

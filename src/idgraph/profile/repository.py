@@ -304,7 +304,7 @@ CALL (p) {
   FOREACH (x IN aliases + changes | DELETE x)
   RETURN size(aliases) AS aliases, size(changes) + createdEntries AS history
 }
-WITH p, p.id AS id, p.countedSize AS counted, aliases, history
+WITH p, p.id AS id, p.size AS counted, aliases, history
 DETACH DELETE p
 RETURN collect(id) AS ids, count(*) AS profiles, sum(aliases) AS aliases,
        sum(history) AS history, collect(counted) AS countedSizes
@@ -344,31 +344,23 @@ RETURN collect(i.key) AS keys
 """
 
 # -- metrics (profile/metrics.py, profile/counters.py) -----------------------------------------
-# The counters stage: lock this write's shard, then (once the counters are ready) each changed
-# profile's counted size before and now (an id merged away or gone: now null), recorded on it.
-COUNTER_SIZES = """
+# The counters stage, one statement: lock this write's shard, then (once the counters are
+# ready: backfilled) add the write's deltas. A write locks one shard only after its own
+# changes, and the backfill locks them all before it counts: either the backfill saw this write
+# committed, or this write sees the backfill's `ready` and adds its deltas (never both).
+ADD_COUNTERS = """
 MERGE (s:CounterShard {shard: $shard})
 SET s.lockedAt = $now
 WITH s
 OPTIONAL MATCH (ready:CountersReady)
 WITH count(ready) > 0 AS ready
 CALL (ready) {
-  UNWIND CASE WHEN ready THEN $ids ELSE [] END AS id
-  OPTIONAL MATCH (p:Profile {id: id})
-  OPTIONAL MATCH (a:ProfileAlias {id: id})
-  WITH p, a, coalesce(p.countedSize, a.countedSize) AS old,
-       CASE WHEN p IS NULL THEN 0 ELSE COUNT { (p)<-[:IN_PROFILE]-() } END AS new
-  FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [p] END | SET x.countedSize = new)
-  FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | REMOVE x.countedSize)
-  RETURN collect([old, new]) AS pairs
+  UNWIND CASE WHEN ready THEN $rows ELSE [] END AS row
+  MERGE (c:Counter {id: row.id})
+    ON CREATE SET c.kind = row.kind, c.name = row.name, c.shard = row.shard, c.n = 0
+  SET c.n = c.n + row.d
 }
-RETURN ready, pairs
-"""
-ADD_COUNTERS = """
-UNWIND $rows AS row
-MERGE (c:Counter {id: row.id})
-  ON CREATE SET c.kind = row.kind, c.name = row.name, c.shard = row.shard, c.n = 0
-SET c.n = c.n + row.d
+RETURN ready
 """
 READ_COUNTERS = """
 OPTIONAL MATCH (ready:CountersReady)
@@ -388,14 +380,12 @@ WITH count(*) AS locked
 OPTIONAL MATCH (ready:CountersReady)
 RETURN ready IS NOT NULL AS ready
 """
-# The backfill's one pass: profiles by member count (each profile's counted size recorded),
+# The backfill's one pass: profiles by size (members, kept by re-clustering),
 # identities in profiles by namespace, events by type.
 COUNT_ALL = """
 CALL () {
   MATCH (p:Profile)
-  WITH p, COUNT { (p)<-[:IN_PROFILE]-() } AS size
-  SET p.countedSize = size
-  WITH size WHERE size > 0
+  WITH p.size AS size WHERE size > 0
   WITH size, count(*) AS n
   RETURN collect([size, n]) AS sizes
 }
