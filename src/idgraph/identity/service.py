@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
@@ -52,15 +52,21 @@ class IngestResult:
         self.report.changed_profiles |= other.report.changed_profiles
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     """One identity of a resolve: normalised (as given, with `error`, when rejected), and the
-    profile it is in (None when unknown or rejected)."""
+    profile it is in (None when unknown or rejected). A tuple: built 10,000 times per bulk
+    resolve, where a frozen dataclass's __init__ was a seventh of the API's CPU."""
 
     namespace: str
     value: str
     profile_id: str | None
     error: str | None = None
+
+    @property
+    def identity(self) -> Resolved:
+        """The identity part, read as GraphQL's `Resolution.identity` is (namespace, value):
+        the compiled bulk resolve (api/graphql/fast_resolve.py) completes these directly."""
+        return self
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ from idgraph.api.graphql.fast_plan import (
     compile_document,
 )
 from idgraph.api.graphql.fast_resolve import ResolvePlan, compile_resolve
-from idgraph.api.graphql.identity import Resolution
 from idgraph.api.graphql.profile import profile_of
 from idgraph.auth.keys import Principal
 from idgraph.config import Settings
@@ -220,12 +219,13 @@ class FastProfileReads:
         return plan.passes(self.graphql_schema, [rule])
 
     async def _resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> Any:
-        """The root field's value: the general path's Resolution objects, completed."""
+        """The root field's value: the service's answers completed as the general path
+        completes the Resolution objects it makes of them (same attributes; building 20,000
+        strawberry objects was a fifth of the API's CPU in a 10,000-identity resolve)."""
         identities = plan.identities(body)
         if identities is None:
             raise FallBack
-        resolved = await self.services.identity.resolve_each(identities)
-        return plan.complete([Resolution.of(r) for r in resolved])
+        return plan.complete(await self.services.identity.resolve_each(identities))
 
     async def _profile(self, plan: ProfileReadPlan, body: dict[str, Any]) -> Any:
         """The root field's value: the general path's `Profile`, completed by the plan."""
