@@ -190,7 +190,7 @@ def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int,
         runs = {"floor": lambda: ingest_floor(driver, records),
                 "cli": lambda: ingest_cli(api, file),
                 "graphql": lambda: ingest_graphql(api, records)}
-        warm = records[:3000]  # every kind of work once, on a few records
+        warm = records[:max(500, count // 10)]  # every kind of work once, on a few records
         ingest_floor(driver, warm)
         store.remove_keys(driver, *added_keys(warm))
         ingest_graphql(api, warm)

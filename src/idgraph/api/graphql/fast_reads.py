@@ -58,6 +58,9 @@ FAST_READ_DECLINED = "fast_read_declined"
 # from its rules, some rules are per request: they depend on the variables).
 Validation = Callable[[object, str], "tuple[bool, bool] | None"]
 FastPlan = ProfileReadPlan | ResolvePlan
+# A body's key for a bulk resolve's checked identities: never a client's (a body with keys
+# outside BODY_KEYS is the general path's).
+IDENTITIES = " identities"
 
 
 def _fits(plan: ProfileReadPlan, body: dict[str, Any]) -> bool:
@@ -210,8 +213,10 @@ class FastProfileReads:
 
     def _fits_resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> bool:
         """The body asks what the plan answers, within the per-request limits (the cost and
-        the list cap, priced at these variables); when not, the general path reports it."""
-        if plan.identities(body) is None:
+        the list cap, priced at these variables); when not, the general path reports it. The
+        identities read are kept with the body (under IDENTITIES), for `_resolve`."""
+        identities = body[IDENTITIES] = plan.identities(body)
+        if identities is None:
             return False
         s = self.settings
         rule = cost_rule(s.max_cost, s.max_page_size, s.default_page_size, body["variables"],
@@ -222,7 +227,7 @@ class FastProfileReads:
         """The root field's value: the service's answers completed as the general path
         completes the Resolution objects it makes of them (same attributes; building 20,000
         strawberry objects was a fifth of the API's CPU in a 10,000-identity resolve)."""
-        identities = plan.identities(body)
+        identities = body.get(IDENTITIES)
         if identities is None:
             raise FallBack
         return plan.complete(await self.services.identity.resolve_each(identities))
