@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Serve `profile(identity: $x) { ... }` documents of the hot shape without the general
     # executor (api/fast_reads.py; same answers). Off: every request takes the general path.
     fast_profile_reads: bool = True
+    # Serve `resolve(identities: $ids) { profileId ... }` documents without the general executor
+    # (api/graphql/fast_resolve.py; same answers, limits and permissions). Off: the general path.
+    fast_bulk_resolve: bool = True
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -282,3 +282,12 @@ def _constant(value: str) -> Resolve:
 
 def _same(value: Any) -> Any:
     return value
+
+
+# Shared with fast_resolve.py: a bulk resolve's selection is compiled by the same walker.
+field_compiler = _Compiler
+field_definition = _definition
+one_query = _one_query
+plain_fields = _fields
+resolver_of = _resolver
+response_key = _key

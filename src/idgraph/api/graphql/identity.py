@@ -22,7 +22,6 @@ from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
 from idgraph.identity import service as identity_service
 from idgraph.identity.clustering import ClusterReport
-from idgraph.identity.normalise import IdentityRejected
 
 
 @strawberry.input(description="What one source says about a set of identities, at a time.")
@@ -125,6 +124,12 @@ class Resolution:
     profile_id: strawberry.ID | None
     error: str | None = None
 
+    @classmethod
+    def of(cls, resolved: identity_service.Resolved) -> Resolution:
+        return cls(identity=Identity(namespace=resolved.namespace, value=resolved.value),
+                   profile_id=resolved.profile_id,  # type: ignore[arg-type]  # an ID is a str
+                   error=resolved.error)
+
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="The whole profile; batched across the list (no N+1).")
     async def profile(self, info: Info[Context, None]) -> Profile | None:
@@ -193,18 +198,9 @@ class IdentityQuery:
                       description="Map identities to profile ids, in input order.")
     async def resolve(self, info: Info[Context, None],
                       identities: list[IdentityInput]) -> list[Resolution]:
-        service = info.context.services.identity
-        profile_ids = await service.resolve([(i.namespace, i.value) for i in identities])
-        out = []
-        for raw, profile_id in zip(identities, profile_ids, strict=True):
-            try:
-                key = service.normalise(raw.namespace, raw.value)
-                out.append(Resolution(identity=Identity(namespace=key.namespace, value=key.value),
-                                      profile_id=profile_id))  # type: ignore[arg-type]  # an ID is a str
-            except IdentityRejected as exc:
-                out.append(Resolution(identity=Identity(namespace=raw.namespace, value=raw.value),
-                                      profile_id=None, error=str(exc)))
-        return out
+        resolved = await info.context.services.identity.resolve_each(
+            [(i.namespace, i.value) for i in identities])
+        return [Resolution.of(r) for r in resolved]
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER, Role.ANALYST)],
                       description="Why two identities are, or are not, one profile.")

@@ -113,6 +113,16 @@ class CachedValidation(SchemaExtension):
         varies, errors = entry
         return not varies and not errors
 
+    @classmethod
+    def validation_of(cls, schema: object, query: str) -> tuple[bool, bool] | None:
+        """(the document passed every rule that depends only on its text, per-request rules
+        remain), or None when it has not been validated yet."""
+        entry = cls._cache.get((id(schema), query))
+        if entry is None:
+            return None
+        varies, errors = entry
+        return not errors, varies
+
     def _cached(self, context: ExecutionContext) -> tuple[bool, list[GraphQLError]]:
         key = (id(context.schema), context.query or "")
         entry = self._cache.get(key)

@@ -24,8 +24,7 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idgraph.api.graphql.fast_plan import ProfileReadPlan
-from idgraph.api.graphql.fast_reads import FAST_READ_DECLINED, FastProfileReads
+from idgraph.api.graphql.fast_reads import FAST_READ_DECLINED, FastPlan, FastProfileReads
 from idgraph.api.http.auth_middleware import FRONT_DOOR_PRINCIPAL, find_principal, rate_wait
 from idgraph.api.http.graphql_app import JSON, preferred_media_type
 from idgraph.api.http.hosts import HostCheck
@@ -107,7 +106,7 @@ class FrontDoor:
                 return b"".join(chunks), True
 
     async def _reader(self, scope: Scope, headers: Mapping[str, str],
-                      plan: ProfileReadPlan) -> Principal | None:
+                      plan: FastPlan) -> Principal | None:
         """The caller when it may read what the plan selects now (a rate token is then spent),
         else None: the stack answers the rest (401, 403, 429, 503) as it always does."""
         address = (scope.get("client") or ("-",))[0]

@@ -98,9 +98,10 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         self.metrics = metrics
         self.failures = failures  # failed authentications per address (api/ratelimit.py)
         self.limiter = limiter  # requests per key: a WebSocket's operations take tokens too
-        self.fast_reads = FastProfileReads(services, self.schema, metrics,
-                                           CachedValidation.validated_clean
-                                           ) if settings.fast_profile_reads else None
+        self.fast_reads = FastProfileReads(
+            services, self.schema, metrics, CachedValidation.validation_of, settings,
+            profile_reads=settings.fast_profile_reads, bulk_resolve=settings.fast_bulk_resolve,
+        ) if settings.fast_profile_reads or settings.fast_bulk_resolve else None
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket | None = None) -> Context:

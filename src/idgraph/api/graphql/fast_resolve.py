@@ -1,0 +1,142 @@
+"""Compiling a bulk resolve for the fast path: `resolve(identities: $ids) { profileId ... }`.
+
+Through the general executor, a resolve of 10,000 identities spent about four fifths of its
+time outside the database: graphql-core coercing the variable's 10,000 input objects,
+strawberry converting each into an IdentityInput, then completing 10,000 Resolution objects
+field by field (py-spy, bench/results/scale.md). A document of this narrow shape is compiled
+once per text, by fast_plan.py's compiler (every field's Python attribute, type, serialiser and
+permissions taken from the strawberry definitions), into a `ResolvePlan`. Its selection may be
+any of Resolution's plain fields (`profileId`, `error`, `identity { namespace value }`,
+`__typename`); `profile` has a resolver of its own, so a document selecting it goes the general
+way.
+
+The checks are the general path's: the document passed its validation (api/graphql/limits.py,
+cached per text), and its per-request rules (the cost and the list cap, bound to this request's
+variables) run again here on every request; a request they refuse, or whose variable the
+general coercion would change or refuse, goes the general way, which reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLSchema,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    TypeNode,
+    ValidationRule,
+    VariableNode,
+    validate,
+)
+from graphql.language.location import get_location
+
+from idgraph.api.graphql.fast_plan import (
+    Complete,
+    NotCompilable,
+    field_compiler,
+    field_definition,
+    one_query,
+    plain_fields,
+    resolver_of,
+    response_key,
+)
+from idgraph.api.graphql.identity import IdentityQuery
+from idgraph.auth.roles import Role
+
+ROOT_RESOLVER = resolver_of(IdentityQuery, "resolve")
+IDENTITY_FIELDS = frozenset({"namespace", "value"})
+# The per-request validation rules, bound to one request's variables (limits.py's cost rule).
+RulesFor = Callable[[dict[str, Any]], list[type[ValidationRule]]]
+
+
+@dataclass(frozen=True)
+class ResolvePlan:
+    operation_name: str | None
+    variable: str  # the [IdentityInput!]! variable's name
+    root_key: str
+    root_location: dict[str, int]
+    roles: frozenset[Role]
+    complete: Complete  # the list of Resolution objects -> the root field's JSON-ready value
+    document: DocumentNode  # for the per-request rules
+
+    def admits(self, role: Role | None) -> bool:
+        return role in self.roles
+
+    def identities(self, body: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """The (namespace, value) pairs of a body that asks exactly what the plan answers, with
+        the variable as graphql-core would take it unchanged (a list of objects of two
+        strings); None otherwise."""
+        if body.get("operationName") not in (None, self.operation_name) or body.get(
+                "extensions"):
+            return None
+        variables = body.get("variables")
+        if not isinstance(variables, dict) or variables.keys() != {self.variable}:
+            return None
+        given = variables[self.variable]
+        if type(given) is not list:
+            return None  # a single object is coerced to a list of one: the general path's
+        pairs = []
+        for item in given:
+            if type(item) is not dict or item.keys() != IDENTITY_FIELDS:
+                return None
+            namespace, value = item["namespace"], item["value"]
+            if type(namespace) is not str or type(value) is not str:
+                return None
+            pairs.append((namespace, value))
+        return pairs
+
+    def passes(self, schema: GraphQLSchema, rules: list[type[ValidationRule]]) -> bool:
+        """Whether this request's per-request rules (its variables priced) pass."""
+        return not validate(schema, self.document, rules)
+
+
+def compile_resolve(schema: GraphQLSchema, document: DocumentNode) -> ResolvePlan:
+    """The plan of a (validated) bulk resolve document; NotCompilable otherwise."""
+    op = one_query(document)
+    variable = _identities_variable(op)
+    root = plain_fields(op.selection_set)
+    query = schema.query_type
+    if len(root) != 1 or query is None or root[0].name.value not in query.fields:
+        raise NotCompilable("one root field")
+    node, field = root[0], query.fields[root[0].name.value]
+    definition = field_definition(field.extensions)
+    if (definition.base_resolver is None
+            or definition.base_resolver.wrapped_func is not ROOT_RESOLVER
+            or not node.arguments or len(node.arguments) != 1
+            or node.arguments[0].name.value != "identities"
+            or not isinstance(node.arguments[0].value, VariableNode)
+            or node.arguments[0].value.name.value != variable):
+        raise NotCompilable("one root field: resolve(identities: $x)")
+    compiler = field_compiler()
+    compiler.admit(definition)
+    complete = compiler.output(field.type, node.selection_set)
+    assert node.loc is not None
+    where = get_location(node.loc.source, node.loc.start)
+    return ResolvePlan(op.name.value if op.name else None, variable, response_key(node),
+                       {"line": where.line, "column": where.column}, compiler.roles, complete,
+                       document)
+
+
+def _identities_variable(op: OperationDefinitionNode) -> str:
+    """The name of the operation's one variable, of type [IdentityInput!]! without a default."""
+    if not op.variable_definitions or len(op.variable_definitions) != 1:
+        raise NotCompilable("one variable")
+    definition = op.variable_definitions[0]
+    if (definition.default_value is not None or definition.directives
+            or not _is_identity_list(definition.type)):
+        raise NotCompilable("the variable must be [IdentityInput!]!")
+    return definition.variable.name.value
+
+
+def _is_identity_list(type_: TypeNode) -> bool:
+    if not isinstance(type_, NonNullTypeNode) or not isinstance(type_.type, ListTypeNode):
+        return False
+    item = type_.type.type
+    return (isinstance(item, NonNullTypeNode) and isinstance(item.type, NamedTypeNode)
+            and item.type.name.value == "IdentityInput")
