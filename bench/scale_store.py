@@ -114,23 +114,17 @@ async def _prepare(uri: str, auth: tuple[str, str] | None) -> None:
         await graph.close()
 
 
-# The dashboard counters (profile/counters.py) as its backfill leaves them, written in batches:
-# its one transaction setting `countedSize` on a million profiles ran the server (2 GB heap)
-# into back-to-back garbage collections for minutes.
-COUNTED_SIZES = """
-MATCH (p:Profile) WHERE p.countedSize IS NULL
-CALL (p) { SET p.countedSize = COUNT { (p)<-[:IN_PROFILE]-() } } IN TRANSACTIONS OF 20000 ROWS
-"""
+# The dashboard counters (profile/counters.py) as its backfill leaves them. (Sizes are the
+# profiles' stored `size`: the backfill no longer writes a counted size on every profile, whose
+# one transaction on a million profiles ran a 2 GB heap into back-to-back collections.)
 NAMESPACES = """
 MATCH (i:Identity) WHERE EXISTS { (i)-[:IN_PROFILE]->(:Profile) }
 RETURN i.namespace AS namespace, count(*) AS n
 """
-SIZES = "MATCH (p:Profile) RETURN p.countedSize AS size, count(*) AS n"
+SIZES = "MATCH (p:Profile) RETURN p.size AS size, count(*) AS n"
 
 
 def _backfill_counters(driver: neo4j.Driver) -> None:
-    with driver.session() as session:
-        session.run(COUNTED_SIZES).consume()
     found = {("size", str(r["size"])): r["n"] for r in driver.execute_query(SIZES).records}
     found |= {("namespace", r["namespace"]): r["n"]
               for r in driver.execute_query(NAMESPACES).records}
