@@ -67,7 +67,7 @@ class Activation:
                 continue  # its last run is still going: the next round looks again
             if await self._due(a, now):
                 try:
-                    started.append(await self.service.run_activation(a["id"]))
+                    started.append(await self.service.run_activation(a["id"], now=now))
                 except IdgraphError as exc:  # a deleted segment: skip it, log why
                     log.warning("activation %s not run: %s", a["id"], exc)
         return started

@@ -161,11 +161,11 @@ class ActivationService:
             raise NotFound(f"No activation {activation_id!r}.")
 
     async def run_activation(self, activation_id: str, mode: Mode | None = None,
-                             run: bool = True) -> Job:
+                             run: bool = True, now: int | None = None) -> Job:
         a = await self.activation(activation_id)
         spec = ExportSpec(a["segment"], a["namespaces"], a["attributes"],
                           Mode(mode or a["mode"]))
-        await self.repository.touch(activation_id, now_ms())
+        await self.repository.touch(activation_id, now_ms() if now is None else now)
         return await self._start(spec, await self.destinations.get(a["destination"]),
                                  stream=f"activation:{activation_id}", run=run,
                                  activation=activation_id)
