@@ -71,22 +71,8 @@ def api(neo4j_server, s3_url, receiver_box, export_root):
         export_storage_options=json.dumps(options), export_http_backoff=0.01,
         export_http_backoff_cap=0.05, export_max_batch=1000, activation_schedule_seconds=0,
         neo4j_query_timeout=120)  # a loaded machine: the first writes are slow
-    with SlowStartServer(settings) as server:
+    with LiveServer(settings) as server:
         yield server
-
-
-class SlowStartServer(LiveServer):
-    """LiveServer with a longer start-up wait: on a loaded machine the app takes >30 s."""
-
-    def __enter__(self) -> LiveServer:
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 180
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "no start"
-            time.sleep(0.1)
-        return self
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from idgraph.jobs.service import Advance, Job
 if TYPE_CHECKING:  # imported where used: pyarrow, fsspec and httpx cost seconds at start-up
     from idgraph.activation.delivery import RetryPolicy
     from idgraph.activation.formats import FileSink
+    from idgraph.activation.service import Destinations
 
 log = logging.getLogger("idgraph.activation.runs")
 EXPORT = "export"
@@ -90,7 +91,7 @@ class ExportWork:
 
     graph: Graph
     repository: ActivationRepository
-    destinations: Any  # activation.service.Destinations (get by id)
+    destinations: Destinations
     storage_options: dict[str, dict[str, Any]]
     retry: RetryPolicy
     page_size: int = 5000
@@ -195,5 +196,4 @@ class ExportWork:
         inline = job.params.get("inline")
         if inline:  # an ad-hoc file export (the CLI): no stored destination
             return Destination.of(inline)
-        found: Destination = await self.destinations.get(job.params["destination"])
-        return found
+        return await self.destinations.get(job.params["destination"])

@@ -27,7 +27,7 @@ from idgraph.activation.destinations import (
     guess_format,
 )
 from idgraph.activation.locations import AllowList
-from idgraph.activation.records import columns
+from idgraph.activation.records import Columns, columns
 from idgraph.activation.repository import ActivationRepository
 from idgraph.activation.runs import EXPORT
 from idgraph.clock import now_ms
@@ -225,7 +225,7 @@ class ActivationService:
             self.jobs.launch(job)
         return job
 
-    def _columns(self, spec: ExportSpec) -> Any:
+    def _columns(self, spec: ExportSpec) -> Columns:
         namespaces = list(spec.namespaces) or self.registry.names()
         unknown = [n for n in namespaces if self.registry.get(n) is None]
         if unknown:
