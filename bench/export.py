@@ -132,11 +132,12 @@ async def main(profiles: int) -> None:
             started = time.perf_counter()
             seed(driver, size)
             print(f"seeded {size} in {time.perf_counter() - started:.1f} s", flush=True)
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()  # noqa: B023 - the same loop for both
             for name, work in (
                     ("floor (bare driver + pyarrow)",
                      lambda: floor(driver, out / "floor.parquet")),
-                    ("idgraph export", lambda: _sync(loop, services, out / "idg.parquet"))):
+                    ("idgraph export",
+                     lambda: _sync(loop, services, out / "idg.parquet"))):  # noqa: B023
                 seconds, rows, _ = await asyncio.to_thread(measured, work, False)
                 _, _, peak = await asyncio.to_thread(measured, work, True)
                 assert rows == size, (name, rows, size)

@@ -8,10 +8,28 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from tests.conftest import GraphQLClient, LiveServer, settings_for
 from tests.segment_helpers import create, evaluate, person
+
+
+@pytest.fixture(scope="module")
+def api(neo4j_server):
+    # Its own server for a longer query time limit: on a loaded machine the first writes of
+    # a cold Neo4j ran past the default 30 s.
+    with LiveServer(settings_for(neo4j_server, neo4j_query_timeout=120)) as server:
+        yield server
+
+
+@pytest.fixture
+def gql(api, empty_graph):
+    client = GraphQLClient(api.url)
+    yield client
+    client.http.close()
 
 
 def run_export(neo4j_server, *args: str) -> subprocess.CompletedProcess:
@@ -47,7 +65,7 @@ def test_a_segment_to_parquet_then_the_delta_from_rule_to_file(gql, neo4j_server
                         "--incremental", "-n", "crm")
     assert second.returncode == 0, second.stderr
     written = second.stdout.split(" to ")[1].split(" (run")[0]
-    lines = [json.loads(x) for x in open(written).read().splitlines()]
+    lines = [json.loads(x) for x in Path(written).read_text().splitlines()]
     assert {r["profileId"]: r["status"] for r in lines} == {one: "exited", three: "realized"}
 
 

@@ -183,3 +183,15 @@ def test_an_abandoned_file_leaves_nothing_behind():
     sink.abandon()
     fs = fsspec.filesystem("memory")
     assert not fs.exists("/unit/gone.csv.partial") and not fs.exists("/unit/gone.csv")
+
+
+def test_a_gz_location_writes_compressed_json_lines():
+    import gzip
+
+    cols = columns(["email"], [], {}, membership=True)
+    sink = FileSink("memory://unit/out.jsonl.gz", Format.JSONL, cols, {})
+    sink.write(_records(2))
+    sink.commit()
+    with fsspec.filesystem("memory").open("/unit/out.jsonl.gz", "rb") as f:
+        lines = gzip.decompress(f.read()).decode().splitlines()
+    assert [json.loads(x)["profileId"] for x in lines] == ["p000", "p001"]

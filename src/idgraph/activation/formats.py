@@ -45,7 +45,10 @@ class FileSink:
         parent = self.fs._parent(self.path)
         if parent:
             self.fs.makedirs(parent, exist_ok=True)
-        self.raw: IO[bytes] = self.fs.open(self.partial, "wb")
+        # `.gz` compresses text formats (Parquet compresses its own pages).
+        gzip = location.endswith(".gz") and fmt is not Format.PARQUET
+        self.raw: IO[bytes] = self.fs.open(self.partial, "wb",
+                                           compression="gzip" if gzip else None)
         self.writer = writer_for(fmt, self.raw, cols)
 
     def write(self, records: Sequence[dict[str, Any]]) -> None:

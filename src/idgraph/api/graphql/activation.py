@@ -5,7 +5,6 @@ and which headers it sends, not their values."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
