@@ -41,6 +41,18 @@ mutation S($input: ExportInput!) {{ startExport(input: $input) {{ {RUN_FIELDS} }
 RUN = f"query Q($id: ID!) {{ exportRun(id: $id) {{ {RUN_FIELDS} }} }}"
 
 
+def warm_up(url: str, headers: dict | None = None) -> None:
+    """One ingest with a long client timeout: on a loaded machine a cold Neo4j took over a
+    minute to plan and run the first write, past the test client's timeout. (Each test then
+    starts from an empty graph.)"""
+    import httpx
+
+    from tests.identity_helpers import INGEST, record
+
+    body = {"query": INGEST, "variables": {"records": [record("warm", "crm:WARM")]}}
+    httpx.post(f"{url}/graphql", json=body, headers=headers or {}, timeout=600)
+
+
 def finished_run(gql, run: dict) -> dict:
     job = wait_job(gql, run["id"])
     assert job["status"] == "SUCCEEDED", job

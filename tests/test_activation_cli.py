@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.activation_helpers import warm_up
 from tests.conftest import GraphQLClient, LiveServer, settings_for
 from tests.segment_helpers import create, evaluate, person
 
@@ -21,7 +22,8 @@ from tests.segment_helpers import create, evaluate, person
 def api(neo4j_server):
     # Its own server for a longer query time limit: on a loaded machine the first writes of
     # a cold Neo4j ran past the default 30 s.
-    with LiveServer(settings_for(neo4j_server, neo4j_query_timeout=120)) as server:
+    with LiveServer(settings_for(neo4j_server, neo4j_query_timeout=300)) as server:
+        warm_up(server.url)
         yield server
 
 

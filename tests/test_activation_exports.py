@@ -22,6 +22,7 @@ from tests.activation_helpers import (
     destination,
     finished_run,
     serve_receiver,
+    warm_up,
 )
 from tests.activation_helpers import RUN_ACTIVATION as RUN_A
 from tests.api_support import KEY_SPEC, KEYS, codes
@@ -72,6 +73,7 @@ def api(neo4j_server, s3_url, receiver_box, export_root):
         export_http_backoff_cap=0.05, export_max_batch=1000, activation_schedule_seconds=0,
         neo4j_query_timeout=120)  # a loaded machine: the first writes are slow
     with LiveServer(settings) as server:
+        warm_up(server.url, {"Authorization": f"Bearer {KEYS[Role.ADMIN]}"})
         yield server
 
 
