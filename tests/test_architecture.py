@@ -45,7 +45,7 @@ def test_the_graphql_schema_does_not_depend_on_the_http_transport() -> None:
 
 
 def test_domains_do_not_depend_on_the_api() -> None:
-    domains = [p for name in ("identity", "profile", "auth", "ingest", "db")
+    domains = [p for name in ("identity", "profile", "auth", "ingest", "db", "activation")
                for p in modules_under(name)]
     assert offenders(domains, "idgraph.api") == []
 
@@ -61,3 +61,10 @@ def test_the_checker_sees_an_offending_import(tmp_path: Path) -> None:
                       "if TYPE_CHECKING:\n    import idgraph.api.http\n")
     assert offenders([module], "neo4j") == ["m.py imports neo4j"]
     assert offenders([module], "idgraph.api.http") == []
+
+
+def test_activation_builds_on_segments_and_nothing_below_depends_on_it() -> None:
+    below = [p for name in ("identity", "profile", "segments", "jobs", "pipeline", "db")
+             for p in modules_under(name)]
+    assert offenders(below, "idgraph.activation") == []
+    assert offenders(modules_under("activation"), "idgraph.api") == []

@@ -381,6 +381,72 @@ def jobs_resume(job_id: str = typer.Argument(..., help="A failed job's id.")) ->
     typer.echo(f"job {job.id} {job.status.value}: {job.done} done")
 
 
+@app.command("export")
+def export(
+    to: str | None = typer.Option(None, "--to", help="A path or fsspec URL (s3://, gs://, "
+                                  "az://, memory://); may hold {segment} {run} {time} {mode}."),
+    segment: str | None = typer.Option(None, help="A segment's id; left out: every profile, "
+                                       "with its segments (reporting/BI)."),
+    fmt: str | None = typer.Option(None, "--format", help="csv, jsonl or parquet (default: "
+                                   "from the extension)."),
+    incremental: bool = typer.Option(False, "--incremental/--full", help="Only realized and "
+                                     "exited since the last successful export to this place."),
+    namespace: list[str] = typer.Option([], "--namespace", "-n", help="An identity namespace "
+                                        "to send (repeat; default: all)."),
+    attribute: list[str] = typer.Option([], "--attribute", "-a", help="An attribute path to "
+                                        "send (repeat)."),
+    destination: str | None = typer.Option(None, help="A stored destination's id instead of "
+                                           "--to (e.g. an HTTP endpoint)."),
+    activation: str | None = typer.Option(None, help="Run a stored activation (its segment, "
+                                          "destination, identities and attributes)."),
+) -> None:
+    """Export a segment's members (or every profile) to a file or URL, with a progress bar
+    and a summary. A failed export continues with `idgraph jobs resume ID`."""
+    from idgraph.activation.destinations import Format
+    from idgraph.activation.service import ExportSpec, Mode
+
+    if sum(x is not None for x in (to, destination, activation)) != 1:
+        raise fail("give one of --to, --destination or --activation")
+    try:
+        chosen = Format(fmt.lower()) if fmt else None
+    except ValueError as exc:
+        raise fail(f"unknown format {fmt!r}: csv, jsonl or parquet") from exc
+    spec = ExportSpec(segment, namespace, attribute,
+                      Mode.INCREMENTAL if incremental else Mode.FULL)
+
+    async def run() -> tuple[Job, dict[str, object]]:
+        async with _services(Settings()) as services:
+            service = services.activation.service
+            if activation is not None:
+                job = await service.run_activation(activation, spec.mode if incremental
+                                                   else None, run=False)
+            elif destination is not None:
+                job = await service.export_to(spec, destination, run=False)
+            else:
+                assert to is not None
+                job = await service.export_file(spec, to, chosen)
+            with _JobBar("exporting") as bar:
+                job = await services.jobs.run_now(job.id, on_progress=bar.show)
+            return job, (await service.runs([job.id]))[job.id]
+
+    try:
+        job, run_row = asyncio.run(run())
+    except (DatabaseError, IdgraphError) as exc:
+        raise fail(str(exc)) from exc
+    _finished(job)
+    _export_summary(job, run_row)
+
+
+def _export_summary(job: Job, run_row: dict[str, object]) -> None:
+    from idgraph.activation.runs import Progress
+
+    progress = Progress.parse(job.cursor)
+    c = progress.counts
+    typer.echo(f"exported {c['exported']} ({c['realized']} realized, {c['existing']} existing, "
+               f"{c['exited']} exited), skipped {c['skipped']} without a chosen identity, "
+               f"in {progress.batch} batch(es) to {run_row['location']} (run {job.id})")
+
+
 def _finished(job: Job) -> None:
     if job.status.value == "failed":
         raise fail(f"job {job.id} failed: {job.error}; continue it with "

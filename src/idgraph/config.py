@@ -88,6 +88,27 @@ class Settings(BaseSettings):
     segment_write_chunk: int = Field(default=5000, ge=1)
     segment_schedule_seconds: float = Field(default=3600.0, ge=0)
 
+    # Exports (docs/segments.md, "Destinations and exports"). Where destinations may point:
+    # local directories and URL prefixes, comma-separated (activation/locations.py); anything
+    # else is refused with DESTINATION_NOT_ALLOWED. Plain http:// is not in the default.
+    export_allow: str = "exports/,s3://,gs://,az://,abfs://,memory://,https://"
+    # fsspec storage options per URL scheme, as JSON: {"s3": {"endpoint_url": "..."}}.
+    # Credentials come from the usual places (environment, instance roles) unless given here.
+    export_storage_options: SecretStr = SecretStr("")
+    # Rows read (and written to a file) per page; an HTTP batch is its destination's batchSize,
+    # at most export_max_batch.
+    export_page_size: int = Field(default=5000, ge=1, le=100_000)
+    export_max_batch: int = Field(default=10_000, ge=1)
+    # HTTP delivery: attempts per batch, the first backoff (doubled each retry, with jitter),
+    # the longest wait (a receiver's Retry-After included), the timeout per request.
+    export_http_attempts: int = Field(default=8, ge=1, le=50)
+    export_http_backoff: float = Field(default=0.5, ge=0)
+    export_http_backoff_cap: float = Field(default=60.0, ge=0)
+    export_http_timeout: float = Field(default=30.0, gt=0)
+    # Scheduled activations (interval, on change) are looked at this often by one process
+    # (0: never).
+    activation_schedule_seconds: float = Field(default=60.0, ge=0)
+
     # API.
     host: str = "127.0.0.1"
     port: int = 8000

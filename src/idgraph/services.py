@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from idgraph.activation.domain import Activation
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.explorations.service import ExplorationService
@@ -34,6 +35,7 @@ class Services:
     jobs: JobService
     explorations: ExplorationService
     segments: Segments
+    activation: Activation
 
     @property
     def changes(self) -> ChangeFeed:
@@ -65,6 +67,8 @@ class Services:
         explorations = ExplorationService(graph, settings.saved_queries_dir,
                                           settings.saved_query_timeout,
                                           settings.saved_query_max_rows)
+        segments = Segments.build(settings, graph, profiles, jobs)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
                    profiles=profiles, jobs=jobs, explorations=explorations,
-                   segments=Segments.build(settings, graph, profiles, jobs))
+                   segments=segments,
+                   activation=Activation.build(settings, graph, segments, jobs))

@@ -122,6 +122,10 @@ class JobService:
             self._spawn(job.id, kind)
         return job
 
+    def launch(self, job: Job) -> None:
+        """Run a queued job (made with `start(..., run=False)`) in the background."""
+        self._spawn(job.id, job.kind)
+
     async def resume(self, job_id: str, run: bool = True) -> Job:
         """Continue a failed job from its cursor."""
         job = await self.get(job_id)

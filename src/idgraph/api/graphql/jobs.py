@@ -26,7 +26,7 @@ strawberry.enum(jobs.JobStatus, name="JobStatus",
 class Job:
     id: strawberry.ID
     kind: str = strawberry.field(description="view_rebuild, computed_backfill, "
-                                             "segment-evaluation or segments-evaluation.")
+                                             "segment-evaluation, segments-evaluation or export.")
     status: jobs.JobStatus
     done: int = strawberry.field(description="Items done (profiles, events, memberships, "
                                              "segments).")

@@ -7,6 +7,7 @@ import functools
 import strawberry
 from strawberry.types import Info
 
+from idgraph.api.graphql.activation import ActivationMutation, ActivationQuery
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.explorations import ExplorationQuery
@@ -31,7 +32,7 @@ class Health:
 
 @strawberry.type
 class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuery,
-            ExplorationQuery, SegmentQuery,
+            ExplorationQuery, SegmentQuery, ActivationQuery,
             PrivacyQuery):
     @strawberry.field(description="The idgraph version serving this API.",
                       permission_classes=[EVERY_ROLE])
@@ -47,7 +48,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 @strawberry.type
 class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
-               SegmentMutation,
+               SegmentMutation, ActivationMutation,
                PrivacyMutation):
     pass
 

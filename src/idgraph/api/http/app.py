@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         await announce_access_mode(api_keys, settings)
         await _recover_jobs(services)
         services.segments.scheduler.start()
+        services.activation.scheduler.start()
         yield
+        await services.activation.scheduler.stop()
         await services.segments.scheduler.stop()
         await services.jobs.close()  # jobs still running stay resumable
         await graph.close()  # after uvicorn has finished in-flight requests
