@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
 
+    # The change feed behind subscriptions, shared by every API process through an outbox in
+    # Neo4j (pipeline/outbox.py, docs/scaling.md): a process with subscribers reads new entries
+    # every `feed_poll_seconds` (at once after its own commits); its registration as a listener
+    # lasts `feed_listen_seconds` from each renewal (renewed four times as often); entries are
+    # kept `feed_retention_seconds`.
+    feed_poll_seconds: float = Field(default=0.1, gt=0)
+    feed_listen_seconds: float = Field(default=30.0, ge=1)
+    feed_retention_seconds: float = Field(default=600.0, gt=0)
+
     # Saved explorations (cypher/queries/): a folder of extra ones (a file named like a shipped
     # one replaces it); each runs read-only, stopped after this many seconds, at most this many
     # rows returned.

@@ -14,6 +14,7 @@ from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
+from idgraph.pipeline.outbox import Outbox
 from idgraph.pipeline.pipeline import Pipeline
 from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
@@ -44,7 +45,10 @@ class Services:
         registry = load_registry(settings.namespaces_file)
         # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
         # Segment membership is the `segments` slot: empty until audiences register theirs.
-        pipeline = Pipeline(graph, ChangeFeed(),
+        outbox = Outbox(graph, listen_ms=int(settings.feed_listen_seconds * 1000),
+                        retention_ms=int(settings.feed_retention_seconds * 1000))
+        feed = ChangeFeed(outbox, poll_seconds=settings.feed_poll_seconds)
+        pipeline = Pipeline(graph, feed,
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
                             facts=Facts(), views=Views(), segments=(), counters=Counters())

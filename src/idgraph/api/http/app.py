@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         yield
         await services.segments.scheduler.stop()
         await services.jobs.close()  # jobs still running stay resumable
+        await services.changes.close()
         await graph.close()  # after uvicorn has finished in-flight requests
 
     # Failed authentications per client address: counted by the middleware (headers) and by
