@@ -64,7 +64,7 @@ class Services:
                                    settings.ingest_batch_size, settings.ingest_concurrency,
                                    attributes.typed, settings.max_component_identities,
                                    suppressions)
-        jobs = JobService(graph, settings.job_chunk_size)
+        jobs = JobService(graph, settings.job_chunk_size, settings.job_lease_seconds)
         profiles = ProfileService(graph, pipeline, jobs, suppressions)
         explorations = ExplorationService(graph, settings.saved_queries_dir,
                                           settings.saved_query_timeout,

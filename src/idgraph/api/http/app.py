@@ -62,8 +62,10 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
 
     # Failed authentications per client address: counted by the middleware (headers) and by
     # the GraphQL app (a WebSocket's connection_init), refused by the middleware.
-    failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    failures = RateLimiter.share(settings.auth_failures_per_minute, settings.auth_failure_burst,
+                                 settings.api_processes)
+    limiter = RateLimiter.share(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                                settings.api_processes)
     graphql = build_graphql_app(services, settings, api_keys, metrics, failures, limiter)
     app = IdgraphApp(
         routes=[
