@@ -126,23 +126,30 @@ def started_ingest(server: Neo4jServer, path: Path, driver: neo4j.Driver,
     return process
 
 
-@pytest.fixture
-def data_file(tmp_path) -> Path:
-    path = tmp_path / "people.jsonl"
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("faults") / "people.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in people()))
     return path
 
 
-@pytest.fixture
-def clean_run(faults, db, data_file) -> dict:
-    """The graph after one uninterrupted ingest of the data file; then the graph emptied."""
+@pytest.fixture(scope="module")
+def clean_state(faults, data_file) -> dict:
+    """The graph after one uninterrupted ingest of the data file (once for the module)."""
     _, server = faults
-    done = ingest_file(server, data_file)
-    assert done.returncode == 0, done.stderr
-    clean = state(db)
+    with neo4j.GraphDatabase.driver(server.uri, auth=server.auth) as driver:
+        wipe(driver)
+        done = ingest_file(server, data_file)
+        assert done.returncode == 0, done.stderr
+        clean = state(driver)
     assert clean["records"] == 300 and clean["events"] == 60 and clean["unplaced"] == 0
-    wipe(db)
     return clean
+
+
+@pytest.fixture
+def clean_run(clean_state, db) -> dict:
+    """The clean run's graph, and an empty one to start from (`db`)."""
+    return clean_state
 
 
 def test_neo4j_killed_during_a_file_ingest_then_the_same_ingest_again(faults, db, data_file,

@@ -38,14 +38,15 @@ class Process:
         return GraphQLClient(self.url)
 
 
-def serve(neo4j_server, **env_extra: str) -> Process:
+def serve(neo4j_server, *options: str, **env_extra: str) -> Process:
     port = free_port()
     env = {**os.environ, "NEO4J_URI": neo4j_server.uri, "IDGRAPH_OPEN_LOOPBACK": "true",
            "NEO4J_PASSWORD": neo4j_server.auth[1] if neo4j_server.auth else "",
            "IDGRAPH_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "IDGRAPH_LOG_FORMAT": "json",
            "IDGRAPH_MAX_ALIASES": "100",  # the views check reads 40 profiles at once
            **env_extra}
-    popen = subprocess.Popen([sys.executable, "-m", "idgraph", "serve", "--port", str(port)],
+    popen = subprocess.Popen([sys.executable, "-m", "idgraph", "serve", "--port", str(port),
+                              *options],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -133,3 +134,21 @@ def test_a_job_killed_with_its_process_is_resumed_by_another_and_done_once(two, 
         time.sleep(0.1)
     assert state["done"] == state["total"] == 40, state  # every chunk counted once
     assert len(assert_views_match(reader, cypher)) == 40
+
+
+def test_serve_with_two_workers_shares_one_port_and_the_feed(neo4j_server, empty_graph, cypher):
+    """`serve --workers 2`: whichever worker holds the WebSocket hears ingests sent through
+    new connections, which the kernel hands to either worker."""
+    workers = serve(neo4j_server, "--workers", "2")
+    try:
+        ingest(workers.client(), [record("1", "email:a@x.com", day=1)])
+        with open_socket(workers) as ws:
+            subscribe(ws, "1", "email:a@x.com")
+            wait_for_a_listener(cypher)
+            for n in range(2, 6):  # each through a connection of its own
+                client = workers.client()
+                ingest(client, [record(str(n), "email:a@x.com", f"crm:C{n}", day=n)])
+                client.http.close()
+                assert next_payload(ws)["data"]["profileChanged"]["profile"]["size"] == n
+    finally:
+        stop(workers)

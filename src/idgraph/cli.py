@@ -146,7 +146,7 @@ def serve(
     # Several processes: each builds its app from the environment (uvicorn imports the
     # factory in each), so what this command decided travels there.
     _export_for_workers(settings, workers)
-    uvicorn.run("idgraph.api.http.app:create_app", factory=True, workers=workers, **options)
+    uvicorn.run("idgraph.api.http.app:create_worker_app", factory=True, workers=workers, **options)
 
 
 def _export_for_workers(settings: Settings, workers: int) -> None:

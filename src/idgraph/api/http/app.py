@@ -92,6 +92,16 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
     return app
 
 
+def create_worker_app() -> Starlette:
+    """The app of one of `idgraph serve --workers N`'s processes (uvicorn's factory): settings
+    from the environment, logging set up as in the single process."""
+    from idgraph.api.http.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
+
+
 class IdgraphApp(Starlette):
     """Starlette with the front door (api/front_door.py) before all of it, Starlette's own
     error layer included: the hot profile read passes no layer it does not need."""
