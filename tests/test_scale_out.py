@@ -147,7 +147,7 @@ def test_serve_with_two_workers_shares_one_port_and_the_feed(neo4j_server, empty
             wait_for_a_listener(cypher)
             for n in range(2, 6):  # each through a connection of its own
                 client = workers.client()
-                ingest(client, [record(str(n), "email:a@x.com", f"crm:C{n}", day=n)])
+                ingest(client, [record(str(n), "email:a@x.com", f"ecid:E{n}", day=n)])
                 client.http.close()
                 assert next_payload(ws)["data"]["profileChanged"]["profile"]["size"] == n
     finally:
