@@ -101,7 +101,7 @@ def ingest_command(server: Neo4jServer, path: Path) -> tuple[list[str], dict[str
     env = {**os.environ, "NEO4J_URI": server.uri,
            "NEO4J_PASSWORD": server.auth[1] if server.auth else "",
            # Fail fast once Neo4j is gone; a slow (shared, loaded) machine is not a fault.
-           "IDGRAPH_NEO4J_RETRY_SECONDS": "2", "IDGRAPH_NEO4J_QUERY_TIMEOUT": "120"}
+           "IDGRAPH_NEO4J_RETRY_SECONDS": "2", "IDGRAPH_NEO4J_QUERY_TIMEOUT": "300"}
     return ([sys.executable, "-m", "idgraph", "ingest", str(path), "--batch-size", "20",
              "--no-progress"], env)
 
