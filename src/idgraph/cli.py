@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -100,6 +101,9 @@ def serve(
     port: int = typer.Option(None, help="Port to bind (default 8000)."),
     demo: bool = typer.Option(False, help="Load the small demo dataset before serving; turns "
                               "open loopback mode on unless IDGRAPH_OPEN_LOOPBACK is set."),
+    workers: int = typer.Option(1, min=1, help="API processes sharing the port (about one per "
+                                "core; docs/scaling.md). Each takes its share of the rate "
+                                "limits; subscriptions, jobs and schedules are shared."),
 ) -> None:
     """Serve the GraphQL API (starting the managed Neo4j when NEO4J_URI is unset)."""
     import uvicorn
@@ -133,9 +137,24 @@ def serve(
     # request id, status and duration). On SIGTERM uvicorn stops accepting, lets in-flight
     # requests finish (up to the grace period), then runs the lifespan shutdown. WebSocket
     # messages get the same size limit as request bodies.
-    uvicorn.run(create_app(settings, graph), host=host, port=port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=20,
-                ws_max_size=settings.max_body_bytes, **uvicorn_options(settings))
+    options = {"host": host, "port": port, "log_config": None, "access_log": False,
+               "timeout_graceful_shutdown": 20, "ws_max_size": settings.max_body_bytes,
+               **uvicorn_options(settings)}
+    if workers == 1:
+        uvicorn.run(create_app(settings, graph), **options)
+        return
+    # Several processes: each builds its app from the environment (uvicorn imports the
+    # factory in each), so what this command decided travels there.
+    _export_for_workers(settings, workers)
+    uvicorn.run("idgraph.api.http.app:create_worker_app", factory=True, workers=workers, **options)
+
+
+def _export_for_workers(settings: Settings, workers: int) -> None:
+    """Settings `serve` derived (open loopback for --demo, the rate limits' share) as the
+    variables each worker process reads."""
+    os.environ["IDGRAPH_OPEN_LOOPBACK"] = "true" if settings.open_loopback else "false"
+    if "api_processes" not in settings.model_fields_set:
+        os.environ["IDGRAPH_API_PROCESSES"] = str(workers)
 
 
 def serve_settings(demo: bool) -> Settings:

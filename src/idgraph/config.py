@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     ingest_hold_lines: int = Field(default=200_000, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
+    # A job is held by the process running it for this long from each renewal (its heartbeat
+    # renews three times as often); a job whose process died may be resumed by another after.
+    job_lease_seconds: float = Field(default=30.0, ge=1)
+
+    # The change feed behind subscriptions, shared by every API process through an outbox in
+    # Neo4j (pipeline/outbox.py, docs/scaling.md): a process with subscribers reads new entries
+    # every `feed_poll_seconds` (at once after its own commits); its registration as a listener
+    # lasts `feed_listen_seconds` from each renewal (renewed four times as often); entries are
+    # kept `feed_retention_seconds`.
+    feed_poll_seconds: float = Field(default=0.1, gt=0)
+    feed_listen_seconds: float = Field(default=30.0, ge=1)
+    feed_retention_seconds: float = Field(default=600.0, gt=0)
 
     # Saved explorations (cypher/queries/): a folder of extra ones (a file named like a shipped
     # one replaces it); each runs read-only, stopped after this many seconds, at most this many
@@ -144,6 +156,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     rate_limit_per_minute: float = 600.0  # token refill per API key
     rate_limit_burst: int = 100  # bucket size: requests allowed back to back
+    # API processes serving this graph, on every host (`idgraph serve --workers N` sets it to N
+    # unless given): each process keeps its own buckets with 1/N of every rate limit and burst,
+    # so together they allow the configured rate (docs/scaling.md, "Rate limits").
+    api_processes: int = Field(default=1, ge=1)
     # Failed authentications (missing or unknown key) per client address: past these, the
     # address gets 429 without its keys being looked up (each lookup is a database query).
     auth_failures_per_minute: float = 30.0

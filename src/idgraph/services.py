@@ -15,6 +15,7 @@ from idgraph.identity.namespaces import load_registry
 from idgraph.identity.service import IdentityService
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
+from idgraph.pipeline.outbox import Outbox
 from idgraph.pipeline.pipeline import Pipeline
 from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
@@ -46,7 +47,10 @@ class Services:
         registry = load_registry(settings.namespaces_file)
         # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
         # Segment membership is the `segments` slot: empty until audiences register theirs.
-        pipeline = Pipeline(graph, ChangeFeed(),
+        outbox = Outbox(graph, listen_ms=int(settings.feed_listen_seconds * 1000),
+                        retention_ms=int(settings.feed_retention_seconds * 1000))
+        feed = ChangeFeed(outbox, poll_seconds=settings.feed_poll_seconds)
+        pipeline = Pipeline(graph, feed,
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
                             facts=Facts(), views=Views(), segments=(), counters=Counters())
@@ -62,7 +66,7 @@ class Services:
                                    settings.ingest_batch_size, settings.ingest_concurrency,
                                    attributes.typed, settings.max_component_identities,
                                    suppressions)
-        jobs = JobService(graph, settings.job_chunk_size)
+        jobs = JobService(graph, settings.job_chunk_size, settings.job_lease_seconds)
         profiles = ProfileService(graph, pipeline, jobs, suppressions)
         explorations = ExplorationService(graph, settings.saved_queries_dir,
                                           settings.saved_query_timeout,

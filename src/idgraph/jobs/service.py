@@ -2,11 +2,17 @@
 transaction through the pipeline that also records the job's cursor and progress, so a failed
 job resumes where it stopped. Jobs run in the process as asyncio tasks, one per kind at a time;
 the mutation that starts one returns it at once, and `job(id)` shows its progress.
+
+With several processes, each job runs in one: the process that queued it claims it, under a
+lease in Neo4j that its heartbeat renews. A chunk commits only while its process still holds
+the job, so a job is never run twice at once; a job whose process died is stale once its lease
+has expired, and any process may resume it (`resumeJob`), or marks it failed when it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -17,6 +23,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from idgraph.clock import now_ms
+from idgraph.db.errors import DatabaseError
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import InvalidInput, NotFound
 from idgraph.jobs import repository as q
@@ -80,13 +87,23 @@ class InjectedFailure(RuntimeError):
     """Raised by the test-only hook `JobService.fail_after_chunks`."""
 
 
+class LeaseLost(RuntimeError):
+    """This process no longer holds the job (its lease expired and another took it)."""
+
+
 class JobService:
-    def __init__(self, graph: Graph, chunk_size: int = 500) -> None:
+    def __init__(self, graph: Graph, chunk_size: int = 500, lease_seconds: float = 30.0) -> None:
         self.graph = graph
         self.chunk_size = chunk_size
+        # This process, as the holder of the jobs it runs; a lease lasts this long from each
+        # renewal (the heartbeat renews three times per lease).
+        self.holder = uuid.uuid4().hex
+        self.lease_ms = int(lease_seconds * 1000)
         self._kinds: dict[str, Work] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0  # jobs of this process queued or running (the heartbeat runs while > 0)
+        self._heartbeat: asyncio.Task[None] | None = None
         # Test-only: fail each run after this many chunks (a real failure half-way: the chunks
         # done stay committed, the job is marked failed and can be resumed).
         self.fail_after_chunks: int | None = None
@@ -116,7 +133,8 @@ class JobService:
         if queued and run:
             return Job.from_row(queued[0]["j"])
         rows = await self.graph.write(q.CREATE_JOB, id=uuid.uuid4().hex, kind=kind,
-                                      params=text, now=now_ms())
+                                      params=text, now=now_ms(), holder=self.holder,
+                                      ttl=self.lease_ms)
         job = Job.from_row(rows[0]["j"])
         if run:
             self._spawn(job.id, kind)
@@ -127,14 +145,18 @@ class JobService:
         self._spawn(job.id, job.kind)
 
     async def resume(self, job_id: str, run: bool = True) -> Job:
-        """Continue a failed job from its cursor."""
+        """Continue a failed job, or one whose process stopped (lease expired), from its
+        cursor, in this process."""
         job = await self.get(job_id)
         if job is None:
             raise NotFound(f"No job {job_id!r}.")
-        if job.status is not JobStatus.FAILED:
-            raise InvalidInput(f"Job {job_id} is {job.status.value}; only a failed job can be "
-                               "resumed.", "JOB_NOT_RESUMABLE")
-        job = await self._set(job_id, JobStatus.QUEUED)
+        rows = await self.graph.write(q.REQUEUE_JOB, id=job_id, holder=self.holder,
+                                      ttl=self.lease_ms, now=now_ms())
+        if not rows:
+            raise InvalidInput(f"Job {job_id} is {job.status.value}; only a failed job, or one "
+                               "whose process stopped (its lease expired), can be resumed.",
+                               "JOB_NOT_RESUMABLE")
+        job = Job.from_row(rows[0]["j"])
         if run:
             self._spawn(job.id, job.kind)
         return job
@@ -151,8 +173,8 @@ class JobService:
         return finished
 
     async def mark_interrupted(self) -> list[str]:
-        """At start-up: jobs a stopped process left queued or running become failed
-        (resumable). One API process runs jobs; a second one would mark the first's."""
+        """At start-up: jobs a stopped process left queued or running (their lease expired)
+        become failed (resumable); the jobs of live processes are left alone."""
         rows = await self.graph.write(q.INTERRUPTED_JOBS, now=now_ms(),
                                       error="interrupted: the process running it stopped; "
                                             "resume it")
@@ -174,6 +196,9 @@ class JobService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
 
     # -- running ----------------------------------------------------------------------------------
     def _spawn(self, job_id: str, kind: str) -> None:
@@ -183,21 +208,53 @@ class JobService:
 
     async def _run(self, job_id: str, kind: str,
                    on_progress: Callable[[Job], None] | None = None) -> None:
-        async with self._locks[kind]:  # one job per kind at a time
-            try:
-                await self._walk(job_id, self._kinds[kind], on_progress)
-            except asyncio.CancelledError:
+        self._running += 1
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._beating())
+        try:
+            async with self._locks[kind]:  # one job per kind at a time
+                await self._run_claimed(job_id, kind, on_progress)
+        finally:
+            self._running -= 1
+
+    async def _beating(self) -> None:
+        """Renew the leases of this process's jobs while it has any."""
+        try:
+            while self._running:
+                await asyncio.sleep(self.lease_ms / 3000)
+                try:
+                    await self.graph.write(q.RENEW_JOBS, holder=self.holder, ttl=self.lease_ms)
+                except DatabaseError as exc:
+                    log.warning("could not renew the leases of running jobs: %s", exc)
+        finally:
+            self._heartbeat = None
+
+    async def _run_claimed(self, job_id: str, kind: str,
+                           on_progress: Callable[[Job], None] | None) -> None:
+        rows = await self.graph.write(q.CLAIM_JOB, id=job_id, holder=self.holder,
+                                      ttl=self.lease_ms, now=now_ms())
+        if not rows:
+            log.info("job %s (%s) is run by another process", job_id, kind)
+            return
+        try:
+            await self._walk(Job.from_row(rows[0]["j"]), self._kinds[kind], on_progress)
+        except LeaseLost:
+            log.warning("job %s (%s): another process took it over (this one stalled past "
+                        "its lease); its last chunk here was rolled back", job_id, kind)
+        except asyncio.CancelledError:
+            with contextlib.suppress(LeaseLost, DatabaseError):  # else stale: resumable too
                 await self._set(job_id, JobStatus.FAILED, error="cancelled: the process "
                                 "stopped; resume it")
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
-                log.exception("job %s (%s) failed", job_id, kind)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
+            log.exception("job %s (%s) failed", job_id, kind)
+            with contextlib.suppress(LeaseLost):
                 await self._set(job_id, JobStatus.FAILED, error=f"{exc} (resume the job to "
                                 "continue from where it stopped)")
 
-    async def _walk(self, job_id: str, work: Work,
+    async def _walk(self, job: Job, work: Work,
                     on_progress: Callable[[Job], None] | None) -> None:
-        job = await self._set(job_id, JobStatus.RUNNING)
+        job_id = job.id
         if job.total is None:
             job = await self._set(job_id, JobStatus.RUNNING, total=await work.total(job))
         cursor, chunks = job.cursor, 0
@@ -214,12 +271,17 @@ class JobService:
         await work.finish(job)
         await self._set(job_id, JobStatus.SUCCEEDED)
 
-    @staticmethod
-    async def _advance(job_id: str, tx: Tx, cursor: str, n: int) -> None:
-        await tx.run(q.ADVANCE_JOB, id=job_id, cursor=cursor, n=n, now=now_ms())
+    async def _advance(self, job_id: str, tx: Tx, cursor: str, n: int) -> None:
+        [row] = await tx.run(q.ADVANCE_JOB, id=job_id, cursor=cursor, n=n, now=now_ms(),
+                             holder=self.holder, ttl=self.lease_ms)
+        if not row["held"]:
+            raise LeaseLost(job_id)  # rolls the chunk back: the new holder does it
 
     async def _set(self, job_id: str, status: JobStatus, error: str | None = None,
                    total: int | None = None) -> Job:
         rows = await self.graph.write(q.SET_JOB_STATUS, id=job_id, status=status.value,
-                                      error=error, total=total, now=now_ms())
+                                      error=error, total=total, now=now_ms(),
+                                      holder=self.holder)
+        if not rows:
+            raise LeaseLost(job_id)
         return Job.from_row(rows[0]["j"])

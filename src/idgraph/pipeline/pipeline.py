@@ -67,15 +67,16 @@ class Pipeline:
         async def in_transaction(tx: Tx) -> ChangeSet:
             return await self.apply(tx, await work(tx))
 
+        async def published(tx: Tx) -> ChangeSet:
+            change = await in_transaction(tx)
+            await self.feed.record(tx, change.events)  # committed with the write, or not at all
+            return change
+
         if dry_run:
             return await self.graph.rolled_back_tx(in_transaction)
-        change = await self.graph.write_tx(in_transaction)
-        self.publish(change)
+        change = await self.graph.write_tx(published)
+        self.feed.committed(change.events)
         return change
-
-    def publish(self, change: ChangeSet) -> None:
-        """Tell live subscribers what a committed change did."""
-        self.feed.publish(change.events)
 
     def without(self, name: str) -> Pipeline:
         """This pipeline with one stage replaced by a no-op (benchmarks' A/B runs)."""

@@ -4,9 +4,10 @@ The pipeline publishes, after each commit, what the change did to each profile i
 (`pipeline/feed.py`): created, merged into another, absorbing others, split, updated, deleted.
 Each subscription re-reads its profile when the profile it watches is among them, following
 merges and splits (the identity then resolves to its new profile), and ends its stream of a
-profile with a DELETED event when the profile is gone. The feed is per process: run one API
-process per feed, or put a broker behind ChangeFeed to scale out. Audience-membership events
-can ride the same feed with their own topic later.
+profile with a DELETED event when the profile is gone. The feed is shared by every API process (an
+outbox in Neo4j that each process with subscribers tails): a change committed through one
+process reaches subscribers connected to any other. A subscription registers with `async with`
+before its first read, so no change committed after that read can slip by.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Subscription:
         key = to_key(info, identity).key
         counter = _claim_slot(info)
         try:
-            with info.context.services.changes.subscribe() as changes:
+            async with info.context.services.changes.subscribe() as changes:
                 async for event in _follow(info.context.services, key, changes):
                     info.context.fresh_loaders()  # each event's fields read afresh
                     yield event

@@ -59,12 +59,15 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         await services.activation.scheduler.stop()
         await services.segments.scheduler.stop()
         await services.jobs.close()  # jobs still running stay resumable
+        await services.changes.close()
         await graph.close()  # after uvicorn has finished in-flight requests
 
     # Failed authentications per client address: counted by the middleware (headers) and by
     # the GraphQL app (a WebSocket's connection_init), refused by the middleware.
-    failures = RateLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    failures = RateLimiter.share(settings.auth_failures_per_minute, settings.auth_failure_burst,
+                                 settings.api_processes)
+    limiter = RateLimiter.share(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                                settings.api_processes)
     graphql = build_graphql_app(services, settings, api_keys, metrics, failures, limiter)
     app = IdgraphApp(
         routes=[
@@ -89,6 +92,16 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
             limiter=limiter, failures=failures, metrics=metrics, hosts=hosts,
             max_body_bytes=settings.max_body_bytes, cors=bool(settings.cors_origin_list()))
     return app
+
+
+def create_worker_app() -> Starlette:
+    """The app of one of `idgraph serve --workers N`'s processes (uvicorn's factory): settings
+    from the environment, logging set up as in the single process."""
+    from idgraph.api.http.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 class IdgraphApp(Starlette):

@@ -1,8 +1,12 @@
 """Rate limits: token buckets in memory, per API key (requests) or per client address (failed
 authentications).
 
-Each process keeps its own buckets, so with N worker processes a key gets up to N times the
-configured rate; run one process per host behind the load balancer, or divide the setting.
+Each process keeps its own buckets, with its share of the configured rate: with N API
+processes (IDGRAPH_API_PROCESSES, set by `idgraph serve --workers N`) each allows 1/N of the
+rate and of the burst, so together they allow the configured rate. Chosen over buckets shared
+in Neo4j because a shared bucket costs a database write per request (the hot profile read is one
+read); the price is that a client whose requests all reach one process (one keep-alive
+connection) gets 1/N of its rate. docs/scaling.md, "Rate limits".
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ class RateLimiter:
         self.clock = clock
         self.max_buckets = max(1, max_buckets)
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    @classmethod
+    def share(cls, per_minute: float, burst: int, processes: int) -> RateLimiter:
+        """This process's share of a limit that `processes` processes enforce together."""
+        return cls(per_minute / processes, math.ceil(burst / processes))
 
     def take(self, key: str) -> float:
         bucket = self._refilled(key)
