@@ -29,7 +29,8 @@ from idgraph.segments.objects import SavedSegment
 RESOLVE_BATCH = 5_000
 MAX_REPORTED = 1_000  # bad rows kept with their line and reason; the rest only counted
 Normalise = Callable[[str, str], IdentityKey]
-Progress = Callable[[int], None]  # rows handled so far
+Progress = Callable[[int], None]  # the line of the file (or position in a list) reached
+Written = Callable[[int, int], None]  # memberships written so far, of how many
 
 
 @dataclass
@@ -66,7 +67,8 @@ class AudienceImporter:
 
     async def import_rows(self, name: str, rows: Iterable[Row | BadRow], *,
                           description: str | None = None, include_test: bool = False,
-                          progress: Progress | None = None) -> AudienceImport:
+                          progress: Progress | None = None,
+                          written: Written | None = None) -> AudienceImport:
         """Import `rows` as the audience named `name` (created, or replaced when it is an
         imported audience already)."""
         report = AudienceImport()
@@ -76,24 +78,25 @@ class AudienceImporter:
         segment = await self.evaluator.service.ensure_imported(name, description, include_test)
         report.segment = segment
         report.evaluation = await self.evaluator.store(segment, found, now_ms(),
-                                                       uuid.uuid4().hex)
+                                                       uuid.uuid4().hex, written)
         report.segment = await self.evaluator.service.get(segment.id)
         return report
 
     async def _resolve_all(self, rows: Iterable[Row | BadRow], report: AudienceImport,
                            include_test: bool, progress: Progress | None) -> set[str]:
         pending: dict[str, int] = {}  # identity key -> its first line
+        line = 0
         for row in rows:
-            report.rows += 1
+            report.rows, line = report.rows + 1, row.line
             self._take(row, report, pending)
             if len(pending) >= RESOLVE_BATCH:
                 await self._resolve(pending, report, include_test)
                 pending = {}
                 if progress is not None:
-                    progress(report.rows)
+                    progress(line)
         await self._resolve(pending, report, include_test)
         if progress is not None:
-            progress(report.rows)
+            progress(line)
         return report.profiles
 
     def _take(self, row: Row | BadRow, report: AudienceImport, pending: dict[str, int]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,11 +104,15 @@ class Evaluator:
         return Prepared(segment, as_of, run, changes, self._batches(segment, changes))
 
     async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
-                    run: str) -> Evaluation:
-        """Make `qualifying` the members (an imported audience's list), in chunks."""
+                    run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
+        """Make `qualifying` the members (an imported audience's list), in chunks; `written`
+        is told (memberships written, of how many) after each."""
         prepared = await self.decide(segment, qualifying, as_of, run)
+        done = 0
         for index in range(len(prepared.batches)):
-            await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            done += await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            if written is not None:
+                written(done, prepared.changes.writes)
         return await self.save(prepared, None)
 
     def _batches(self, segment: SavedSegment, changes: Transitions,

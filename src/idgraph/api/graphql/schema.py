@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
+from idgraph.api.graphql.audiences import AudienceMutation
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.explorations import ExplorationQuery
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
@@ -47,7 +48,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 @strawberry.type
 class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
-               SegmentMutation,
+               SegmentMutation, AudienceMutation,
                PrivacyMutation):
     pass
 
