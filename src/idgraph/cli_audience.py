@@ -17,6 +17,7 @@ from idgraph.errors import IdgraphError
 
 if TYPE_CHECKING:  # imported where used: the command starts fast
     from idgraph.segments.audiences import AudienceImport
+    from idgraph.segments.import_files import ImportFormat
 
 audience_app = typer.Typer(help="Imported audiences (segments whose members come from a file).",
                            no_args_is_help=True)
@@ -58,13 +59,12 @@ def import_audience(
             typer.echo(f"  line {bad.line}: {bad.code} {bad.reason}")
 
 
-async def _import(settings: Settings, file: Path, fmt: object, name: str,
+async def _import(settings: Settings, file: Path, fmt: ImportFormat, name: str,
                   description: str | None, include_test: bool,
                   show: bool) -> AudienceImport:
     from idgraph.cli import _services
-    from idgraph.segments.import_files import ImportFormat, open_identities, read_rows
+    from idgraph.segments.import_files import open_identities, read_rows
 
-    assert isinstance(fmt, ImportFormat)
     lines = _count_lines(file)
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), disable=not show)

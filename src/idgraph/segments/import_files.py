@@ -85,7 +85,7 @@ def column_key(name: str) -> str:
 # -- CSV ------------------------------------------------------------------------------------------
 def _csv_rows(handle: TextIO) -> Iterator[Row | BadRow]:
     reader = csv.reader(handle)
-    header, number = _header(reader)
+    header = _header(reader)
     pair = _pair_columns(header)
     while True:
         try:
@@ -106,12 +106,13 @@ def _csv_rows(handle: TextIO) -> Iterator[Row | BadRow]:
             yield from _wide_rows(number, cells, header)
 
 
-def _header(reader: Any) -> tuple[list[str], int]:
+def _header(reader: Any) -> list[str]:
+    """The first non-blank line's cells."""
     for cells in reader:
         if any(cell.strip() for cell in cells):
             if problem := _not_utf8(",".join(cells)):
                 raise ImportFileError(f"line {reader.line_num}: the header is {problem}")
-            return [cell.strip() for cell in cells], reader.line_num
+            return [cell.strip() for cell in cells]
     raise ImportFileError("the file is empty: a CSV file starts with a header, e.g. "
                           "namespace,value")
 
