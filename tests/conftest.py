@@ -142,7 +142,9 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 30
+        # A readiness wait, not a timing check: on a 2-core machine shared with other suites
+        # (load 20+), building the app took over 30 s.
+        deadline = time.monotonic() + 180
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("API server did not start")

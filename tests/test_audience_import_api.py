@@ -54,7 +54,7 @@ def test_identities_are_normalised_resolved_and_counted(gql):
     assert made["kind"] == "IMPORTED" and made["definition"] is None
     assert made["definitionJson"] is None and made["size"] == 2 and not made["dependsOnTime"]
     assert made["lastEvaluation"]["counts"]["realized"] == 2
-    assert members(gql, made["id"]) == {p1: "realized", p2: "realized"}
+    assert members(gql, made["id"]) == {p1: "REALIZED", p2: "REALIZED"}
     assert segment(gql, made["id"])["kind"] == "IMPORTED"
 
 
@@ -62,7 +62,7 @@ def test_test_profiles_stay_when_the_audience_asks_for_them(gql):
     p4 = person(gql, 4, test=True)
     done = import_audience(gql, "QA", "crm:C4", includeTestProfiles=True)
     assert done["members"] == 1 and done["testProfiles"] == 0
-    assert members(gql, done["segment"]["id"]) == {p4: "realized"}
+    assert members(gql, done["segment"]["id"]) == {p4: "REALIZED"}
 
 
 def test_importing_again_replaces_the_list_and_exits_the_rest(gql):
@@ -72,7 +72,7 @@ def test_importing_again_replaces_the_list_and_exits_the_rest(gql):
     assert again["segment"]["id"] == first["id"] and again["segment"]["version"] == 1
     assert again["segment"]["description"] == "May list" and again["segment"]["size"] == 2
     assert members(gql, first["id"], ["REALIZED", "EXISTING", "EXITED"]) == {
-        p1: "exited", p2: "existing", p3: "realized"}
+        p1: "EXITED", p2: "EXISTING", p3: "REALIZED"}
     counts = again["segment"]["lastEvaluation"]["counts"]
     assert (counts["realized"], counts["existing"], counts["exitedNow"]) == (1, 1, 1)
 
@@ -85,15 +85,15 @@ def test_rules_read_an_imported_audience_from_its_stored_members(gql):
     rule = create(gql, "Older listed", f'inSegment("{listed}") and age > 30', id="older")
     assert rule["includes"] == [listed]
     evaluate(gql, "older")  # alone: the list is not fresh, and still read as stored
-    assert members(gql, "older") == {p1: "realized"}
+    assert members(gql, "older") == {p1: "REALIZED"}
     preview = gql(PREVIEW, {"definition": f'inSegment("{listed}")', "sampleSize": 5})
     assert preview["previewSegment"]["count"] == 2
     assert "IN_SEGMENT" in preview["previewSegment"]["cypher"]
 
     import_audience(gql, "Store list", "crm:C3")  # the list changes: the rule follows
     evaluate_all(gql)  # the imported audience is part of "all" and is left as imported
-    assert members(gql, "older") == {p3: "realized"}
-    assert members(gql, listed) == {p3: "realized"}
+    assert members(gql, "older") == {p3: "REALIZED"}
+    assert members(gql, listed) == {p3: "REALIZED"}
 
 
 def test_an_imported_audience_has_no_rule_to_evaluate_or_change(gql):
