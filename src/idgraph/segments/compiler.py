@@ -5,9 +5,10 @@
 
 The query scans `(p:Profile)-[:VIEW]->(v:ProfileView)` (the materialised default-policy view),
 or, when a top-level conjunct allows it, starts from the events index or a stored segment's
-memberships and reaches only those profiles' views (segments/seeds.py); it leaves out test profiles (`v._isTest`) unless `include_test`, and returns `id` ordered. Every
-value is a parameter (`$v0`, `$v1`, …, `$now`); attribute and event property names come only
-from paths the AST validated (letters, digits, `_` and `.`), always backtick-quoted.
+memberships and reaches only those profiles' views (segments/seeds.py); it leaves out test
+profiles (`v._isTest`) unless `include_test`, and returns `id` ordered. Every value is a
+parameter (`$v0`, `$v1`, …, `$now`); attribute and event property names come only from paths
+the AST validated (letters, digits, `_` and `.`), always backtick-quoted.
 
 Two-valued logic over Cypher's three: a comparison whose value is missing yields null, which
 WHERE treats as false; only under NOT would null differ from false, so every NOT is written

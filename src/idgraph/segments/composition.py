@@ -19,7 +19,6 @@ from idgraph.segments import ast as a
 from idgraph.segments.errors import SegmentCycleError, SegmentError, UnknownSegment
 
 
-
 class Stored:
     """A lookup's answer for a segment that has no rule to inline: read its stored members."""
 

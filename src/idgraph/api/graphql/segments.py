@@ -161,7 +161,8 @@ class Segment:
     @classmethod
     def of(cls, s: SavedSegment) -> Segment:
         return cls(id=strawberry.ID(s.id), name=s.name, description=s.description,
-                   kind=SegmentKind(s.kind), definition=s.text, definition_json=s.ast, version=s.version,  # type: ignore[arg-type]
+                   kind=SegmentKind(s.kind), definition=s.text,
+                   definition_json=s.ast, version=s.version,  # type: ignore[arg-type]
                    created_at=moment(s.created_at), updated_at=moment(s.updated_at),
                    depends_on_time=s.time_dependent, include_test_profiles=s.include_test,
                    merge_policy=strawberry.ID(s.merge_policy) if s.merge_policy else None,
