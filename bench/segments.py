@@ -32,7 +32,7 @@ from pathlib import Path
 
 import neo4j
 
-from bench.common import Figure, Timer, bench_server, wipe, write_figures, write_report
+from bench.common import Figure, Timer, auth_of, bench_server, wipe, write_figures, write_report
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
@@ -96,7 +96,8 @@ def load(uri: str, profiles: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         manifest = write_dataset(out, profiles, seed, parse_now(NOW), combined=True)
-        env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_NEO4J_QUERY_TIMEOUT": "600"}
+        env = {**os.environ, "NEO4J_URI": uri, "IDGRAPH_NEO4J_QUERY_TIMEOUT": "600",
+               "NEO4J_PASSWORD": (auth_of() or ("", ""))[1]}
         idgraph = Path(sys.executable).with_name("idgraph")
         subprocess.run([str(idgraph), "ingest", str(out / "all.jsonl"), "--no-progress"],
                        env=env, check=True, stdout=subprocess.DEVNULL)
@@ -112,8 +113,8 @@ def median_of(repeat: int, run: Callable[[], Awaitable[float]]) -> Callable[[], 
 class Bench:
     def __init__(self, uri: str, repeat: int) -> None:
         self.uri, self.repeat = uri, repeat
-        self.driver = neo4j.GraphDatabase.driver(uri)
-        self.graph = Graph(uri, None, "neo4j", timeout=600)
+        self.driver = neo4j.GraphDatabase.driver(uri, auth=auth_of())
+        self.graph = Graph(uri, auth_of(), "neo4j", timeout=600)
         self.services = Services.build(Settings(neo4j_uri=uri), self.graph)
         self.as_of = to_millis(NOW)
 
@@ -153,6 +154,25 @@ class Bench:
             write = time.perf_counter() - start
         return {"read": read, "write": write, "members": len(ids)}
 
+    async def plans(self, name: str) -> dict[str, object]:
+        """PROFILE of the compiled rule and of the floor's read: database hits and where each
+        starts (the deepest operator of the plan's first branch)."""
+        segments = self.services.segments
+        fresh = ["attribute", "window"] if name == "composition" else []
+        query = await segments.evaluator.compile(await segments.service.get(name), self.as_of,
+                                                 fresh)
+        params = {"now": self.as_of, "since": self.as_of - 90 * DAY, "segment": name}
+        ours = self.profiled(query.cypher, query.params)
+        floor = self.profiled(FLOOR[name] + "RETURN p.id AS id", params)
+        return {"hits": db_hits(ours), "floor_hits": db_hits(floor), "start": start_of(ours)}
+
+    def profiled(self, cypher: str, params: dict) -> dict:
+        """PROFILE's plan, the rows read first (the server gives the figures after)."""
+        with self.driver.session() as session:
+            result = session.run("PROFILE " + cypher, params)
+            list(result)
+            return dict(result.consume().profile or {})
+
     async def measure(self, name: str) -> dict[str, float]:
         runs: list[dict[str, float]] = []
         for _ in range(self.repeat):
@@ -165,29 +185,52 @@ class Bench:
         await self.graph.close()
 
 
+def db_hits(plan: dict) -> int:
+    return int(plan.get("dbHits", 0)) + sum(db_hits(c) for c in plan.get("children") or ())
+
+
+def start_of(plan: dict) -> str:
+    """The leaf of the plan's first branch: the operator the query starts with."""
+    while plan.get("children"):
+        plan = plan["children"][0]
+    details = (plan.get("args") or {}).get("Details", "")
+    return f"{str(plan.get('operatorType', '?')).split('@')[0]} {details}".strip()
+
+
+def plan_lines(plans: dict) -> list[str]:
+    lines = ["", "PROFILE of each rule's read (database hits; where the compiled rule starts):", "",
+             "| rule | idgraph db hits | floor db hits | ratio | compiled rule starts with |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for name, p in plans.items():
+        lines.append(f"| {name} | {p['hits']:,} | {p['floor_hits']:,} | "
+                     f"{p['hits'] / max(p['floor_hits'], 1):.2f} | `{p['start']}` |")
+    return lines
+
+
 def report(profiles: int, manifest: dict, load_seconds: float, results: dict) -> list[str]:
     data = (f"{manifest['records']:,} records, {manifest['events']:,} events), ingested in "
             f"{load_seconds:.0f} s" if manifest else "the store of an earlier run)")
     lines = [f"{profiles:,} generated people (`idgraph demo generate --seed 1`, {data}. "
              f"As of {NOW}; median of the runs.", "",
-             "| rule | members | floor read | idgraph rule read | floor write | idgraph first "
-             "| first / floor write | again | steady |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| rule | members | floor read | idgraph rule read | read / floor read | floor write "
+             "| idgraph first | first / floor write | again | steady |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in results.items():
         assert r["members"] == r["floor_members"], (name, r)
         lines.append(
             f"| {name}: `{RULES[name]}` | {r['members']:,.0f} | {r['floor_read']:.2f} s | "
-            f"{r['rule']:.2f} s | {r['floor_write']:.2f} s | {r['first']:.2f} s | "
+            f"{r['rule']:.2f} s | {r['rule'] / r['floor_read']:.2f} | {r['floor_write']:.2f} s | "
+            f"{r['first']:.2f} s | "
             f"{r['first'] / r['floor_write']:.2f} | {r['again']:.2f} s | {r['steady']:.2f} s |")
     return lines
 
 
 async def run(args: argparse.Namespace) -> None:
     uri = bench_server(port=args.port, heap=args.heap, pagecache=args.pagecache)
-    graph = Graph(uri, None, "neo4j")
+    graph = Graph(uri, auth_of(), "neo4j")
     await apply_schema(graph)
     await graph.close()
-    with neo4j.GraphDatabase.driver(uri) as driver:
+    with neo4j.GraphDatabase.driver(uri, auth=auth_of()) as driver:
         loaded = stored_profiles(driver) if args.reuse else 0
         if loaded:
             print(f"reusing the store's {loaded:,} profiles (their segments are redefined)")
@@ -203,11 +246,12 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await bench.define()
         results = {name: await bench.measure(name) for name in RULES}
+        plans = {name: await bench.plans(name) for name in RULES}
     finally:
         await bench.close()
     path = write_report("segments", "Segment evaluation: idgraph vs hand-written Cypher",
                         report(args.profiles, manifest, load_seconds, results)
-                        + notes())
+                        + plan_lines(plans) + notes())
     print(path.read_text())
     write_figures("segments", [
         Figure(f"segment evaluation ({name}) at {args.profiles:,} profiles", r["first"], "s",

@@ -119,6 +119,30 @@ rule_leaves = st.one_of(
     comparisons((st.none() | identity_filters).map(lambda f: a.IdentityCount(filter=f))),
     st.sampled_from(["s1", "s2"]).map(lambda s: a.InSegment(segment_id=s)))
 rules = junctions(rule_leaves, max_leaves=4).map(a.Rule)
+# Rules with a conjunct a compiled query may start from (segments/seeds.py): a count, sum or
+# other aggregate of typed or windowed events (some need an event, as `count() >= 1`, some do
+# not, as `count() < 2`), events(...).exists(), or a stored segment; the population decides
+# whether a seed's candidates are members.
+typed_or_windowed = st.builds(
+    lambda t, f, w: a.EventQuery(filter=f if t is None else (
+        t if f is None else a.And(conditions=(t, f))), window=w),
+    st.none() | st.sampled_from(EVENT_TYPES).map(lambda v: a.Compare(
+        subject=a.EventField(field=a.EventFieldName.TYPE), op=a.CompareOp.EQ,
+        value=a.StringValue(value=v))),
+    st.none() | event_filters, windows)
+seed_leaves = st.one_of(
+    st.builds(lambda q, f, n, op: a.Compare(subject=a.EventAggregate(events=q, function=f),
+                                            op=op, value=a.NumberValue(value=n)),
+              typed_or_windowed, st.just(a.Aggregate.COUNT), st.sampled_from([0, 1, 2, 0.5]),
+              st.sampled_from(sorted(a.ORDERING | a.EQUALITY))),
+    comparisons(st.builds(lambda q, f, p: a.EventAggregate(events=q, function=f, property=p),
+                          typed_or_windowed, st.sampled_from([a.Aggregate.SUM, a.Aggregate.MAX,
+                                                              a.Aggregate.AVG]),
+                          st.just("value"))),
+    typed_or_windowed.map(lambda q: a.EventsExist(events=q)),
+    st.sampled_from(["s1", "s2"]).map(lambda s: a.InSegment(segment_id=s)))
+seeded_rules = st.builds(lambda seed, rest: a.Rule(seed if rest is None else a.And(
+    conditions=(rest, seed))), seed_leaves, st.none() | junctions(rule_leaves, max_leaves=3))
 # Rules of the segments s1 and s2 (s2 may include s1) for inlining.
 included_rules = junctions(st.one_of(value_conditions(attributes), comparisons(aggregates)),
                            max_leaves=3)

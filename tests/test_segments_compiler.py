@@ -16,8 +16,9 @@ T0 = 1_717_243_200_000  # 2024-06-01T12:00:00Z
 
 
 def test_golden_events_window_and_missing_values():
+    # `< 2` holds for a profile without events: every profile is a candidate (a scan).
     query = compile_rule(parse('age > 50 and not tier in ["gold"] '
-                               'and events(type = "purchase", within 30 days).count() >= 2'),
+                               'and events(type = "purchase", within 30 days).count() < 2'),
                          now_ms=T0)
     assert query.cypher == """MATCH (p:Profile)-[:VIEW]->(v:ProfileView)
 WHERE NOT v._isTest
@@ -29,11 +30,45 @@ WHERE NOT v._isTest
       AND e.ts <= $now
       AND e.type = $v3
     RETURN DISTINCT e
-  } >= $v4
+  } < $v4
 RETURN p.id AS id
 ORDER BY id"""
     assert query.params == {"v0": 50, "v1": ["gold"], "v2": T0 - 30 * DAY, "now": T0,
                             "v3": "purchase", "v4": 2}
+
+
+def test_golden_a_rule_that_needs_an_event_starts_from_the_events():
+    query = compile_rule(parse('age > 50 and not tier in ["gold"] '
+                               'and events(type = "purchase", within 30 days).count() >= 2'),
+                         now_ms=T0)
+    assert query.cypher == """MATCH (e:Event)
+WHERE e.ts >= $v0
+  AND e.ts <= $now
+  AND e.type = $v1
+MATCH (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile)
+WITH p, count(DISTINCT e) AS seedEvents
+MATCH (p)-[:VIEW]->(v:ProfileView)
+WHERE NOT v._isTest
+  AND v.`age` > $v2
+  AND NOT coalesce(v.`tier` IN $v3, false)
+  AND seedEvents >= $v4
+RETURN p.id AS id
+ORDER BY id"""
+    assert query.params == {"v0": T0 - 30 * DAY, "now": T0, "v1": "purchase", "v2": 50,
+                            "v3": ["gold"], "v4": 2}
+
+
+def test_golden_a_stored_segment_starts_from_its_members():
+    query = compile_rule(parse('inSegment("s1") and age > 50'), now_ms=T0)
+    assert query.cypher == """MATCH (:Segment {id: $v0})<-[seed:IN_SEGMENT]-(p:Profile)
+WHERE seed.status IN ['realized', 'existing']
+WITH p
+MATCH (p)-[:VIEW]->(v:ProfileView)
+WHERE NOT v._isTest
+  AND v.`age` > $v1
+RETURN p.id AS id
+ORDER BY id"""
+    assert query.params == {"v0": "s1", "v1": 50}
 
 
 def test_golden_types_case_and_identities_with_test_profiles():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from idgraph.cli_audience import audience_app
 from idgraph.config import Settings
 from idgraph.db import local_server
 from idgraph.db.connect import local_server_config
@@ -37,6 +38,7 @@ neo4j_app = typer.Typer(help="The managed local Neo4j (used when NEO4J_URI is un
 app.add_typer(neo4j_app, name="neo4j")
 schema_app = typer.Typer(help="The GraphQL schema as a file.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.add_typer(audience_app, name="audience")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -4,9 +4,11 @@
                  segment_lookup=None) -> CompiledQuery(cypher, params)
 
 The query scans `(p:Profile)-[:VIEW]->(v:ProfileView)` (the materialised default-policy view),
-leaves out test profiles (`v._isTest`) unless `include_test`, and returns `id` ordered. Every
-value is a parameter (`$v0`, `$v1`, …, `$now`); attribute and event property names come only
-from paths the AST validated (letters, digits, `_` and `.`), always backtick-quoted.
+or, when a top-level conjunct allows it, starts from the events index or a stored segment's
+memberships and reaches only those profiles' views (segments/seeds.py); it leaves out test
+profiles (`v._isTest`) unless `include_test`, and returns `id` ordered. Every value is a
+parameter (`$v0`, `$v1`, …, `$now`); attribute and event property names come only from paths
+the AST validated (letters, digits, `_` and `.`), always backtick-quoted.
 
 Two-valued logic over Cypher's three: a comparison whose value is missing yields null, which
 WHERE treats as false; only under NOT would null differ from false, so every NOT is written
@@ -27,6 +29,7 @@ from idgraph.segments import ast as a
 from idgraph.segments import cypher_parts as parts
 from idgraph.segments.composition import SegmentLookup, expand_segments
 from idgraph.segments.layout import Fragment, Negation, Text, junction, where
+from idgraph.segments.seeds import EventSeed, Seed, SegmentSeed, choose_seed, conjuncts
 from idgraph.segments.times import DATE_FORM, DATETIME_FORM, instant_ms, offset_ms
 from idgraph.segments.typecheck import check_rule
 
@@ -54,10 +57,21 @@ def compile_rule(rule: a.Rule, *, now_ms: int, include_test: bool = False,
     if segment_lookup is not None:
         rule = expand_segments(rule, segment_lookup)
     compiler = _Compiler(now_ms)
+    seed = choose_seed(rule.root)
+    start = compiler.start(seed)
     conditions: list[Fragment] = [] if include_test else [Text(parts.NOT_TEST)]
-    conditions.append(compiler.condition(rule.root))
-    text = "\n".join([parts.SCAN, where(junction("AND", conditions)), parts.RETURN_IDS])
+    conditions += [compiler.condition(c) for c in conjuncts(rule.root) if not _seeded(seed, c)]
+    body = [where(junction("AND", conditions))] if conditions else []
+    text = "\n".join([*start, *body, parts.RETURN_IDS])
     return CompiledQuery(text, compiler.params)
+
+
+def _seeded(seed: Seed | None, condition: Any) -> bool:
+    """Does the seed's start already require `condition` (so it need not be tested again)?"""
+    if isinstance(seed, SegmentSeed):
+        return condition is seed.node
+    return isinstance(seed, EventSeed) and condition is seed.node \
+        and isinstance(condition, a.EventsExist)
 
 
 class _Compiler:
@@ -65,6 +79,22 @@ class _Compiler:
         self.now_ms = now_ms
         self.params: dict[str, Any] = {}
         self._count = 0
+        self._seed_count: a.EventAggregate | None = None  # computed by the start, see start()
+
+    # -- where the query starts (segments/seeds.py) ------------------------------------------
+    def start(self, seed: Seed | None) -> list[str]:
+        """The lines that bind `p` and `v`: every profile's view, or the seed's profiles."""
+        if isinstance(seed, SegmentSeed):
+            return [parts.SEGMENT_SEED.format(segment=self.param(seed.node.segment_id)),
+                    parts.VIEW_OF_SEED]
+        if isinstance(seed, EventSeed):
+            if seed.counted:
+                assert isinstance(seed.node, a.Compare)
+                assert isinstance(seed.node.subject, a.EventAggregate)
+                self._seed_count = seed.node.subject
+            return [parts.EVENT_SEED, where(self.event_where(seed.events)), parts.EVENT_TO_SEED,
+                    parts.VIEW_OF_SEED]
+        return [parts.SCAN]
 
     def param(self, value: Any) -> str:
         name = f"v{self._count}"
@@ -141,6 +171,8 @@ class _Compiler:
             return parts.COMPUTED.format(name=self.param(node.name), now=self.now())
         if isinstance(node, a.IdentityCount):
             return parts.count_block(parts.IDENTITIES, self.filter(node.filter))
+        if node is self._seed_count:
+            return parts.SEED_COUNT
         if isinstance(node, a.EventAggregate):
             return self.aggregate(node)
         raise TypeError(f"not a subject: {node!r}")

@@ -2,6 +2,8 @@
 
 `expand_segments(rule, lookup)` inlines recursively, so a compiled query (and the evaluator)
 decides membership from the data, not from stored memberships that may be stale. A segment
+that has no rule (an imported audience) is looked up as `READ_STORED`: its inSegment stays,
+and reads its stored members. A segment
 that includes itself, directly or through others, raises `SegmentCycleError`; an id the lookup
 does not know raises `UnknownSegment`.
 """
@@ -16,7 +18,13 @@ from pydantic import ValidationError
 from idgraph.segments import ast as a
 from idgraph.segments.errors import SegmentCycleError, SegmentError, UnknownSegment
 
-SegmentLookup = Callable[[str], "a.Rule | None"]
+
+class Stored:
+    """A lookup's answer for a segment that has no rule to inline: read its stored members."""
+
+
+READ_STORED = Stored()
+SegmentLookup = Callable[[str], "a.Rule | Stored | None"]
 
 
 def expand_segments(rule: a.Rule, lookup: SegmentLookup, *, origin: str | None = None) -> a.Rule:
@@ -47,6 +55,9 @@ def _expand(node: Any, lookup: SegmentLookup, stack: list[str], done: dict[str, 
         included = lookup(segment_id)
         if included is None:
             raise UnknownSegment(segment_id)
+        if isinstance(included, Stored):
+            done[segment_id] = node
+            return node
         done[segment_id] = _expand(included.root, lookup, [*stack, segment_id], done)
     return done[segment_id]
 

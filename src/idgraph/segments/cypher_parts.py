@@ -12,6 +12,18 @@ SCAN = "MATCH (p:Profile)-[:VIEW]->(v:ProfileView)"
 NOT_TEST = "NOT v._isTest"
 RETURN_IDS = "RETURN p.id AS id\nORDER BY id"
 
+# Seeded starts (segments/seeds.py): the candidates first, then their views. The events by the
+# (type, ts) index, each profile once with the number of its matching events (an event about
+# two of its identities counted once, as in EVENTS below); or a stored segment's members.
+EVENT_SEED = "MATCH (e:Event)"
+EVENT_TO_SEED = """MATCH (e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile)
+WITH p, count(DISTINCT e) AS seedEvents"""
+SEED_COUNT = "seedEvents"
+SEGMENT_SEED = """MATCH (:Segment {{id: {segment}}})<-[seed:IN_SEGMENT]-(p:Profile)
+WHERE seed.status IN ['realized', 'existing']
+WITH p"""
+VIEW_OF_SEED = "MATCH (p)-[:VIEW]->(v:ProfileView)"
+
 # The profile's events (an event about two of its identities is matched twice: DISTINCT e) and
 # identities (each once).
 EVENTS = "MATCH (p)<-[:IN_PROFILE]-(:Identity)<-[:ABOUT]-(e:Event)"

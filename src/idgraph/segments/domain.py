@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from idgraph.clock import now_ms
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
+from idgraph.errors import InvalidInput
 from idgraph.jobs.service import Job, JobService
 from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.service import ProfileService
+from idgraph.segments.audiences import AudienceImporter, Normalise
 from idgraph.segments.evaluation import Evaluator
 from idgraph.segments.evaluation_jobs import MANY, ONE, EvaluateMany, EvaluateOne
 from idgraph.segments.scheduler import LEASE_NAME, Lease, Scheduler
@@ -46,9 +48,16 @@ class Segments:
 
     async def evaluate(self, segment_id: str, as_of: int | None = None) -> Job:
         """Start a job evaluating one segment at `as_of` (default now)."""
-        await self.service.get(segment_id)  # NOT_FOUND now, not as a failed job
+        segment = await self.service.get(segment_id)  # NOT_FOUND now, not as a failed job
+        if segment.imported:
+            raise InvalidInput(f"Segment {segment_id!r} is an imported audience: it has no "
+                               "rule to evaluate; import its list again to change it.")
         return await self.jobs.start(ONE, {"segment": segment_id,
                                            "asOf": now_ms() if as_of is None else as_of})
+
+    def importer(self, normalise: Normalise) -> AudienceImporter:
+        """Imports of audiences, identities normalised by `normalise` (the identity rules)."""
+        return AudienceImporter(self.evaluator, normalise)
 
     async def evaluate_many(self, ids: Sequence[str] | None = None,
                             as_of: int | None = None) -> Job:

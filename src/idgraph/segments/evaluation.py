@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -93,11 +93,27 @@ class Evaluator:
         """Run the segment's rule at `as_of` and decide the membership changes."""
         segment = await self.service.get(segment_id)
         query = await self.compile(segment, as_of, fresh)
-        qualifying = await self.repository.qualifying(query)
+        return await self.decide(segment, await self.repository.qualifying(query), as_of, run)
+
+    async def decide(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
+                     run: str) -> Prepared:
+        """The membership changes that make `qualifying` the segment's members at `as_of`."""
         current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
         return Prepared(segment, as_of, run, changes, self._batches(segment, changes))
+
+    async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
+                    run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
+        """Make `qualifying` the members (an imported audience's list), in chunks; `written`
+        is told (memberships written, of how many) after each."""
+        prepared = await self.decide(segment, qualifying, as_of, run)
+        done = 0
+        for index in range(len(prepared.batches)):
+            done += await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            if written is not None:
+                written(done, prepared.changes.writes)
+        return await self.save(prepared, None)
 
     def _batches(self, segment: SavedSegment, changes: Transitions,
                  ) -> list[tuple[str, list[str], dict[str, Any]]]:
@@ -128,6 +144,10 @@ class Evaluator:
                        fresh: Collection[str] = ()) -> Evaluation:
         """Evaluate one segment at `as_of` (default now) and store its memberships."""
         at = now_ms() if as_of is None else as_of
+        segment = await self.service.get(segment_id)
+        if segment.imported:  # its members change only by an import: nothing to evaluate
+            return Evaluation(segment.id, segment.version, at, now_ms(), job, segment.size,
+                              dict((segment.evaluation or {}).get("counts") or {}))
         prepared = await self.prepare(segment_id, at, job or uuid.uuid4().hex, fresh)
         for index in range(len(prepared.batches)):
             await self.graph.write_tx(functools.partial(self.write, prepared, index))

@@ -8,7 +8,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from idgraph.segments.ast import Rule
+from idgraph.segments.ast import InSegment, Rule
+
+IMPORTED = "imported"  # the kind of a segment whose members were imported (no rule)
 
 # Parts of a rule whose meaning moves with the clock: `now`, `within N days` windows and
 # computed attributes (aggregates over a lookback window ending now).
@@ -36,8 +38,8 @@ class SavedSegment:
     id: str
     name: str
     description: str | None
-    text: str  # the rule's canonical text
-    ast: dict[str, Any]  # the rule's JSON form
+    text: str | None  # the rule's canonical text (None: an imported audience)
+    ast: dict[str, Any] | None  # the rule's JSON form
     version: int
     created_at: int
     updated_at: int
@@ -46,12 +48,14 @@ class SavedSegment:
     merge_policy: str | None
     references: tuple[str, ...]
     size: int
-    evaluation: dict[str, Any] | None  # the last evaluation of this version
+    evaluation: dict[str, Any] | None  # the last evaluation (or import) of this version
+    kind: str = "rule"  # or IMPORTED
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> SavedSegment:
         return cls(id=row["id"], name=row["name"], description=row.get("description"),
-                   text=row["text"], ast=json.loads(row["ast"]), version=row["version"],
+                   text=row.get("text"), ast=json.loads(row["ast"]) if row.get("ast") else None,
+                   version=row["version"], kind=row.get("kind") or "rule",
                    created_at=row["createdAt"], updated_at=row["updatedAt"],
                    time_dependent=bool(row.get("timeDependent")),
                    include_test=bool(row.get("includeTest")),
@@ -60,5 +64,12 @@ class SavedSegment:
                    evaluation=json.loads(row["evaluation"]) if row.get("evaluation") else None)
 
     @property
+    def imported(self) -> bool:
+        return self.kind == IMPORTED
+
+    @property
     def rule(self) -> Rule:
+        """The rule; for an imported audience, `inSegment(<its id>)`: its stored members."""
+        if self.ast is None:
+            return Rule(InSegment(segment_id=self.id))
         return Rule.model_validate(self.ast)

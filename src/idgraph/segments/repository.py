@@ -1,8 +1,9 @@
 """All Cypher of segments as objects: the saved segments, their memberships, the scheduler's
 lease. Values always travel as parameters.
 
-(:Segment {id, name, description, text, ast, version, createdAt, updatedAt, timeDependent,
-           includeTest, mergePolicy, references, size, evaluation})
+(:Segment {id, name, description, kind, text, ast, version, createdAt, updatedAt,
+           timeDependent, includeTest, mergePolicy, references, size, evaluation})
+  kind: absent for a rule's segment, 'imported' for an imported audience (no text, no ast)
 (:Profile)-[:IN_SEGMENT {segment, profile, status, since, changedAt, version}]->(:Segment)
 (:Lease {name, holder, expiresAt})
 """
@@ -15,8 +16,8 @@ from typing import Any
 from idgraph.db.graph import Graph, Tx
 from idgraph.segments.compiler import CompiledQuery
 
-SEGMENT_FIELDS = """s {.id, .name, .description, .text, .ast, .version, .createdAt, .updatedAt,
-  .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation} AS s"""
+SEGMENT_FIELDS = """s {.id, .name, .description, .kind, .text, .ast, .version, .createdAt,
+  .updatedAt, .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation} AS s"""
 
 # Segment definitions change under one lock, so two concurrent updates can never make a cycle
 # of inSegment references that neither saw alone, nor take one name twice.
@@ -46,6 +47,16 @@ MATCH (s:Segment {id: $id})
 SET s += $props, s.version = s.version + 1, s.updatedAt = $now, s.size = 0,
     s.evaluation = null
 RETURN """ + SEGMENT_FIELDS
+# An imported audience found by name (to import into it again), under the catalog lock.
+BY_NAME = "MATCH (s:Segment {name: $name}) RETURN " + SEGMENT_FIELDS
+# Identities of an import to their profiles (and whether each is test data); an identity the
+# graph does not have returns no row.
+RESOLVE_KEYS = """
+UNWIND $keys AS key
+MATCH (:Identity {key: key})-[:IN_PROFILE]->(p:Profile)
+OPTIONAL MATCH (p)-[:VIEW]->(v:ProfileView)
+RETURN key, p.id AS profile, coalesce(v._isTest, false) AS isTest
+"""
 # Name and description only: the members stay (same version).
 RENAME = """
 MATCH (s:Segment {id: $id})
@@ -179,6 +190,15 @@ class SegmentRepository:
 
     async def delete(self, tx: Tx, segment_id: str) -> None:
         await tx.run(DELETE, id=segment_id)
+
+    async def by_name(self, tx: Tx, name: str) -> dict[str, Any] | None:
+        rows = await tx.run(BY_NAME, name=name)
+        return dict(rows[0]["s"]) if rows else None
+
+    async def resolve_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """Identity key -> (profile id, is test data), for the keys the graph has."""
+        rows = await self.graph.read_plain(RESOLVE_KEYS, keys=list(keys))
+        return {row["key"]: (row["profile"], bool(row["isTest"])) for row in rows}
 
     async def catalog(self) -> list[dict[str, Any]]:
         return await self.graph.read_plain(CATALOG)

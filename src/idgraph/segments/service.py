@@ -16,9 +16,9 @@ from idgraph.errors import IdgraphError, InvalidInput, NotFound
 from idgraph.profile.attributes import AttributeSchema
 from idgraph.profile.service import ProfileService
 from idgraph.segments.ast import SEGMENT_ID, Rule, rule_from_json
-from idgraph.segments.composition import referenced_segments
+from idgraph.segments.composition import READ_STORED, Stored, referenced_segments
 from idgraph.segments.errors import SegmentCycleError, UnknownSegment
-from idgraph.segments.objects import SavedSegment, depends_on_time
+from idgraph.segments.objects import IMPORTED, SavedSegment, depends_on_time
 from idgraph.segments.parser import parse
 from idgraph.segments.printer import to_text
 from idgraph.segments.repository import SegmentRepository
@@ -98,15 +98,16 @@ class SegmentService:
     async def page(self, limit: int, after: tuple[int, str] | None) -> list[SavedSegment]:
         return [SavedSegment.of(row) for row in await self.repository.page(limit, after)]
 
-    async def rules_for(self, ids: Sequence[str]) -> dict[str, Rule]:
-        """The rules of segments `ids` and of every segment they include, by id."""
-        rules: dict[str, Rule] = {}
+    async def rules_for(self, ids: Sequence[str]) -> dict[str, Rule | Stored]:
+        """The rules of segments `ids` and of every segment they include, by id; an imported
+        audience (no rule) as READ_STORED, so its stored members are read."""
+        rules: dict[str, Rule | Stored] = {}
         wanted = set(ids)
         while wanted:
             found = await self.get_many(sorted(wanted))
             for segment_id in wanted - found.keys():
                 raise UnknownSegment(segment_id)
-            rules.update((i, s.rule) for i, s in found.items())
+            rules.update((i, READ_STORED if s.imported else s.rule) for i, s in found.items())
             wanted = {r for s in found.values() for r in s.references} - rules.keys()
         return rules
 
@@ -144,9 +145,37 @@ class SegmentService:
             current = await self.repository.get_in(tx, segment_id)
             if current is None:
                 raise NotFound(f"No segment has the id {segment_id!r}.")
+            if current.get("kind") == IMPORTED and set(props) & {"ast", "includeTest"}:
+                raise InvalidInput(f"Segment {segment_id!r} is an imported audience: it has no "
+                                   "rule; import its list again to change its members.")
             _check_catalog(catalog, segment_id, props)
             return await self.repository.update(tx, segment_id, props, now_ms(),
                                                 _changes_members(current, props))
+
+        return SavedSegment.of(await self.graph.write_tx(work))
+
+    async def ensure_imported(self, name: str, description: str | None,
+                              include_test: bool) -> SavedSegment:
+        """The imported audience named `name`, created when there is none; a segment of that
+        name with a rule is refused (its members come from its rule)."""
+        props = {"kind": IMPORTED, "includeTest": include_test, "references": [],
+                 "timeDependent": False,
+                 **_plain_props(SegmentSpec(name=name, description=description))}
+        if "name" not in props:
+            raise InvalidInput("An imported audience needs a name.")
+
+        async def work(tx: Tx) -> dict[str, Any]:
+            await self.repository.lock_catalog(tx, now_ms())
+            current = await self.repository.by_name(tx, props["name"])
+            if current is None:
+                return await self.repository.create(tx, {"id": uuid.uuid4().hex, **props},
+                                                    now_ms())
+            if current.get("kind") != IMPORTED:
+                raise InvalidInput(f"The segment named {props['name']!r} has a rule: an "
+                                   "import needs a new name (or an imported audience's).")
+            changes = {**_plain_props(SegmentSpec(description=description)),
+                       "includeTest": include_test}
+            return await self.repository.update(tx, current["id"], changes, now_ms(), False)
 
         return SavedSegment.of(await self.graph.write_tx(work))
 

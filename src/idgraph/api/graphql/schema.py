@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.activation import ActivationMutation, ActivationQuery
 from idgraph.api.graphql.apikeys import ApiKeyMutation, ApiKeyQuery
+from idgraph.api.graphql.audiences import AudienceMutation
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.explorations import ExplorationQuery
 from idgraph.api.graphql.identity import IdentityMutation, IdentityQuery
@@ -48,7 +49,7 @@ class Query(IdentityQuery, ProfileQuery, ProfileAdminQuery, JobQuery, ApiKeyQuer
 
 @strawberry.type
 class Mutation(IdentityMutation, ProfileAdminMutation, JobMutation, ApiKeyMutation,
-               SegmentMutation, ActivationMutation,
+               SegmentMutation, ActivationMutation, AudienceMutation,
                PrivacyMutation):
     pass
 

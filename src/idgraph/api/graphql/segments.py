@@ -93,13 +93,24 @@ class SegmentMember:
     changed_at: datetime = strawberry.field(description="The status's last change.")
 
 
-@strawberry.type(description="A saved audience rule, its versions and its evaluated members.")
+@strawberry.enum(description="RULE: members are the profiles its rule selects; IMPORTED: "
+                             "members come from an imported list of identities.")
+class SegmentKind(Enum):
+    RULE = "rule"
+    IMPORTED = "imported"
+
+
+@strawberry.type(description="A saved audience rule (or an imported audience), its versions and "
+                             "its members.")
 class Segment:
     id: strawberry.ID
     name: str
     description: str | None
-    definition: str = strawberry.field(description="The rule's canonical text.")
-    definition_json: JSON = strawberry.field(description="The rule's AST as JSON.")
+    kind: SegmentKind
+    definition: str | None = strawberry.field(
+        description="The rule's canonical text; null for an imported audience.")
+    definition_json: JSON | None = strawberry.field(
+        description="The rule's AST as JSON; null for an imported audience.")
     version: int = strawberry.field(description="Bumped when the rule, includeTestProfiles "
                                                 "or mergePolicy changes.")
     created_at: datetime
@@ -116,7 +127,7 @@ class Segment:
     saved: strawberry.Private[SavedSegment]
 
     @strawberry.field(description="The rule's canonical text (the same as definition).")
-    def text(self) -> str:
+    def text(self) -> str | None:
         return self.definition
 
     @strawberry.field
@@ -150,7 +161,8 @@ class Segment:
     @classmethod
     def of(cls, s: SavedSegment) -> Segment:
         return cls(id=strawberry.ID(s.id), name=s.name, description=s.description,
-                   definition=s.text, definition_json=s.ast, version=s.version,  # type: ignore[arg-type]
+                   kind=SegmentKind(s.kind), definition=s.text,
+                   definition_json=s.ast, version=s.version,  # type: ignore[arg-type]
                    created_at=moment(s.created_at), updated_at=moment(s.updated_at),
                    depends_on_time=s.time_dependent, include_test_profiles=s.include_test,
                    merge_policy=strawberry.ID(s.merge_policy) if s.merge_policy else None,
