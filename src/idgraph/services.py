@@ -43,11 +43,13 @@ class Services:
     def build(cls, settings: Settings, graph: Graph) -> Services:
         registry = load_registry(settings.namespaces_file)
         # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
-        # Segment membership is the `segments` slot: empty until audiences register theirs.
+        # Segment membership: streaming segments re-evaluated for the profiles a write touched.
+        segment_stage = Segments.stage(settings)
         pipeline = Pipeline(graph, ChangeFeed(),
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
-                            facts=Facts(), views=Views(), segments=(), counters=Counters())
+                            facts=Facts(), views=Views(), segments=(segment_stage,),
+                            counters=Counters())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,
@@ -67,4 +69,5 @@ class Services:
                                           settings.saved_query_max_rows)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
                    profiles=profiles, jobs=jobs, explorations=explorations,
-                   segments=Segments.build(settings, graph, profiles, jobs))
+                   segments=Segments.build(settings, graph, profiles, jobs,
+                                           segment_stage.catalog, pipeline.feed))

@@ -5,8 +5,9 @@ The pipeline publishes, after each commit, what the change did to each profile i
 Each subscription re-reads its profile when the profile it watches is among them, following
 merges and splits (the identity then resolves to its new profile), and ends its stream of a
 profile with a DELETED event when the profile is gone. The feed is per process: run one API
-process per feed, or put a broker behind ChangeFeed to scale out. Audience-membership events
-can ride the same feed with their own topic later.
+process per feed, or put a broker behind ChangeFeed to scale out. Each event also carries the
+profile's segment entries and exits (`memberships`); `audienceMembership(segmentId)`
+(live_audiences.py) follows one segment's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from strawberry.types import Info
 from idgraph.api.graphql.common import IdentityInput, to_key
 from idgraph.api.graphql.context import Context
 from idgraph.api.graphql.permissions import Role, allow
+from idgraph.api.graphql.live_audiences import MembershipEvent, follow_audience, known_segment
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
 from idgraph.pipeline import changeset
@@ -47,6 +49,9 @@ class ProfileChange:
         "merged into it (the watched one among them for MERGED); SPLIT, the other side of the "
         "split; otherwise empty."))
     profile: Profile | None
+    memberships: list[MembershipEvent] = strawberry.field(default_factory=list, description=(
+        "Segments the profile entered or left in this change (streaming or batch "
+        "evaluation)."))
 
 
 def _claim_slot(info: Info[Context, None]) -> dict[str, int]:
@@ -76,6 +81,20 @@ class Subscription:
         finally:
             counter["open"] -= 1
 
+    @strawberry.subscription(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
+                             description="Profiles entering and leaving a segment, as streaming "
+                                         "and batch evaluation change its members.")
+    async def audience_membership(self, info: Info[Context, None], segment_id: strawberry.ID
+                                  ) -> AsyncGenerator[MembershipEvent, None]:
+        await known_segment(info, str(segment_id))
+        counter = _claim_slot(info)
+        try:
+            with info.context.services.changes.subscribe() as changes:
+                async for event in follow_audience(info, str(segment_id), changes):
+                    yield event
+        finally:
+            counter["open"] -= 1
+
 
 async def _follow(services: Services, key: str, changes: Any
                   ) -> AsyncGenerator[ProfileChange, None]:
@@ -95,7 +114,7 @@ async def _follow(services: Services, key: str, changes: Any
             if watched is not None:
                 yield ProfileChange(kind=changeset.ChangeKind.DELETED,
                                     profile_id=strawberry.ID(watched), related_profile_ids=[],
-                                    profile=None)
+                                    profile=None, memberships=[])
             watched = None
             continue
         watched = read.summary.id
@@ -103,4 +122,12 @@ async def _follow(services: Services, key: str, changes: Any
         yield ProfileChange(kind=(event or now).kind, profile_id=strawberry.ID(watched),
                             related_profile_ids=[strawberry.ID(r) for r in now.related],
                             profile=Profile.from_summary(read.summary,
-                                                         services.identity.registry, read, key))
+                                                         services.identity.registry, read, key),
+                            memberships=_memberships(event, now))
+
+
+def _memberships(before: ProfileEvent | None, now: ProfileEvent) -> list[MembershipEvent]:
+    """The membership changes of the profile watched before the change (a merged-away one
+    exits its segments) and of the one holding the identity now."""
+    events = [before] if before is not None and before is not now else []
+    return [MembershipEvent.of(e.profile_id, m) for e in [*events, now] for m in e.memberships]

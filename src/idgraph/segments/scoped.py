@@ -1,0 +1,82 @@
+"""Many rules compiled to ONE query over a given set of profiles (streaming evaluation).
+
+    compile_scoped(rules, now_ms=…) -> CompiledQuery(cypher, params)
+
+Where `compiler.compile_rule` scans every profile for one rule, this starts from the profile
+ids in `$profiles` and answers, for each of them, every rule at once:
+
+    UNWIND $profiles AS pid
+    MATCH (p:Profile {id: pid})-[:VIEW]->(v:ProfileView)
+    RETURN p.id AS id, [coalesce(<rule 0>, false), …] AS hits,
+           COLLECT { … its memberships of these segments … } AS held
+
+Each rule's condition is the very fragment the batch compiler builds (`_Compiler.condition`),
+so a profile is a member here exactly when a batch evaluation at the same instant would select
+it; only parameter names differ (`$s3_v0`: rule 3's first value), so the rules share one query
+and its text stays the same from one write to the next (Neo4j plans it once). Included segments
+must already be inlined (`composition.expand_segments`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from idgraph.segments import ast as a
+from idgraph.segments import cypher_parts as parts
+from idgraph.segments.compiler import CompiledQuery, _Compiler
+from idgraph.segments.layout import STEP, Fragment, Text, junction, render
+
+SCOPE = """UNWIND $profiles AS pid
+MATCH (p:Profile {id: pid})-[:VIEW]->(v:ProfileView)"""
+# The profile's memberships of the segments asked about: [segment, status, version].
+HELD = """COLLECT {
+    MATCH (p)-[m:IN_SEGMENT]->(:Segment)
+    WHERE m.segment IN $segments
+    RETURN [m.segment, m.status, m.version]
+  }"""
+
+
+@dataclass(frozen=True)
+class ScopedRule:
+    """One segment's rule (included segments inlined) as streaming evaluates it."""
+
+    segment: str
+    rule: a.Rule
+    include_test: bool = False
+
+
+class _Prefixed(_Compiler):
+    """The batch compiler, naming its values `$<prefix>v<n>` so rules can share a query."""
+
+    def __init__(self, now_ms: int, prefix: str, params: dict[str, Any]) -> None:
+        super().__init__(now_ms)
+        self.prefix = prefix
+        self.params = params
+
+    def param(self, value: Any) -> str:
+        name = f"{self.prefix}v{self._count}"
+        self._count += 1
+        self.params[name] = value
+        return "$" + name
+
+
+def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int) -> CompiledQuery:
+    """One query answering every rule for each profile of `$profiles` (a parameter the caller
+    adds), with rows `{id, hits, held}`: `hits[k]` says whether the profile is in rules[k]."""
+    params: dict[str, Any] = {"segments": [r.segment for r in rules]}
+    hits = [render_hit(r, _Prefixed(now_ms, f"s{k}_", params)) for k, r in enumerate(rules)]
+    indent = STEP * 2
+    listed = f",\n{indent}".join(hits)
+    text = (f"{SCOPE}\nRETURN p.id AS id,\n  [\n{indent}{listed}\n  ] AS hits,\n"
+            f"  {HELD} AS held")
+    return CompiledQuery(text, params)
+
+
+def render_hit(rule: ScopedRule, compiler: _Compiler) -> str:
+    """`coalesce(<condition>, false)`: a missing value (null) is not a member."""
+    conditions: list[Fragment] = [] if rule.include_test else [Text(parts.NOT_TEST)]
+    conditions.append(compiler.condition(rule.rule.root))
+    inner = STEP * 3
+    return f"coalesce(\n{inner}{render(junction('AND', conditions), inner)},\n{STEP * 2}false)"
