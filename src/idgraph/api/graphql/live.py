@@ -86,10 +86,10 @@ class Subscription:
                                          "and batch evaluation change its members.")
     async def audience_membership(self, info: Info[Context, None], segment_id: strawberry.ID
                                   ) -> AsyncGenerator[MembershipEvent, None]:
-        await known_segment(info, str(segment_id))
         counter = _claim_slot(info)
         try:
-            with info.context.services.changes.subscribe() as changes:
+            with info.context.services.changes.subscribe() as changes:  # before the check: no
+                await known_segment(info, str(segment_id))  # change slips by while it reads
                 async for event in follow_audience(info, str(segment_id), changes):
                     yield event
         finally:
