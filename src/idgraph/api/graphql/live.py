@@ -20,8 +20,8 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.common import IdentityInput, to_key
 from idgraph.api.graphql.context import Context
-from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.live_audiences import MembershipEvent, follow_audience, known_segment
+from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
 from idgraph.pipeline import changeset
