@@ -7,8 +7,15 @@ ids in `$profiles` and answers, for each of them, every rule at once:
 
     UNWIND $profiles AS pid
     MATCH (p:Profile {id: pid})-[:VIEW]->(v:ProfileView)
-    RETURN p.id AS id, [coalesce(<rule 0>, false), …] AS hits,
-           COLLECT { … its memberships of these segments … } AS held
+    CALL (p, v) {
+      UNWIND range(0, size($segments) - 1) AS k
+      WITH p, v, k WHERE CASE k WHEN 0 THEN coalesce(<rule 0>, false) WHEN 1 … END
+      RETURN collect(k) AS hits
+    }
+    RETURN p.id AS id, hits, COLLECT { … its memberships of these segments … } AS held
+
+The rules sit in a WHERE, as in the batch query: Neo4j 5 refuses an event aggregate
+(`head(COLLECT { … RETURN sum(x) … })`) inside a RETURN's list ("implicit grouping").
 
 Each rule's condition is the very fragment the batch compiler builds (`_Compiler.condition`),
 so a profile is a member here exactly when a batch evaluation at the same instant would select
@@ -64,13 +71,16 @@ class _Prefixed(_Compiler):
 
 def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int) -> CompiledQuery:
     """One query answering every rule for each profile of `$profiles` (a parameter the caller
-    adds), with rows `{id, hits, held}`: `hits[k]` says whether the profile is in rules[k]."""
+    adds), with rows `{id, hits, held}`: `hits` lists the indexes k of the rules the profile
+    satisfies, `held` its memberships of these segments as [segment, status, version]."""
     params: dict[str, Any] = {"segments": [r.segment for r in rules]}
-    hits = [render_hit(r, _Prefixed(now_ms, f"s{k}_", params)) for k, r in enumerate(rules)]
-    indent = STEP * 2
-    listed = f",\n{indent}".join(hits)
-    text = (f"{SCOPE}\nRETURN p.id AS id,\n  [\n{indent}{listed}\n  ] AS hits,\n"
-            f"  {HELD} AS held")
+    branches = "".join(f"\n{STEP * 3}WHEN {k} THEN "
+                       + render_hit(r, _Prefixed(now_ms, f"s{k}_", params))
+                       for k, r in enumerate(rules))
+    text = (f"{SCOPE}\nCALL (p, v) {{\n{STEP}UNWIND range(0, size($segments) - 1) AS k\n"
+            f"{STEP}WITH p, v, k\n{STEP}WHERE CASE k{branches}\n{STEP * 2}END\n"
+            f"{STEP}RETURN collect(k) AS hits\n}}\n"
+            f"RETURN p.id AS id, hits,\n  {HELD} AS held")
     return CompiledQuery(text, params)
 
 
@@ -78,5 +88,5 @@ def render_hit(rule: ScopedRule, compiler: _Compiler) -> str:
     """`coalesce(<condition>, false)`: a missing value (null) is not a member."""
     conditions: list[Fragment] = [] if rule.include_test else [Text(parts.NOT_TEST)]
     conditions.append(compiler.condition(rule.rule.root))
-    inner = STEP * 3
-    return f"coalesce(\n{inner}{render(junction('AND', conditions), inner)},\n{STEP * 2}false)"
+    inner = STEP * 4
+    return f"coalesce(\n{inner}{render(junction('AND', conditions), inner)},\n{STEP * 3}false)"

@@ -149,8 +149,10 @@ def decide(rows: Iterable[Mapping[str, Any]], streaming: StreamingSet, cause: st
     writes: list[Write] = []
     for row in rows:
         held = {segment: (status, version) for segment, status, version in row["held"]}
-        for rule, version, hit in zip(streaming.rules, streaming.versions, row["hits"],
-                                      strict=True):
+        hits = set(row["hits"])
+        for k, (rule, version) in enumerate(zip(streaming.rules, streaming.versions,
+                                                strict=True)):
+            hit = k in hits
             status, held_version = held.get(rule.segment, (None, None))
             member = status in CURRENT and held_version == version
             if hit and not member:
