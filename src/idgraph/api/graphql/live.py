@@ -36,7 +36,8 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 strawberry.enum(changeset.ChangeKind, name="ChangeKind", description=(
     "What a committed change did to the watched profile: UPDATED (its data or members), "
     "ABSORBED (others were merged into it), CREATED, SPLIT (split off from others, or lost "
-    "members to new ones), MERGED (merged into another), DELETED."))
+    "members to new ones), MERGED (merged into another), DELETED, MEMBERSHIP (only its segment "
+    "memberships changed, by a batch evaluation)."))
 
 
 @strawberry.type(description="A profile's new state after a change (null when deleted).")
