@@ -169,3 +169,41 @@ def test_an_updated_rule_streams_at_once_and_a_deleted_segment_no_more(gql):
     person(gql, 2, age=20)  # no segment left: nothing written, nothing fails
     create(gql, "S", "age > 50", id="s")
     assert memberships(gql, "s") == {}
+
+
+INGEST_ONE = """
+mutation($records: [RecordInput!]) { ingest(records: $records) { accepted } }
+"""
+
+
+async def ingest_counting(services, n: int, **attributes) -> tuple[int, int]:
+    """Ingest one record in-process: (Neo4j round trips, segment-stage statements) it cost."""
+    from idgraph.api.graphql.permissions import Role
+    from tests.conftest import execute_counting_round_trips
+
+    stage = services.pipeline.segments[0]
+    before = stage.statements
+    item = record(f"r{n}", f"crm:C{n}", day=1, attributes=attributes)
+    result, trips = await execute_counting_round_trips(services, INGEST_ONE,
+                                                       {"records": [item]}, Role.ADMIN)
+    assert not result.errors, result.errors
+    return trips, stage.statements - before
+
+
+async def test_a_write_without_streaming_segments_costs_no_segment_statement(services):
+    from idgraph.segments.service import SegmentSpec
+
+    create_segment = services.segments.service.create
+    await ingest_counting(services, 0)  # warm: the list of streaming segments is read once
+    bare, none = await ingest_counting(services, 1)
+    assert none == 0
+    await create_segment(SegmentSpec(name="B", definition="age > 50", id="b", batch_only=True))
+    await ingest_counting(services, 2)  # the list is read again after the change
+    trips, statements = await ingest_counting(services, 3, age=60)
+    assert statements == 0 and trips == bare  # a batch-only segment adds nothing to a write
+    await create_segment(SegmentSpec(name="S", definition="age > 50", id="s"))
+    await ingest_counting(services, 4)
+    trips, statements = await ingest_counting(services, 5, age=60)  # enters: evaluate, write
+    assert statements == 2 and trips == bare + 2
+    trips, statements = await ingest_counting(services, 6, age=20)  # evaluated, no change
+    assert statements == 1 and trips == bare + 1
