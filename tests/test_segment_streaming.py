@@ -207,3 +207,20 @@ async def test_a_write_without_streaming_segments_costs_no_segment_statement(ser
     assert statements == 2 and trips == bare + 2
     trips, statements = await ingest_counting(services, 6, age=20)  # evaluated, no change
     assert statements == 1 and trips == bare + 1
+
+
+def test_a_deletion_by_source_that_splits_a_member_gives_each_side_its_own(gql):
+    create(gql, "Over 50", "age > 50", id="old")
+    create(gql, "Reachable", "has email", id="mail")
+    ingest(gql, [record("1", "crm:C1", "ecid:E1", source="crm", attributes={"age": 60}),
+                 record("2", "ecid:E1", "ecid:E2", source="web"),
+                 record("3", "ecid:E2", "email:a@x.com", source="pos")])
+    whole = profile_id(gql, 1)
+    assert current(gql, "old") == current(gql, "mail") == {whole}
+    gql('mutation { deleteSource(source: "web") { profiles } }')
+    halves = {gql("query($i: IdentityInput!) { profile(identity: $i) { id } }",
+                  {"i": ident(key)})["profile"]["id"] for key in ("crm:C1", "email:a@x.com")}
+    assert len(halves) == 2
+    old, mail = current(gql, "old"), current(gql, "mail")
+    assert len(old) == len(mail) == 1 and old | mail == halves
+    assert old == batch_members(gql, "age > 50") and mail == batch_members(gql, "has email")
