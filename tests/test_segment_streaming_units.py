@@ -43,3 +43,12 @@ def test_a_membership_of_an_older_version_is_not_a_membership():
                      {"id": "q", "hits": [], "held": [["a", "existing", 1]]}],
                     streaming_set("a", version=2), "ingest:1")
     assert [(w.profile, w.status, w.version) for w in writes] == [("p", "realized", 2)]
+
+
+def test_a_stored_rule_that_cannot_be_read_is_not_streamed_and_fails_no_write():
+    good = {"id": "a", "ast": '{"kind": "exists", "subject": {"kind": "attribute", '
+                              '"path": "age"}}', "version": 1, "references": []}
+    broken = {"id": "b", "ast": '{"kind": "from-the-future"}', "version": 1, "references": []}
+    found = StreamingSet.of([good, broken])
+    assert [r.segment for r in found.rules] == ["a"]
+    assert not found.status["b"].streaming

@@ -93,14 +93,21 @@ class StreamingSet:
 
     @classmethod
     def of(cls, catalog: Sequence[Mapping[str, Any]]) -> StreamingSet:
-        status = classify(catalog)
-        parsed = {r["id"]: Rule.model_validate(json.loads(r["ast"]))
-                  for r in catalog if status[r["id"]].streaming}
+        parsed = {r["id"]: rule for r in catalog if (rule := _rule(r)) is not None}
+        # A stored rule this code cannot read is not streamed (never a failing write).
+        status = classify([r if r["id"] in parsed else {**r, "ast": None} for r in catalog])
         chosen = [r for r in catalog if status[r["id"]].streaming]
         rules = tuple(ScopedRule(r["id"], expand_segments(parsed[r["id"]], parsed.get,
                                                           origin=r["id"]),
                                  bool(r.get("includeTest"))) for r in chosen)
         return cls(bool(catalog), rules, tuple(int(r["version"]) for r in chosen), status)
+
+
+def _rule(row: Mapping[str, Any]) -> Rule | None:
+    try:
+        return Rule.model_validate(json.loads(row["ast"])) if row.get("ast") else None
+    except ValueError:  # pydantic's ValidationError and JSON errors are ValueErrors
+        return None
 
 
 Reader = Callable[[str], Awaitable[list[dict[str, Any]]]]
