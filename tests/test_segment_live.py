@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import httpx
+
 from tests.identity_helpers import ident
 from tests.segment_helpers import create, evaluate, person
 from tests.test_live_updates import next_payload, open_socket
@@ -66,3 +68,26 @@ def test_an_unknown_segment_is_refused(gql, live_api):
         message = json.loads(ws.recv(timeout=20))
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_audience_membership_is_for_analysts_and_partners(neo4j_server, empty_graph):
+    from httpx_ws import connect_ws
+
+    from idgraph.auth.roles import Role
+    from tests.api_support import KEY_SPEC, KEYS, api_server
+
+    def first_answer(server, role: Role) -> dict:
+        with httpx.Client() as client, connect_ws(
+                server.url.replace("http://", "ws://") + "/graphql", client,
+                subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"apiKey": KEYS[role]}})
+            assert ws.receive_json(timeout=30)["type"] == "connection_ack"
+            ws.send_json({"id": "1", "type": "subscribe",
+                          "payload": {"query": AUDIENCE, "variables": {"id": "nope"}}})
+            return ws.receive_json(timeout=30)
+
+    with api_server(neo4j_server, api_keys=KEY_SPEC) as server:
+        refused, admitted = first_answer(server, Role.APP), first_answer(server, Role.PARTNER)
+    codes = [[e["extensions"]["code"] for e in (m["payload"]["errors"] if m["type"] == "next"
+                                                else m["payload"])] for m in (refused, admitted)]
+    assert codes == [["FORBIDDEN"], ["NOT_FOUND"]]  # a partner passes, to the unknown segment
