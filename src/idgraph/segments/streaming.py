@@ -207,9 +207,12 @@ class SegmentStage:
         writes = decide(rows, streaming, change.cause)
         if not writes:
             return
+        # In (segment, profile) order: concurrent writers then lock the segments' nodes in the
+        # same order (unordered, two ingest batches deadlocked on busy segments).
         written = await tx.run(STREAM_WRITE, now=change.now, rows=[
             {"profile": w.profile, "segment": w.segment, "status": w.status,
-             "version": w.version, "cause": w.cause} for w in writes])
+             "version": w.version, "cause": w.cause}
+            for w in sorted(writes, key=lambda w: (w.segment, w.profile))])
         self.statements += 1
         if len(written) < len(writes):  # a segment changed or went: read the list again
             self.catalog.invalidate()
