@@ -22,7 +22,8 @@ T1, T2, T3 = "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", "2026-03-03T00:00:0
 def test_members_move_from_realized_to_existing_to_exited_and_back(gql):
     one, two = person(gql, 1, tier="gold"), person(gql, 2, tier="gold")
     three = person(gql, 3, tier="silver")
-    create(gql, "Gold", 'tier = "gold"', id="gold")
+    # Batch only: the writes between evaluations must not move members themselves (streaming).
+    create(gql, "Gold", 'tier = "gold"', id="gold", batchOnly=True)
     job = evaluate(gql, "gold", T1)
     assert job["kind"] == "segment-evaluation" and job["done"] == job["total"] == 2
     assert members(gql, "gold") == {one: "REALIZED", two: "REALIZED"}
@@ -51,7 +52,7 @@ def test_members_move_from_realized_to_existing_to_exited_and_back(gql):
 
 def test_exits_are_kept_for_the_retention_then_purged(gql):
     one = person(gql, 1, tier="gold")
-    create(gql, "Gold", 'tier = "gold"', id="gold")
+    create(gql, "Gold", 'tier = "gold"', id="gold", batchOnly=True)  # only evaluations move it
     evaluate(gql, "gold", "2026-03-01T00:00:00Z")
     person(gql, 1, day=2, tier="silver")
     evaluate(gql, "gold", "2026-03-02T00:00:00Z")
@@ -101,7 +102,7 @@ def test_members_are_paged_by_profile_id_and_filtered_by_status(gql):
 def test_a_composition_is_evaluated_after_the_segments_it_includes(gql):
     one, two = person(gql, 1, tier="gold"), person(gql, 2, tier="silver")
     # ids chosen so that plain id order would evaluate the composition first
-    create(gql, "Gold part", 'tier = "gold"', id="z-gold")
+    create(gql, "Gold part", 'tier = "gold"', id="z-gold", batchOnly=True)  # both batch only
     create(gql, "Gold with email", 'inSegment("z-gold") and has email', id="a-gold-email")
     job = evaluate_all(gql, T1)
     assert job["kind"] == "segments-evaluation" and job["done"] == job["total"] == 2

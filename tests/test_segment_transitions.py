@@ -45,3 +45,10 @@ def test_a_resumed_run_keeps_what_it_realized():
     resumed = plan([m("a", Status.REALIZED, run="job1"), m("b", Status.REALIZED, run="old")],
                    ["a", "b"], 1, 0, run="job1")
     assert resumed.to_existing == ["b"] and resumed.counts()["realized"] == 1
+
+
+def test_memberships_of_a_merged_away_id_exit_then_are_purged():
+    changes = plan([m("gone", Status.EXISTING, live=False),
+                    m("old", Status.EXITED, changed_at=5, live=False),
+                    m("recent", Status.EXITED, changed_at=50, live=False)], [], 1, 10)
+    assert changes.exit == ["gone"] and changes.delete == ["old"] and changes.still_exited == 1

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     segment_exit_retention_days: float = Field(default=30.0, ge=0)
     segment_write_chunk: int = Field(default=5000, ge=1)
     segment_schedule_seconds: float = Field(default=3600.0, ge=0)
+    # Streaming segments (segments/streaming.py): the list every write evaluates is cached this
+    # long; a change made through this process refreshes it at once, one made through another
+    # API process sharing the database is seen within this time.
+    segment_streaming_cache_seconds: float = Field(default=10.0, ge=0)
 
     # Exports (docs/segments.md, "Destinations and exports"). Where destinations may point:
     # local directories and URL prefixes, comma-separated (activation/locations.py); anything

@@ -46,14 +46,16 @@ class Services:
     def build(cls, settings: Settings, graph: Graph) -> Services:
         registry = load_registry(settings.namespaces_file)
         # The stages in the order they run in every write's transaction (pipeline/pipeline.py).
-        # Segment membership is the `segments` slot: empty until audiences register theirs.
+        # Segment membership: streaming segments re-evaluated for the profiles a write touched.
+        segment_stage = Segments.stage(settings)
         outbox = Outbox(graph, listen_ms=int(settings.feed_listen_seconds * 1000),
                         retention_ms=int(settings.feed_retention_seconds * 1000))
         feed = ChangeFeed(outbox, poll_seconds=settings.feed_poll_seconds)
         pipeline = Pipeline(graph, feed,
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
-                            facts=Facts(), views=Views(), segments=(), counters=Counters())
+                            facts=Facts(), views=Views(), segments=(segment_stage,),
+                            counters=Counters())
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,
@@ -71,7 +73,8 @@ class Services:
         explorations = ExplorationService(graph, settings.saved_queries_dir,
                                           settings.saved_query_timeout,
                                           settings.saved_query_max_rows)
-        segments = Segments.build(settings, graph, profiles, jobs)
+        segments = Segments.build(settings, graph, profiles, jobs, segment_stage.catalog,
+                                  pipeline.feed)
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
                    profiles=profiles, jobs=jobs, explorations=explorations,
                    segments=segments,

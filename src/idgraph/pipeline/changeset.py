@@ -19,6 +19,7 @@ from idgraph.profile.computed import Definition, EventFact
 class ChangeKind(Enum):
     """What happened to one profile in one change (the strongest, when several did)."""
 
+    MEMBERSHIP = "membership"  # only its segment memberships changed (a batch evaluation)
     UPDATED = "updated"  # its data or members changed, its id stayed
     ABSORBED = "absorbed"  # other profiles were merged into it
     CREATED = "created"  # a new profile of new identities
@@ -32,14 +33,26 @@ _STRENGTH = {kind: rank for rank, kind in enumerate(ChangeKind)}
 
 
 @dataclass(frozen=True)
+class MembershipChange:
+    """A profile entering (`realized`) or leaving (`exited`) a segment, and why."""
+
+    segment: str
+    status: str
+    cause: str = ""
+    at: int = 0  # epoch ms: the membership's changedAt
+
+
+@dataclass(frozen=True)
 class ProfileEvent:
     """One profile's part in a committed change. `related`: merged into (MERGED), merged-away
-    ids (ABSORBED), the other side of the split (SPLIT); empty otherwise."""
+    ids (ABSORBED), the other side of the split (SPLIT); empty otherwise. `memberships`: the
+    segments it entered or left in the same change."""
 
     profile_id: str
     kind: ChangeKind
     related: tuple[str, ...] = ()
     cause: str = ""
+    memberships: tuple[MembershipChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,8 @@ class ChangeSet:
     removed_namespaces: list[str] = field(default_factory=list)
     removed_event_types: list[str] = field(default_factory=list)
     report: ClusterReport = field(default_factory=ClusterReport)  # by the re-cluster stage
+    # Segments each profile entered or left, by the segment stage (segments/streaming.py).
+    memberships: dict[str, list[MembershipChange]] = field(default_factory=dict)
     now: int = field(default_factory=now_ms)
 
     @property
@@ -119,5 +134,8 @@ class ChangeSet:
                 put(source, ChangeKind.SPLIT, [new])
         for profile_id in self.deleted:
             put(profile_id, ChangeKind.DELETED)
-        return [ProfileEvent(pid, kind, tuple(sorted(related)), self.cause)
+        for profile_id in self.memberships:
+            put(profile_id, ChangeKind.MEMBERSHIP)
+        return [ProfileEvent(pid, kind, tuple(sorted(related)), self.cause,
+                             tuple(self.memberships.get(pid, ())))
                 for pid, (kind, related) in sorted(found.items())]

@@ -5,10 +5,10 @@ all in one transaction; after the commit, the change feed.
       -> 1. re-cluster          (identity/clustering.py)
       -> 2. profile facts       (test flags, computed values: profile/facts.py)
       -> 3. materialised views  (profile/materialise.py)
-      -> 4. segment membership  (a slot: empty until segments register their stages)
+      -> 4. segment membership  (streaming segments: segments/streaming.py)
       -> 5. counters            (dashboard metrics: profile/counters.py)
       -> commit
-      -> change feed            (pipeline/feed.py: profileChanged subscriptions)
+      -> change feed            (pipeline/feed.py: profileChanged, audienceMembership)
 
 A dry run runs the same stages in a transaction that is rolled back, and publishes nothing.
 Each stage locks what it reads before reading it, so concurrent writers never lose an update.

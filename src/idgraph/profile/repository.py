@@ -301,7 +301,8 @@ CALL (p) {
   // A "created" entry kept on a profile (or alias) node goes with it: counted as history too.
   WITH aliases, collect(c) AS changes,
        size([x IN [p] + aliases WHERE x.createdBy IS NOT NULL]) AS createdEntries
-  FOREACH (x IN aliases + changes | DELETE x)
+  // DETACH: an alias may still hold what hung off the id it retired (exited memberships).
+  FOREACH (x IN aliases + changes | DETACH DELETE x)
   RETURN size(aliases) AS aliases, size(changes) + createdEntries AS history
 }
 WITH p, p.id AS id, p.size AS counted, aliases, history

@@ -10,6 +10,7 @@ from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.errors import InvalidInput
 from idgraph.jobs.service import Job, JobService
+from idgraph.pipeline.feed import ChangeFeed
 from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.service import ProfileService
 from idgraph.segments.audiences import AudienceImporter, Normalise
@@ -17,6 +18,7 @@ from idgraph.segments.evaluation import Evaluator
 from idgraph.segments.evaluation_jobs import MANY, ONE, EvaluateMany, EvaluateOne
 from idgraph.segments.scheduler import LEASE_NAME, Lease, Scheduler
 from idgraph.segments.service import SegmentService
+from idgraph.segments.streaming import SegmentStage, Streaming, StreamingCatalog
 
 MIN_LEASE_MS = 60_000
 
@@ -26,25 +28,38 @@ class Segments:
     service: SegmentService
     evaluator: Evaluator
     jobs: JobService
+    streaming: StreamingCatalog
     scheduler: Scheduler = field(init=False)
     last_scheduled: Job | None = None  # the job of the scheduler's last round, if any
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph, profiles: ProfileService,
-              jobs: JobService) -> Segments:
+              jobs: JobService, streaming: StreamingCatalog, feed: ChangeFeed | None = None
+              ) -> Segments:
         service = SegmentService(graph, load_attribute_schema(settings.attributes_file),
                                  profiles)
+        service.on_change.append(streaming.invalidate)
         evaluator = Evaluator(service, settings.segment_exit_retention_days,
-                              settings.segment_write_chunk)
+                              settings.segment_write_chunk, feed)
         jobs.register(EvaluateOne(evaluator))
         jobs.register(EvaluateMany(evaluator))
         interval = settings.segment_schedule_seconds
         # Held for two intervals from each renewal: a holder that stops is replaced after
         # at most that long, a live one renews well before.
         lease = Lease(service.repository, LEASE_NAME, max(int(interval * 2000), MIN_LEASE_MS))
-        domain = cls(service, evaluator, jobs)
+        domain = cls(service, evaluator, jobs, streaming)
         domain.scheduler = Scheduler(lease, interval, domain.evaluate_time_dependent)
         return domain
+
+    @staticmethod
+    def stage(settings: Settings) -> SegmentStage:
+        """The pipeline's segment stage, with the streaming list `build` must be given."""
+        return SegmentStage(StreamingCatalog(settings.segment_streaming_cache_seconds))
+
+    async def streaming_status(self) -> dict[str, Streaming]:
+        """Whether each segment streams, and if not why (cached with the streaming list)."""
+        held = await self.streaming.current(lambda cypher: self.service.graph.read_plain(cypher))
+        return dict(held.status)
 
     async def evaluate(self, segment_id: str, as_of: int | None = None) -> Job:
         """Start a job evaluating one segment at `as_of` (default now)."""

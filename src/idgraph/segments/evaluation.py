@@ -14,6 +14,8 @@ from typing import Any
 from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
 from idgraph.errors import NotFound
+from idgraph.pipeline.changeset import ChangeKind, MembershipChange, ProfileEvent
+from idgraph.pipeline.feed import ChangeFeed
 from idgraph.segments.compiler import CompiledQuery, compile_rule
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (
@@ -67,6 +69,7 @@ class Evaluator:
     service: SegmentService
     retention_days: float
     chunk: int
+    feed: ChangeFeed | None = None  # told what each committed batch changed (live audiences)
 
     @property
     def graph(self) -> Graph:
@@ -133,6 +136,17 @@ class Evaluator:
                      run=prepared.run, **extra)
         return len(ids)
 
+    def committed(self, prepared: Prepared, index: int) -> None:
+        """Announce batch `index` once committed: profiles that entered or exited."""
+        statement, ids, extra = prepared.batches[index]
+        status = "realized" if statement is ENTER else extra.get("status")
+        if self.feed is None or status not in ("realized", Status.EXITED.value):
+            return
+        change = MembershipChange(prepared.segment.id, str(status), "evaluation",
+                                  prepared.as_of)
+        self.feed.publish(lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation",
+                                                (change,)) for i in ids])
+
     async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
         """Record the evaluation on the segment (unless a new version was saved meanwhile)."""
         result = prepared.result(job)
@@ -151,6 +165,7 @@ class Evaluator:
         prepared = await self.prepare(segment_id, at, job or uuid.uuid4().hex, fresh)
         for index in range(len(prepared.batches)):
             await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            self.committed(prepared, index)
         return await self.save(prepared, job)
 
     async def evaluate_many(self, ids: Sequence[str] | None = None, as_of: int | None = None,

@@ -46,6 +46,7 @@ class EvaluateOne:
             await advance(tx, str(index + 1), written)
 
         await self.evaluator.graph.write_tx(work)
+        self.evaluator.committed(prepared, index)
         return str(index + 1), index + 1 >= len(prepared.batches)
 
     async def finish(self, job: Job) -> None:

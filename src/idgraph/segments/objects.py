@@ -50,6 +50,7 @@ class SavedSegment:
     size: int
     evaluation: dict[str, Any] | None  # the last evaluation (or import) of this version
     kind: str = "rule"  # or IMPORTED
+    batch_only: bool = False  # never evaluated per write (segments/streaming.py)
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> SavedSegment:
@@ -61,7 +62,8 @@ class SavedSegment:
                    include_test=bool(row.get("includeTest")),
                    merge_policy=row.get("mergePolicy"),
                    references=tuple(row.get("references") or ()), size=row.get("size") or 0,
-                   evaluation=json.loads(row["evaluation"]) if row.get("evaluation") else None)
+                   evaluation=json.loads(row["evaluation"]) if row.get("evaluation") else None,
+                   batch_only=bool(row.get("batchOnly")))
 
     @property
     def imported(self) -> bool:

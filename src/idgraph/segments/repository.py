@@ -2,9 +2,13 @@
 lease. Values always travel as parameters.
 
 (:Segment {id, name, description, kind, text, ast, version, createdAt, updatedAt,
-           timeDependent, includeTest, mergePolicy, references, size, evaluation})
+           timeDependent, includeTest, mergePolicy, references, size, evaluation, batchOnly})
   kind: absent for a rule's segment, 'imported' for an imported audience (no text, no ast)
-(:Profile)-[:IN_SEGMENT {segment, profile, status, since, changedAt, version}]->(:Segment)
+(:Profile)-[:IN_SEGMENT {segment, profile, status, since, changedAt, version, run, cause}]->
+  (:Segment)
+  `cause`: why the status last changed: "evaluation" (batch), the write's cause ("ingest",
+  "unlink", ...: streaming) or "merged into <profile id>". A membership of a merged-away id
+  stays on its ProfileAlias node, exited, until the retention has passed.
 (:Lease {name, holder, expiresAt})
 """
 
@@ -17,7 +21,8 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.segments.compiler import CompiledQuery
 
 SEGMENT_FIELDS = """s {.id, .name, .description, .kind, .text, .ast, .version, .createdAt,
-  .updatedAt, .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation} AS s"""
+  .updatedAt, .timeDependent, .includeTest, .mergePolicy, .references, .size, .evaluation,
+  .batchOnly} AS s"""
 
 # Segment definitions change under one lock, so two concurrent updates can never make a cycle
 # of inSegment references that neither saw alone, nor take one name twice.
@@ -101,12 +106,12 @@ UNWIND $ids AS id
 MATCH (p:Profile {id: id})
 MERGE (p)-[m:IN_SEGMENT]->(s)
 SET m.segment = $segment, m.profile = id, m.status = 'realized', m.since = $at,
-    m.changedAt = $at, m.version = $version, m.run = $run
+    m.changedAt = $at, m.version = $version, m.run = $run, m.cause = 'evaluation'
 """
 SET_STATUS = """
 UNWIND $ids AS id
 MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile = id
-SET m.status = $status, m.changedAt = $at, m.run = $run
+SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
 """
 DELETE_MEMBERSHIPS = """
 UNWIND $ids AS id
@@ -116,14 +121,15 @@ DELETE m
 # Members in profile id order from the index on (segment, profile): a page costs its own
 # rows (plus the memberships of other statuses it skips), never a scan of the segment.
 MEMBERS_PAGE = """
-MATCH (p:Profile)-[m:IN_SEGMENT]->()
+// Any node: the exit of a profile id merged away is kept on its ProfileAlias node.
+MATCH (p)-[m:IN_SEGMENT]->()
 WHERE m.segment = $segment AND m.profile > $after AND m.version = $version
   AND m.status IN $statuses
 // Ordered as the index is (segment first, equal here): the planner then reads it in order
 // and stops at the page's end (ordered by profile alone, it sorted every membership).
 WITH p, m ORDER BY m.segment, m.profile LIMIT $limit
 RETURN m.profile AS id, p.primaryKey AS primaryKey, m.status AS status, m.since AS since,
-       m.changedAt AS changedAt
+       m.changedAt AS changedAt, m.cause AS cause
 """
 # Profile.segments of many profiles in one round trip (a DataLoader's batch).
 PROFILE_SEGMENTS = """
@@ -157,6 +163,36 @@ RELEASE_LEASE = """
 MATCH (l:Lease {name: $name}) WHERE l.holder = $holder
 SET l.expiresAt = $now
 RETURN count(l) AS n
+"""
+
+# Streaming (segments/streaming.py): the segments every write evaluates, as one row each.
+STREAMING_CATALOG = """
+MATCH (s:Segment)
+RETURN s.id AS id, s.ast AS ast, s.version AS version, s.includeTest AS includeTest,
+       s.references AS references, s.batchOnly AS batchOnly
+ORDER BY id
+"""
+# The memberships a write changed, in one statement: only for the segment version the
+# transitions were decided for (a segment changed since by another process writes nothing, and
+# the caller's cached list is refreshed). Returns what was written.
+STREAM_WRITE = """
+UNWIND $rows AS row
+MATCH (p:Profile {id: row.profile})
+MATCH (s:Segment {id: row.segment}) WHERE s.version = row.version
+MERGE (p)-[m:IN_SEGMENT]->(s)
+SET m.segment = row.segment, m.profile = row.profile, m.status = row.status,
+    m.version = row.version, m.changedAt = $now, m.cause = row.cause, m.run = null,
+    m.since = CASE WHEN row.status = 'realized' THEN $now ELSE m.since END
+RETURN row.profile AS profile, row.segment AS segment, row.status AS status
+"""
+# Profiles merged away (now ProfileAlias nodes): every current membership ends, naming the
+# survivor. Returns the memberships ended.
+EXIT_MERGED = """
+UNWIND $rows AS row
+MATCH (:ProfileAlias {id: row.old})-[m:IN_SEGMENT]->()
+WHERE m.status IN ['realized', 'existing']
+SET m.status = 'exited', m.changedAt = $now, m.cause = 'merged into ' + row.into, m.run = null
+RETURN row.old AS profile, m.segment AS segment, m.cause AS cause
 """
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ class SegmentSpec:
     merge_policy: str | None = None
     include_test: bool | None = None
     id: str | None = None  # chosen at creation, else generated
+    batch_only: bool | None = None  # never evaluated per write (segments/streaming.py)
 
 
 def rule_of(text: str | None, data: Any) -> Rule | None:
@@ -68,6 +69,12 @@ class SegmentService:
         self.repository = SegmentRepository(graph)
         self.attribute_schema = attribute_schema
         self.profiles = profiles
+        # Called after a definition changed (the streaming list of this process is re-read).
+        self.on_change: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for listener in self.on_change:
+            listener()
 
     async def checked(self, rule: Rule) -> Rule:
         """The rule, after declared attribute types and computed attributes are checked."""
@@ -120,7 +127,7 @@ class SegmentService:
         segment_id = _new_id(spec.id)
         await self._check_policy(spec.merge_policy)
         props = {"id": segment_id, **_rule_props(await self.checked(rule)), **_plain_props(spec),
-                 "includeTest": bool(spec.include_test)}
+                 "includeTest": bool(spec.include_test), "batchOnly": bool(spec.batch_only)}
 
         async def work(tx: Tx) -> dict[str, Any]:
             catalog = await self.repository.lock_catalog(tx, now_ms())
@@ -129,7 +136,9 @@ class SegmentService:
             _check_catalog(catalog, segment_id, props)
             return await self.repository.create(tx, props, now_ms())
 
-        return SavedSegment.of(await self.graph.write_tx(work))
+        created = SavedSegment.of(await self.graph.write_tx(work))
+        self._changed()
+        return created
 
     async def update(self, segment_id: str, spec: SegmentSpec) -> SavedSegment:
         rule = rule_of(spec.definition, spec.definition_json)
@@ -139,6 +148,8 @@ class SegmentService:
             props.update(_rule_props(await self.checked(rule)))
         if spec.include_test is not None:
             props["includeTest"] = spec.include_test
+        if spec.batch_only is not None:
+            props["batchOnly"] = spec.batch_only
 
         async def work(tx: Tx) -> dict[str, Any]:
             catalog = await self.repository.lock_catalog(tx, now_ms())
@@ -152,7 +163,9 @@ class SegmentService:
             return await self.repository.update(tx, segment_id, props, now_ms(),
                                                 _changes_members(current, props))
 
-        return SavedSegment.of(await self.graph.write_tx(work))
+        updated = SavedSegment.of(await self.graph.write_tx(work))
+        self._changed()
+        return updated
 
     async def ensure_imported(self, name: str, description: str | None,
                               include_test: bool) -> SavedSegment:
@@ -188,7 +201,8 @@ class SegmentService:
             await self._deletable(tx, segment_id)
             await self.repository.delete(tx, segment_id)
 
-        await self.graph.write_tx(work)
+        await self.graph.write_tx(work)  # DETACH: what streaming wrote meanwhile goes too
+        self._changed()
 
     async def _deletable(self, tx: Tx, segment_id: str) -> None:
         await self.repository.lock_catalog(tx, now_ms())

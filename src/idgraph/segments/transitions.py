@@ -3,7 +3,9 @@
 A profile that qualifies and was not a member (or had exited, or was a member of an older
 version of the rule) is `realized`; a `realized` member that still qualifies becomes
 `existing`; an `existing` one stays so (nothing written); a member that no longer qualifies
-is `exited` and kept, with the time, until the retention has passed, then deleted.
+is `exited` and kept, with the time, until the retention has passed, then deleted. A profile
+id merged away (not `live`) never qualifies: its memberships exit, then are purged, as streaming
+ends them at the merge (segments/streaming.py).
 """
 
 from __future__ import annotations
@@ -84,9 +86,7 @@ def plan(current: Iterable[Membership], qualifying: Iterable[str], version: int,
     seen: set[str] = set()
     for m in current:
         seen.add(m.profile)
-        if not m.live:
-            out.delete.append(m.profile)
-        elif m.version != version:  # the rule changed: start again (ENTER overwrites it)
+        if m.version != version:  # the rule changed: start again (ENTER overwrites it)
             (out.enter if m.profile in members else out.delete).append(m.profile)
         elif m.profile in members:
             _qualifies(m, out, run)

@@ -7,7 +7,9 @@ merges and splits (the identity then resolves to its new profile), and ends its 
 profile with a DELETED event when the profile is gone. The feed is shared by every API process (an
 outbox in Neo4j that each process with subscribers tails): a change committed through one
 process reaches subscribers connected to any other. A subscription registers with `async with`
-before its first read, so no change committed after that read can slip by.
+before its first read, so no change committed after that read can slip by. Each event also
+carries the profile's segment entries and exits (`memberships`); `audienceMembership(segmentId)`
+(live_audiences.py) follows one segment's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from strawberry.types import Info
 
 from idgraph.api.graphql.common import IdentityInput, to_key
 from idgraph.api.graphql.context import Context
+from idgraph.api.graphql.live_audiences import MembershipEvent, follow_audience, known_segment
 from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile
 from idgraph.errors import IdgraphError
@@ -35,7 +38,8 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 strawberry.enum(changeset.ChangeKind, name="ChangeKind", description=(
     "What a committed change did to the watched profile: UPDATED (its data or members), "
     "ABSORBED (others were merged into it), CREATED, SPLIT (split off from others, or lost "
-    "members to new ones), MERGED (merged into another), DELETED."))
+    "members to new ones), MERGED (merged into another), DELETED, MEMBERSHIP (only its segment "
+    "memberships changed, by a batch evaluation)."))
 
 
 @strawberry.type(description="A profile's new state after a change (null when deleted).")
@@ -48,6 +52,9 @@ class ProfileChange:
         "merged into it (the watched one among them for MERGED); SPLIT, the other side of the "
         "split; otherwise empty."))
     profile: Profile | None
+    memberships: list[MembershipEvent] = strawberry.field(default_factory=list, description=(
+        "Segments the profile entered or left in this change (streaming or batch "
+        "evaluation)."))
 
 
 def _claim_slot(info: Info[Context, None]) -> dict[str, int]:
@@ -77,6 +84,22 @@ class Subscription:
         finally:
             counter["open"] -= 1
 
+    @strawberry.subscription(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
+                             description="Profiles entering and leaving a segment, as streaming "
+                                         "and batch evaluation change its members.")
+    async def audience_membership(self, info: Info[Context, None], segment_id: strawberry.ID
+                                  ) -> AsyncGenerator[MembershipEvent, None]:
+        counter = _claim_slot(info)
+        try:
+            # Registered before the check, with every process's writes known to reach it: no
+            # change slips by while it reads.
+            async with info.context.services.changes.subscribe() as changes:
+                await known_segment(info, str(segment_id))
+                async for event in follow_audience(info, str(segment_id), changes):
+                    yield event
+        finally:
+            counter["open"] -= 1
+
 
 async def _follow(services: Services, key: str, changes: Any
                   ) -> AsyncGenerator[ProfileChange, None]:
@@ -96,7 +119,7 @@ async def _follow(services: Services, key: str, changes: Any
             if watched is not None:
                 yield ProfileChange(kind=changeset.ChangeKind.DELETED,
                                     profile_id=strawberry.ID(watched), related_profile_ids=[],
-                                    profile=None)
+                                    profile=None, memberships=[])
             watched = None
             continue
         watched = read.summary.id
@@ -104,4 +127,12 @@ async def _follow(services: Services, key: str, changes: Any
         yield ProfileChange(kind=(event or now).kind, profile_id=strawberry.ID(watched),
                             related_profile_ids=[strawberry.ID(r) for r in now.related],
                             profile=Profile.from_summary(read.summary,
-                                                         services.identity.registry, read, key))
+                                                         services.identity.registry, read, key),
+                            memberships=_memberships(event, now))
+
+
+def _memberships(before: ProfileEvent | None, now: ProfileEvent) -> list[MembershipEvent]:
+    """The membership changes of the profile watched before the change (a merged-away one
+    exits its segments) and of the one holding the identity now."""
+    events = [before] if before is not None and before is not now else []
+    return [MembershipEvent.of(e.profile_id, m) for e in [*events, now] for m in e.memberships]

@@ -34,6 +34,7 @@ from idgraph.segments.ast import Rule
 from idgraph.segments.compiler import CompiledQuery
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.service import SegmentSpec, rule_of
+from idgraph.segments.streaming import Streaming
 from idgraph.segments.transitions import CURRENT
 
 ANALYSTS = [allow(Role.ANALYST)]
@@ -91,6 +92,9 @@ class SegmentMember:
     status: MembershipStatus
     since: datetime = strawberry.field(description="When the profile last entered.")
     changed_at: datetime = strawberry.field(description="The status's last change.")
+    cause: str | None = strawberry.field(default=None, description=(
+        "Why the status last changed: 'evaluation' (batch), the write that changed it "
+        "(streaming: ingest, unlink, ...), or 'merged into <profile id>'."))
 
 
 @strawberry.enum(description="RULE: members are the profiles its rule selects; IMPORTED: "
@@ -124,7 +128,18 @@ class Segment:
                                                                  "inSegment(...).")
     size: int = strawberry.field(description="Members (realized and existing) at the last "
                                              "evaluation of this version; 0 before.")
+    batch_only: bool = strawberry.field(description="Asked to be evaluated in batch only "
+                                                    "(evaluateSegment, the scheduler).")
     saved: strawberry.Private[SavedSegment]
+
+    @strawberry.field(description="Membership is re-evaluated in every write's transaction "
+                                  "for the profiles it touched (docs/segments.md, Streaming).")
+    async def streaming(self, info: Info[Context, None]) -> bool:
+        return (await _streaming(info, self.saved.id)).streaming
+
+    @strawberry.field(description="Why the segment is not streaming; null when it is.")
+    async def streaming_reason(self, info: Info[Context, None]) -> str | None:
+        return (await _streaming(info, self.saved.id)).reason
 
     @strawberry.field(description="The rule's canonical text (the same as definition).")
     def text(self) -> str | None:
@@ -166,7 +181,8 @@ class Segment:
                    created_at=moment(s.created_at), updated_at=moment(s.updated_at),
                    depends_on_time=s.time_dependent, include_test_profiles=s.include_test,
                    merge_policy=strawberry.ID(s.merge_policy) if s.merge_policy else None,
-                   includes=[strawberry.ID(r) for r in s.references], size=s.size, saved=s)
+                   includes=[strawberry.ID(r) for r in s.references], size=s.size,
+                   batch_only=s.batch_only, saved=s)
 
 
 @strawberry.type(description="A profile's membership of a segment.")
@@ -212,12 +228,15 @@ class SegmentInput:
     include_test_profiles: bool = False
     id: strawberry.ID | None = strawberry.field(
         default=None, description="Chosen id (letters, digits, _ . : -); else generated.")
+    batch_only: bool = strawberry.field(default=False, description=(
+        "Evaluate in batch only, never per write (streaming is the default)."))
 
     def spec(self) -> SegmentSpec:
         return SegmentSpec(name=self.name, definition=self.definition,
                            definition_json=self.definition_json, description=self.description,
                            merge_policy=text_or_none(self.merge_policy),
-                           include_test=self.include_test_profiles, id=text_or_none(self.id))
+                           include_test=self.include_test_profiles, id=text_or_none(self.id),
+                           batch_only=self.batch_only)
 
 
 @strawberry.input(description="Changes to a segment; fields left out stay as they are.")
@@ -228,12 +247,14 @@ class SegmentUpdateInput:
     description: str | None = None
     merge_policy: strawberry.ID | None = None
     include_test_profiles: bool | None = None
+    batch_only: bool | None = None
 
     def spec(self) -> SegmentSpec:
         return SegmentSpec(name=self.name, definition=self.definition,
                            definition_json=self.definition_json, description=self.description,
                            merge_policy=text_or_none(self.merge_policy),
-                           include_test=self.include_test_profiles)
+                           include_test=self.include_test_profiles,
+                           batch_only=self.batch_only)
 
 
 @strawberry.type(description="The segment and its memberships were deleted.")
@@ -350,6 +371,12 @@ async def profile_segments(info: Info[Context, None], profile_id: str,
             for row in await loader.load(profile_id)]
 
 
+async def _streaming(info: Info[Context, None], segment_id: str) -> Streaming:
+    status = await info.context.services.segments.streaming_status()
+    return status.get(segment_id) or Streaming(False, "not known yet: the segment was saved "
+                                                      "by another process moments ago")
+
+
 async def _compiled(info: Info[Context, None], segment: SavedSegment,
                     as_of: datetime | None) -> CompiledQuery:
     evaluator = info.context.services.segments.evaluator
@@ -368,7 +395,7 @@ def _member(row: dict[str, Any]) -> SegmentMember:
     return SegmentMember(profile_id=strawberry.ID(row["id"]),
                          primary_identity=_identity(row["primaryKey"]),
                          status=MembershipStatus(row["status"]), since=moment(row["since"]),
-                         changed_at=moment(row["changedAt"]))
+                         changed_at=moment(row["changedAt"]), cause=row.get("cause"))
 
 
 def _identity(key: str | None) -> Identity | None:
