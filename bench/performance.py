@@ -14,6 +14,7 @@ import platform
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from bench.common import RESULTS
@@ -56,7 +57,8 @@ def gather(results: Path = RESULTS) -> list[dict[str, Any]]:
     return found
 
 
-def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str) -> str:
+def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str,
+         others: Sequence[str] = ()) -> str:
     lines = ["# Performance", "",
              f"Made {made} by `make bench` (bench/performance.py) from the figures each "
              "benchmark wrote; every ratio is against a floor measured in the same run (the "
@@ -78,6 +80,11 @@ def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str) -> str
     lines += ["", "Details, method and history of each benchmark: "
               + ", ".join(f"[{b['bench']}](../bench/results/{b['bench']}.md)" for b in benches)
               + "."]
+    if others:
+        lines += ["", "Reports with no figures on this page yet (written by hand or by a "
+                  "benchmark that does not feed the page; see each for its date and "
+                  "conditions): " + ", ".join(f"[{name}](../bench/results/{name}.md)"
+                                              for name in others) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +103,9 @@ def main() -> None:
     (RESULTS / f"{now:%Y-%m-%d}.json").write_text(json.dumps(
         {"made": now.isoformat(timespec="seconds"), "machine": where, "benchmarks": benches},
         indent=2) + "\n")
-    PAGE.write_text(page(benches, where, f"{now:%Y-%m-%d %H:%M} UTC"))
+    fed = {b["bench"] for b in benches}
+    others = sorted(p.stem for p in RESULTS.glob("*.md") if p.stem not in fed)
+    PAGE.write_text(page(benches, where, f"{now:%Y-%m-%d %H:%M} UTC", others))
     print(PAGE.read_text())
 
 

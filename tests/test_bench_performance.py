@@ -32,3 +32,9 @@ def test_the_page_lists_every_figure_with_its_floor_and_verdict(tmp_path, monkey
         in text
     assert "| read p99 | 3.10 ms |  |  | value <= 10 | yes |" in text
     assert "[ingest](../bench/results/ingest.md)" in text
+
+
+def test_reports_without_figures_are_named_not_dropped():
+    text = page([], WHERE, "2026-12-02 18:00 UTC", ["segments", "streaming"])
+    assert "[segments](../bench/results/segments.md), [streaming](../bench/results/streaming.md)" \
+        in text
