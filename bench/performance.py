@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from bench.common import RESULTS
