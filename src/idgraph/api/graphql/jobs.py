@@ -63,8 +63,9 @@ class JobQuery:
 @strawberry.type
 class JobMutation:
     @strawberry.mutation(permission_classes=ADMIN,
-                         description="Continue a failed job from where it stopped, or one whose process "
-                                     "stopped (its lease expired), in this process.")
+                         description="Continue a failed job from where it stopped, or one "
+                                     "whose process stopped (its lease expired), in this "
+                                     "process.")
     async def resume_job(self, info: Info[Context, None], id: strawberry.ID) -> Job:
         return Job.of(await info.context.services.jobs.resume(str(id)))
 
