@@ -26,6 +26,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -104,6 +105,21 @@ def compile_document(schema: GraphQLSchema, document: DocumentNode) -> ProfileRe
     """The plan of a (validated) document of the fast path's shape; NotCompilable otherwise."""
     op = _one_query(document)
     variable = _identity_variable(op)
+    node, field, definition = root_field(schema, op, ROOT_RESOLVER, "identity", variable,
+                                         "profile(identity: $x)")
+    compiler = _Compiler()
+    compiler.admit(definition)
+    complete = compiler.output(field.type, node.selection_set)
+    return ProfileReadPlan(op.name.value if op.name else None, variable, _key(node),
+                           location(node), compiler.roles,
+                           stored_attributes in compiler.resolvers, complete)
+
+
+def root_field(schema: GraphQLSchema, op: OperationDefinitionNode, resolver: Any,
+               argument: str, variable: str, shape: str
+               ) -> tuple[FieldNode, GraphQLField, StrawberryField]:
+    """The operation's one root field, answered by `resolver` and taking only
+    `argument: $variable` (what a compiled path assumes); NotCompilable otherwise."""
     root = _fields(op.selection_set)
     query = schema.query_type
     if len(root) != 1 or query is None or root[0].name.value not in query.fields:
@@ -111,16 +127,16 @@ def compile_document(schema: GraphQLSchema, document: DocumentNode) -> ProfileRe
     node, field = root[0], query.fields[root[0].name.value]
     definition = _definition(field.extensions)
     if definition.base_resolver is None or definition.base_resolver.wrapped_func \
-            is not ROOT_RESOLVER or not _takes(node, variable):
-        raise NotCompilable("one root field: profile(identity: $x)")
-    compiler = _Compiler()
-    compiler.admit(definition)
-    complete = compiler.output(field.type, node.selection_set)
+            is not resolver or not _takes(node, argument, variable):
+        raise NotCompilable(f"one root field: {shape}")
+    return node, field, definition
+
+
+def location(node: FieldNode) -> dict[str, int]:
+    """Where `node` stands in its document, as GraphQL errors give it."""
     assert node.loc is not None
     where = get_location(node.loc.source, node.loc.start)
-    return ProfileReadPlan(op.name.value if op.name else None, variable, _key(node),
-                           {"line": where.line, "column": where.column}, compiler.roles,
-                           stored_attributes in compiler.resolvers, complete)
+    return {"line": where.line, "column": where.column}
 
 
 def _one_query(document: DocumentNode) -> OperationDefinitionNode:
@@ -148,12 +164,12 @@ def _identity_variable(op: OperationDefinitionNode) -> str:
     return definition.variable.name.value
 
 
-def _takes(node: FieldNode, variable: str) -> bool:
-    """The root field's one argument is `identity: $variable`."""
+def _takes(node: FieldNode, name: str, variable: str) -> bool:
+    """The root field's one argument is `name: $variable`."""
     if not node.arguments or len(node.arguments) != 1:
         return False
     argument = node.arguments[0]
-    return (argument.name.value == "identity" and isinstance(argument.value, VariableNode)
+    return (argument.name.value == name and isinstance(argument.value, VariableNode)
             and argument.value.name.value == variable)
 
 

@@ -31,20 +31,18 @@ from graphql import (
     OperationDefinitionNode,
     TypeNode,
     ValidationRule,
-    VariableNode,
     validate,
 )
-from graphql.language.location import get_location
 
 from idgraph.api.graphql.fast_plan import (
     Complete,
     NotCompilable,
     field_compiler,
-    field_definition,
+    location,
     one_query,
-    plain_fields,
     resolver_of,
     response_key,
+    root_field,
 )
 from idgraph.api.graphql.identity import IdentityQuery
 from idgraph.auth.roles import Role
@@ -100,27 +98,13 @@ def compile_resolve(schema: GraphQLSchema, document: DocumentNode) -> ResolvePla
     """The plan of a (validated) bulk resolve document; NotCompilable otherwise."""
     op = one_query(document)
     variable = _identities_variable(op)
-    root = plain_fields(op.selection_set)
-    query = schema.query_type
-    if len(root) != 1 or query is None or root[0].name.value not in query.fields:
-        raise NotCompilable("one root field")
-    node, field = root[0], query.fields[root[0].name.value]
-    definition = field_definition(field.extensions)
-    if (definition.base_resolver is None
-            or definition.base_resolver.wrapped_func is not ROOT_RESOLVER
-            or not node.arguments or len(node.arguments) != 1
-            or node.arguments[0].name.value != "identities"
-            or not isinstance(node.arguments[0].value, VariableNode)
-            or node.arguments[0].value.name.value != variable):
-        raise NotCompilable("one root field: resolve(identities: $x)")
+    node, field, definition = root_field(schema, op, ROOT_RESOLVER, "identities", variable,
+                                         "resolve(identities: $x)")
     compiler = field_compiler()
     compiler.admit(definition)
     complete = compiler.output(field.type, node.selection_set)
-    assert node.loc is not None
-    where = get_location(node.loc.source, node.loc.start)
     return ResolvePlan(op.name.value if op.name else None, variable, response_key(node),
-                       {"line": where.line, "column": where.column}, compiler.roles, complete,
-                       document)
+                       location(node), compiler.roles, complete, document)
 
 
 def _identities_variable(op: OperationDefinitionNode) -> str:
