@@ -175,14 +175,30 @@ ORDER BY id
 # The memberships a write changed, in one statement: only for the segment version the
 # transitions were decided for (a segment changed since by another process writes nothing, and
 # the caller's cached list is refreshed). Returns what was written.
+# CREATE, not MERGE, for a profile's first membership of a segment: a MERGE of a relationship
+# locks both its nodes, so every write that changed a membership held the segment's node until
+# it committed, and concurrent ingest batches queued behind one another (a CREATE leaves a
+# segment's many-relationship node unlocked). No duplicate can appear: the writing transaction
+# has locked the profile before it read its memberships (the pipeline locks what it touches),
+# and every other membership writer locks the profile too (a relationship's CREATE, MERGE or
+# SET locks it).
 STREAM_WRITE = """
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.profile})
 MATCH (s:Segment {id: row.segment}) WHERE s.version = row.version
-MERGE (p)-[m:IN_SEGMENT]->(s)
-SET m.segment = row.segment, m.profile = row.profile, m.status = row.status,
-    m.version = row.version, m.changedAt = $now, m.cause = row.cause, m.run = null,
-    m.since = CASE WHEN row.status = 'realized' THEN $now ELSE m.since END
+OPTIONAL MATCH (p)-[held:IN_SEGMENT]->(s)
+CALL (p, s, row, held) {
+  WITH * WHERE held IS NULL
+  CREATE (p)-[:IN_SEGMENT {segment: row.segment, profile: row.profile, status: row.status,
+                           version: row.version, changedAt: $now, cause: row.cause,
+                           since: $now}]->(s)
+}
+CALL (row, held) {
+  WITH * WHERE held IS NOT NULL
+  SET held.status = row.status, held.version = row.version, held.changedAt = $now,
+      held.cause = row.cause, held.run = null,
+      held.since = CASE WHEN row.status = 'realized' THEN $now ELSE held.since END
+}
 RETURN row.profile AS profile, row.segment AS segment, row.status AS status
 """
 # Profiles merged away (now ProfileAlias nodes): every current membership ends, naming the
