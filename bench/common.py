@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import time
@@ -106,3 +107,15 @@ def write_figures(name: str, figures: list[Figure], context: dict[str, object]) 
         "context": context,
         "figures": [asdict(f) | {"met": f.met} for f in figures]}, indent=2) + "\n")
     return path
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc; Linux). Busy machines
+    stretch wall time, not this much, so comparing it between alternated runs holds up better."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_server_pid() -> int:
+    """The pid of the benchmark's own managed Neo4j (see `bench_server`)."""
+    return int((BENCH_STATE_DIR / "idgraph-neo4j.pid").read_text().strip())

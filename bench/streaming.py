@@ -12,10 +12,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import statistics
+import time
+from dataclasses import dataclass
 
 import neo4j
 
-from bench.common import Timer, auth_of, bench_server, wipe, write_report
+from bench.common import (
+    Figure,
+    Timer,
+    auth_of,
+    bench_server,
+    bench_server_pid,
+    process_cpu_seconds,
+    wipe,
+    write_figures,
+    write_report,
+)
 from bench.ingest import _schema, make_records
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -45,10 +59,20 @@ def rules(n: int) -> list[str]:
         amount=100 * (1 + k % 4)) for k in range(n)]
 
 
-async def run(uri: str, records: list[dict], batch: int, segments: int
-              ) -> tuple[float, int, int]:
-    """Seconds to ingest `records` with `segments` streaming segments; memberships written and
-    statements the segment stage ran."""
+@dataclass(frozen=True)
+class Run:
+    """One ingest of the records: wall seconds, CPU seconds (Neo4j's and this process's, which
+    a busy machine stretches far less than wall time), memberships written, and the statements
+    the segment stage ran."""
+
+    seconds: float
+    cpu: float
+    written: int
+    statements: int
+
+
+async def run(uri: str, records: list[dict], batch: int, segments: int) -> Run:
+    """Ingest `records` with `segments` streaming segments defined."""
     graph = Graph(uri, auth_of(), "neo4j", timeout=600)
     services = Services.build(Settings(ingest_batch_size=batch, max_cluster_size=50), graph)
     try:
@@ -56,11 +80,13 @@ async def run(uri: str, records: list[dict], batch: int, segments: int
             await services.segments.service.create(SegmentSpec(name=f"S{k}", definition=rule,
                                                                id=f"s{k}"))
         stage = services.pipeline.segments[0]
+        cpu_before = process_cpu_seconds(bench_server_pid()) + time.process_time()
         with Timer() as t:
             accepted = (await services.identity.ingest(records)).accepted
+        cpu = process_cpu_seconds(bench_server_pid()) + time.process_time() - cpu_before
         assert accepted == len(records), accepted
         rows = await graph.read_plain("MATCH ()-[m:IN_SEGMENT]->() RETURN count(m) AS n")
-        return t.seconds, int(rows[0]["n"]), int(getattr(stage, "statements", 0))
+        return Run(t.seconds, cpu, int(rows[0]["n"]), int(getattr(stage, "statements", 0)))
     finally:
         await graph.close()
 
@@ -71,43 +97,80 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--port", type=int, default=17790)
     parser.add_argument("--heap", default="2g")
-    parser.add_argument("--warm", type=int, default=300, help="records of each warm-up run")
+    parser.add_argument("--warm", type=int, default=2_000, help="records of each warm-up run")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of 0, 10 and 50 segments (then 0 once more)")
     args = parser.parse_args()
     uri = bench_server(port=args.port, heap=args.heap, pagecache="1g", fresh=True)
     records = make_records(args.records, attributes=True)
     asyncio.run(_schema(uri))
-    results: dict[str, tuple[float, int, int]] = {}
+    results: dict[str, Run] = {}
     with neo4j.GraphDatabase.driver(uri, auth=auth_of()) as driver:
         # Warm the JIT, the page cache and each count's plan (planned once per list of
-        # segments: about a second for 10 rules, tens for 50, on a busy 2-core machine).
+        # segments, on the first write after the list changed).
         for count in (0, 10, 50):
             asyncio.run(run(uri, records[:args.warm], args.batch, count))
             wipe(driver)
-        for label, count in (("0 first", 0), ("10", 10), ("50", 50), ("0 last", 0)):
+        for label, count in order(args.rounds):
             results[label] = asyncio.run(run(uri, records, args.batch, count))
             wipe(driver)
             path = write_report("streaming", "Streaming segments: ingest throughput",
                                 report(args, results))  # after each run: a slow run shows
     print(path.read_text())
+    write_figures("streaming", figures(args.records, results),
+                  {"records": args.records, "batch": args.batch, "rounds": args.rounds,
+                   "load average": os.getloadavg()[0]})
 
 
-def report(args: argparse.Namespace, results: dict[str, tuple[float, int, int]]) -> list[str]:
-    bases = [results[k][0] for k in ("0 first", "0 last") if k in results]
-    base = sum(bases) / len(bases)
+def figures(n: int, results: dict[str, Run]) -> list[Figure]:
+    """Ingest throughput with 10 and 50 streaming segments beside the same ingest without any
+    (the floor here: idgraph's own ingest, measured in the same run)."""
+    base = median(results, 0, "seconds")
+    found = []
+    for count, goal in ((10, "ratio >= 0.75"), (50, None)):
+        seconds = median(results, count, "seconds")
+        if base and seconds:
+            found.append(Figure(f"ingest with {count} streaming segments, records/s",
+                                n / seconds, "records/s", n / base, base / seconds, goal))
+    return found
+
+
+def order(rounds: int) -> list[tuple[str, int]]:
+    """Runs alternated, so a server that drifts over the run (warming up, or a busy machine)
+    weighs on every count alike: 0, 10, 50 segments per round, and 0 again at the end."""
+    runs = [(f"{count} (round {r + 1})", count) for r in range(rounds) for count in (0, 10, 50)]
+    return runs + [(f"0 (round {rounds + 1})", 0)]
+
+
+def median(results: dict[str, Run], count: int, measure: str) -> float | None:
+    """The median `seconds` or `cpu` of the runs with `count` segments."""
+    found = [getattr(r, measure) for label, r in results.items()
+             if label.split()[0] == str(count)]
+    return statistics.median(found) if found else None
+
+
+def report(args: argparse.Namespace, results: dict[str, Run]) -> list[str]:
+    base, base_cpu = median(results, 0, "seconds") or 0.0, median(results, 0, "cpu") or 0.0
     n = args.records
     lines = [f"{n:,} records with attributes (bench/ingest.py `make_records`), batches of "
              f"{args.batch}, ingested through `Services.build` (every stage of the pipeline); "
              "streaming segments cycle through ten rule kinds (bench/streaming.py "
-             "`TEMPLATES`).", "",
-             "| streaming segments | seconds | records/s | throughput vs none | memberships "
-             "written | segment-stage statements |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, (seconds, written, statements) in results.items():
-        lines.append(f"| {label} | {seconds:.1f} | {n / seconds:,.0f} | {base / seconds:.2f} | "
-                     f"{written:,} | {statements:,} |")
-    lines += ["", f"Baseline (no segments): mean of the first and last run ({len(bases)} of "
-              f"2 done), {base:.1f} s. "
+             f"`TEMPLATES`). Load average at the end: {os.getloadavg()[0]:.1f}.", "",
+             "| streaming segments | seconds | records/s | throughput vs none | CPU s (Neo4j + "
+             "client) | CPU vs none | memberships written | segment-stage statements |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for label, r in results.items():
+        lines.append(f"| {label} | {r.seconds:.1f} | {n / r.seconds:,.0f} | "
+                     f"{base / r.seconds:.2f} | {r.cpu:.1f} | {base_cpu / r.cpu:.2f} | "
+                     f"{r.written:,} | {r.statements:,} |")
+    lines += ["", "Baseline (no segments): the median of its runs, "
+              f"{base:.1f} s and {base_cpu:.1f} CPU s. "
               "Goal: with 10 segments, throughput >= 0.75 of the baseline."]
+    for count in (10, 50):
+        seconds, cpu = median(results, count, "seconds"), median(results, count, "cpu")
+        if seconds and cpu:
+            lines.append(f"- {count} segments, medians: throughput **{base / seconds:.2f}** of "
+                         f"the baseline's; CPU {base_cpu / cpu:.2f} of its CPU time per record.")
     return lines
 
 

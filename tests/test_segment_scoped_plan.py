@@ -90,23 +90,29 @@ def test_writes_of_one_segments_memberships_do_not_wait_for_each_other(driver, c
     wipe(driver)
     cypher("CREATE (:Segment {id: 's', version: 1}) WITH 1 AS x "
            "UNWIND ['a', 'b'] AS id CREATE (:Profile {id: id})")
-    rows = [{"segment": "s", "version": 1, "status": "realized", "cause": "test"}]
+    nodes = {row["id"]: row["node"] for row in
+             cypher("MATCH (p:Profile) RETURN p.id AS id, elementId(p) AS node")}
+
+    def segments(profile: str) -> list[dict[str, Any]]:
+        return [{"segment": "s", "version": 1, "rows": [
+            {"profile": profile, "node": nodes[profile], "status": "realized", "cause": "t"}]}]
+
     done: list[str] = []
 
     def second() -> None:
         with driver.session() as session:
-            session.run(STREAM_WRITE, now=NOW, rows=[{**rows[0], "profile": "b"}]).consume()
+            session.run(STREAM_WRITE, now=NOW, segments=segments("b")).consume()
         done.append("b")
 
     with driver.session() as session, session.begin_transaction() as first:
-        first.run(STREAM_WRITE, now=NOW, rows=[{**rows[0], "profile": "a"}]).consume()
+        first.run(STREAM_WRITE, now=NOW, segments=segments("a")).consume()
         other = threading.Thread(target=second)
         other.start()
         other.join(timeout=60)  # blocked: it would wait for the first to commit
         assert done == ["b"]
         first.commit()
     with driver.session() as session:  # again: the membership is updated, not doubled
-        session.run(STREAM_WRITE, now=NOW + 1, rows=[{**rows[0], "profile": "a"}]).consume()
+        session.run(STREAM_WRITE, now=NOW + 1, segments=segments("a")).consume()
     assert cypher("MATCH (p)-[m:IN_SEGMENT]->(:Segment {id: 's'}) "
                   "RETURN p.id AS id, m.changedAt AS at ORDER BY id") == [
         {"id": "a", "at": NOW + 1}, {"id": "b", "at": NOW}]

@@ -181,25 +181,28 @@ ORDER BY id
 # segment's many-relationship node unlocked). No duplicate can appear: the writing transaction
 # has locked the profile before it read its memberships (the pipeline locks what it touches),
 # and every other membership writer locks the profile too (a relationship's CREATE, MERGE or
-# SET locks it).
+# SET locks it). Each segment is found once by its id, each profile by the element id the
+# evaluation read in this transaction (a lookup by key in an updating statement is a locking
+# index seek, a measurable cost per row).
 STREAM_WRITE = """
-UNWIND $rows AS row
-MATCH (p:Profile {id: row.profile})
-MATCH (s:Segment {id: row.segment}) WHERE s.version = row.version
+UNWIND $segments AS seg
+MATCH (s:Segment {id: seg.segment}) WHERE s.version = seg.version
+UNWIND seg.rows AS row
+MATCH (p:Profile) WHERE elementId(p) = row.node
 OPTIONAL MATCH (p)-[held:IN_SEGMENT]->(s)
-CALL (p, s, row, held) {
+CALL (p, s, seg, row, held) {
   WITH * WHERE held IS NULL
-  CREATE (p)-[:IN_SEGMENT {segment: row.segment, profile: row.profile, status: row.status,
-                           version: row.version, changedAt: $now, cause: row.cause,
+  CREATE (p)-[:IN_SEGMENT {segment: seg.segment, profile: row.profile, status: row.status,
+                           version: seg.version, changedAt: $now, cause: row.cause,
                            since: $now}]->(s)
 }
-CALL (row, held) {
+CALL (seg, row, held) {
   WITH * WHERE held IS NOT NULL
-  SET held.status = row.status, held.version = row.version, held.changedAt = $now,
+  SET held.status = row.status, held.version = seg.version, held.changedAt = $now,
       held.cause = row.cause, held.run = null,
       held.since = CASE WHEN row.status = 'realized' THEN $now ELSE held.since END
 }
-RETURN row.profile AS profile, row.segment AS segment, row.status AS status
+RETURN row.profile AS profile, seg.segment AS segment, row.status AS status
 """
 # Profiles merged away (now ProfileAlias nodes): every current membership ends, naming the
 # survivor. Returns the memberships ended.

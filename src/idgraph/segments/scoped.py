@@ -15,7 +15,7 @@ ids in `$profiles` and answers, for each of them, every rule at once:
       WITH p, v, ids, events, k WHERE CASE k WHEN 0 THEN coalesce(<rule 0>, false) … END
       RETURN collect(k) AS hits
     }
-    RETURN p.id AS id, hits, [… its memberships of these segments …] AS held
+    RETURN p.id AS id, elementId(p) AS node, hits, [… its memberships …] AS held
 
 Each profile's identities and events are read ONCE, by patterns that can only be expanded from
 `p` (no label, no property to seek on), and every rule tests them as lists
@@ -129,7 +129,8 @@ class _Prefixed(_Compiler):
 
 def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int) -> CompiledQuery:
     """One query answering every rule for each profile of `$profiles` (a parameter the caller
-    adds), with rows `{id, hits, held}`: `hits` lists the indexes k of the rules the profile
+    adds), with rows `{id, node, hits, held}`: `node` the profile's element id (the write finds
+    it by that, read in the same transaction), `hits` the indexes k of the rules the profile
     satisfies, `held` its memberships of these segments as [segment, status, version]."""
     params: dict[str, Any] = {"segments": [r.segment for r in rules]}
     branches = "".join(f"\n{STEP * 3}WHEN {k} THEN "
@@ -139,7 +140,7 @@ def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int) -> CompiledQuery
             f"{STEP}UNWIND range(0, size($segments) - 1) AS k\n"
             f"{STEP}WITH p, v, ids, events, k\n{STEP}WHERE CASE k{branches}\n{STEP * 2}END\n"
             f"{STEP}RETURN collect(k) AS hits\n}}\n"
-            f"RETURN p.id AS id, hits,\n  {HELD} AS held")
+            f"RETURN p.id AS id, elementId(p) AS node, hits,\n  {HELD} AS held")
     return CompiledQuery(text, params)
 
 

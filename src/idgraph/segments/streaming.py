@@ -147,6 +147,7 @@ class Write:
     status: str
     version: int
     cause: str
+    node: str = ""  # the profile's element id, read in the write's transaction
 
 
 def decide(rows: Iterable[Mapping[str, Any]], streaming: StreamingSet, cause: str
@@ -163,9 +164,11 @@ def decide(rows: Iterable[Mapping[str, Any]], streaming: StreamingSet, cause: st
             status, held_version = held.get(rule.segment, (None, None))
             member = status in CURRENT and held_version == version
             if hit and not member:
-                writes.append(Write(row["id"], rule.segment, REALIZED, version, cause))
+                writes.append(Write(row["id"], rule.segment, REALIZED, version, cause,
+                                    row.get("node", "")))
             elif member and not hit:
-                writes.append(Write(row["id"], rule.segment, EXITED, version, cause))
+                writes.append(Write(row["id"], rule.segment, EXITED, version, cause,
+                                    row.get("node", "")))
     return writes
 
 
@@ -207,17 +210,23 @@ class SegmentStage:
         writes = decide(rows, streaming, change.cause)
         if not writes:
             return
-        # In (segment, profile) order: concurrent writers then lock the segments' nodes in the
-        # same order (unordered, two ingest batches deadlocked on busy segments).
-        written = await tx.run(STREAM_WRITE, now=change.now, rows=[
-            {"profile": w.profile, "segment": w.segment, "status": w.status,
-             "version": w.version, "cause": w.cause}
-            for w in sorted(writes, key=lambda w: (w.segment, w.profile))])
+        written = await tx.run(STREAM_WRITE, now=change.now, segments=by_segment(writes))
         self.statements += 1
         if len(written) < len(writes):  # a segment changed or went: read the list again
             self.catalog.invalidate()
         for row in written:
             _note(change, row["profile"], row["segment"], row["status"], change.cause)
+
+
+def by_segment(writes: Iterable[Write]) -> list[dict[str, Any]]:
+    """STREAM_WRITE's parameter: per segment (in id order, then profile order, so concurrent
+    writers meet the nodes in one order), its version and the memberships to write."""
+    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for w in sorted(writes, key=lambda w: (w.segment, w.profile)):
+        grouped.setdefault((w.segment, w.version), []).append(
+            {"profile": w.profile, "node": w.node, "status": w.status, "cause": w.cause})
+    return [{"segment": segment, "version": version, "rows": rows}
+            for (segment, version), rows in grouped.items()]
 
 
 def _note(change: ChangeSet, profile: str, segment: str, status: str, cause: str) -> None:
