@@ -11,6 +11,7 @@ from typing import Any
 from idgraph.activation.locations import AllowList
 from idgraph.activation.repository import SCHEDULED_ACTIVATIONS, ActivationRepository
 from idgraph.activation.runs import ExportWork
+from idgraph.activation.sealing import Keyring
 from idgraph.activation.service import ActivationService, Destinations, Mode, Schedule
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -37,8 +38,10 @@ class Activation:
     def build(cls, settings: Settings, graph: Graph, segments: Segments,
               jobs: JobService) -> Activation:
         repository = ActivationRepository(graph)
+        keyring = Keyring.from_settings(settings)
+        keyring.check()  # keys that are not Fernet keys stop the start, not a delivery later
         destinations = Destinations(repository, AllowList.parse(settings.export_allow),
-                                    settings.export_max_batch)
+                                    settings.export_max_batch, keyring)
         from idgraph.activation.delivery import RetryPolicy
 
         work = ExportWork(graph, repository, destinations, storage_options(settings),
