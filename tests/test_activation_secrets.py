@@ -166,3 +166,24 @@ def test_reseal_moves_every_destination_to_the_new_first_key(gql, cypher, neo4j_
     assert {k: Fernet(new).decrypt(v.encode()).decode()
             for k, v in json.loads(node["headers"]).items()} == {
         "Authorization": TOKEN, "X-Partner": "p-123"}
+
+
+def test_a_deployment_without_a_key_refuses_secrets_and_stores_nothing(neo4j_server, cypher,
+                                                                        empty_graph):
+    from tests.api_support import api_server, codes, post
+
+    hook = "http://127.0.0.1:9/hook"
+    with api_server(neo4j_server, open_loopback=False, api_keys=KEY_SPEC,
+                    export_allow="http://127.0.0.1:9/") as server:  # NEO4J_URI, no key
+        admin = KEYS[Role.ADMIN]
+        create_destination = ("mutation($i: DestinationInput!) { createDestination(input: $i) "
+                              "{ id hasSecret } }")
+        refused = post(server.url, create_destination, {"i": {
+            "name": "p", "location": hook, "secret": SECRET}}, key=admin).json()
+        assert codes(refused) == ["SECRETS_KEY_MISSING"]
+        assert "IDGRAPH_SECRETS_KEY" in refused["errors"][0]["message"]
+        assert cypher("MATCH (d:Destination) RETURN count(d) AS n") == [{"n": 0}]
+        # Without a secret or headers, no key is needed.
+        plain = post(server.url, create_destination, {"i": {"name": "p", "location": hook}},
+                     key=admin).json()
+        assert plain["data"]["createDestination"]["hasSecret"] is False
