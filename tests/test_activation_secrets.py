@@ -187,3 +187,28 @@ def test_a_deployment_without_a_key_refuses_secrets_and_stores_nothing(neo4j_ser
         plain = post(server.url, create_destination, {"i": {"name": "p", "location": hook}},
                      key=admin).json()
         assert plain["data"]["createDestination"]["hasSecret"] is False
+
+
+async def test_the_scheduled_round_seals_what_an_earlier_version_stored_in_clear(
+        neo4j_server, cypher, empty_graph):
+    from idgraph.clock import now_ms
+    from idgraph.db.connect import graph_for
+    from idgraph.db.schema import apply_schema
+    from idgraph.services import Services
+
+    cypher("CREATE (:Destination {id: 'old', name: 'old', kind: 'http', location: $location, "
+           "headers: $headers, secret: $secret, batchSize: 10, createdAt: 1, updatedAt: 1})",
+           location="http://127.0.0.1:9/hook", secret=SECRET,
+           headers=json.dumps({"Authorization": TOKEN, "X-Partner": "p-123"}))
+    settings = settings_for(neo4j_server, secrets_key=KEY)
+    graph = graph_for(settings, start_local=False)
+    try:
+        await apply_schema(graph)
+        activation = Services.build(settings, graph).activation
+        await activation.run_due(now_ms())
+        node = stored(cypher)
+        assert_sealed(node)
+        opened = await activation.destinations.for_delivery("old")
+        assert (opened.secret, opened.headers["Authorization"]) == (SECRET, TOKEN)
+    finally:
+        await graph.close()

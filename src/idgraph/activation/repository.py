@@ -35,6 +35,10 @@ MATCH (d:Destination {id: $id}) WHERE coalesce(d.updatedAt, 0) = $updatedAt
 SET d.headers = $headers, d.secret = $secret, d.secretsSealed = true
 RETURN count(d) AS n
 """
+# Destinations an earlier version wrote (secrets and header values in clear).
+CLEAR_DESTINATIONS = """
+MATCH (d:Destination) WHERE d.secretsSealed IS NULL
+RETURN """ + DESTINATION_FIELDS + " LIMIT $first"
 LIST_DESTINATIONS = """
 MATCH (d:Destination) RETURN """ + DESTINATION_FIELDS + """ ORDER BY d.createdAt, d.id
 LIMIT $first

@@ -16,7 +16,8 @@ Keys (docs/segments.md, "Secrets"):
   or headers needs no key.
 
 A destination written by an earlier version has no `secretsSealed` flag: its values are read as
-they are (clear) and sealed on its next update or by `idgraph secrets reseal`.
+they are (clear) and sealed by the activation scheduler's next round (activation/domain.py), on
+its next update, or by `idgraph secrets reseal`.
 """
 
 from __future__ import annotations

@@ -114,11 +114,15 @@ class Destinations:
         configured keys cannot open them."""
         return opened(await self.get(destination_id), self.keyring)
 
-    async def reseal(self) -> tuple[int, int]:
+    async def reseal(self, only_clear: bool = False) -> tuple[int, int]:
         """Every destination sealed again with the first key (after a new key was put in
-        front), clear values from earlier versions sealed: (resealed, changed meanwhile)."""
+        front), clear values from earlier versions sealed (`only_clear`: only those):
+        (resealed, changed meanwhile)."""
         done = skipped = 0
-        for found in await self.list(MAX_DESTINATIONS):
+        found_all = [Destination.of(r) for r in await self.repository.read_all(
+            q.CLEAR_DESTINATIONS, "d", first=MAX_DESTINATIONS)] if only_clear \
+            else await self.list(MAX_DESTINATIONS)
+        for found in found_all:
             if not found.secret and not found.headers and found.sealed:
                 continue
             new = resealed(found, self.keyring)
