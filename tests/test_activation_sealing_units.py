@@ -88,3 +88,14 @@ def test_rotation_new_key_first_opens_old_values_and_reseal_moves_them_to_the_ne
     # Clear values from an earlier version are sealed by the same step.
     legacy = Destination.of(HTTP.props())
     assert opened(resealed(legacy, Keyring(new)), Keyring(new)) == HTTP
+
+
+def test_the_cli_prints_a_new_key_that_seals() -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
+    result = CliRunner().invoke(app, ["secrets", "new-key"])
+    assert result.exit_code == 0
+    key = result.output.strip()
+    assert Keyring(key).open(Keyring(key).seal("x")) == "x"
