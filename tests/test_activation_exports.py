@@ -12,6 +12,7 @@ from pathlib import Path
 import fsspec
 import pyarrow.parquet as pq
 import pytest
+from cryptography.fernet import Fernet
 
 from idgraph.api.graphql.permissions import Role
 from tests.activation_helpers import (
@@ -71,7 +72,8 @@ def api(neo4j_server, s3_url, receiver_box, export_root):
         export_allow=f"{export_root},s3://{BUCKET}/,http://127.0.0.1:{port}/",
         export_storage_options=json.dumps(options), export_http_backoff=0.01,
         export_http_backoff_cap=0.05, export_max_batch=1000, activation_schedule_seconds=0,
-        neo4j_query_timeout=120)  # a loaded machine: the first writes are slow
+        neo4j_query_timeout=120,  # a loaded machine: the first writes are slow
+        secrets_key=Fernet.generate_key().decode())  # NEO4J_URI given: secrets need a key
     with LiveServer(settings) as server:
         warm_up(server.url, {"Authorization": f"Bearer {KEYS[Role.ADMIN]}"})
         yield server

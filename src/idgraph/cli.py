@@ -339,6 +339,38 @@ async def _rebuild_views(settings: Settings) -> Job:
             return await services.profiles.rebuild_views_now(on_progress=bar.show)
 
 
+secrets_app = typer.Typer(help="Keys that seal destinations' secrets at rest.",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new Fernet key for IDGRAPH_SECRETS_KEY (put it first to rotate: new,old)."""
+    from idgraph.activation.sealing import new_key
+
+    typer.echo(new_key())
+
+
+@secrets_app.command("reseal")
+def secrets_reseal() -> None:
+    """Seal every destination's secret and header values again with the first key of
+    IDGRAPH_SECRETS_KEY (after a new key was put in front; then the old one may go), and seal
+    values an earlier version stored in clear."""
+    try:
+        done, skipped = asyncio.run(_reseal(Settings()))
+    except (DatabaseError, IdgraphError) as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"resealed {done} destination(s)" + (
+        f"; {skipped} changed meanwhile (sealed with the first key by that change)"
+        if skipped else ""))
+
+
+async def _reseal(settings: Settings) -> tuple[int, int]:
+    async with _services(settings) as services:
+        return await services.activation.destinations.reseal()
+
+
 jobs_app = typer.Typer(help="Long maintenance jobs (view rebuilds, computed backfills).",
                        no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     # fsspec storage options per URL scheme, as JSON: {"s3": {"endpoint_url": "..."}}.
     # Credentials come from the usual places (environment, instance roles) unless given here.
     export_storage_options: SecretStr = SecretStr("")
+    # Secrets at rest (activation/sealing.py): Fernet keys, comma-separated, newest first, that
+    # seal HTTP destinations' signature secrets and header values; or a file holding them.
+    # Unset: the managed local Neo4j generates one in its state directory; a deployment with
+    # NEO4J_URI must set one before a destination may hold a secret or headers.
+    secrets_key: SecretStr = SecretStr("")
+    secrets_key_file: Path | None = None
     # Rows read (and written to a file) per page; an HTTP batch is its destination's batchSize,
     # at most export_max_batch.
     export_page_size: int = Field(default=5000, ge=1, le=100_000)

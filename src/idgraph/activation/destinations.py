@@ -1,8 +1,8 @@
 """Destinations: where exports go. A file location (local path or fsspec URL) with a format, or
 an HTTP endpoint (URL, headers, HMAC secret). Checked here, before anything is stored.
 
-Secrets (the HMAC secret, header values) are stored in Neo4j because every delivery needs
-them in clear; reads return only that they are set (`hasSecret`, header names).
+Secrets (the HMAC secret, header values) are stored in Neo4j sealed (activation/sealing.py)
+and opened only to deliver; reads return only that they are set (`hasSecret`, header names).
 """
 
 from __future__ import annotations
@@ -57,13 +57,16 @@ class Destination:
     batch_size: int = 500
     created_at: int = 0
     updated_at: int = 0
+    # Whether `secret` and the header values are sealed (as stored), or in clear (as checked,
+    # as opened for delivery, or as an earlier version stored them).
+    sealed: bool = False
 
     def props(self) -> dict[str, Any]:
         """As stored on the (:Destination) node."""
         return {"id": self.id, "name": self.name, "kind": self.kind.value,
                 "location": self.location, "format": self.format.value if self.format else None,
                 "headers": json.dumps(self.headers), "secret": self.secret,
-                "batchSize": self.batch_size}
+                "batchSize": self.batch_size, "secretsSealed": self.sealed}
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Destination:
@@ -71,7 +74,7 @@ class Destination:
                    Format(row["format"]) if row.get("format") else None,
                    json.loads(row.get("headers") or "{}"), row.get("secret"),
                    int(row.get("batchSize") or 500), row.get("createdAt") or 0,
-                   row.get("updatedAt") or 0)
+                   row.get("updatedAt") or 0, bool(row.get("secretsSealed")))
 
 
 @dataclass(frozen=True)

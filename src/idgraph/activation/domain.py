@@ -11,6 +11,7 @@ from typing import Any
 from idgraph.activation.locations import AllowList
 from idgraph.activation.repository import SCHEDULED_ACTIVATIONS, ActivationRepository
 from idgraph.activation.runs import ExportWork
+from idgraph.activation.sealing import Keyring, SecretsKeyError
 from idgraph.activation.service import ActivationService, Destinations, Mode, Schedule
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -32,13 +33,16 @@ class Activation:
     destinations: Destinations
     work: ExportWork
     scheduler: Scheduler = field(init=False)
+    _warned: bool = field(default=False, init=False)  # about clear secrets and no key
 
     @classmethod
     def build(cls, settings: Settings, graph: Graph, segments: Segments,
               jobs: JobService) -> Activation:
         repository = ActivationRepository(graph)
+        keyring = Keyring.from_settings(settings)
+        keyring.check()  # keys that are not Fernet keys stop the start, not a delivery later
         destinations = Destinations(repository, AllowList.parse(settings.export_allow),
-                                    settings.export_max_batch)
+                                    settings.export_max_batch, keyring)
         from idgraph.activation.delivery import RetryPolicy
 
         work = ExportWork(graph, repository, destinations, storage_options(settings),
@@ -60,7 +64,9 @@ class Activation:
 
     async def run_due(self, now: int) -> list[Job]:
         """The scheduler's round: start the runs of activations that are due (an interval
-        passed since the last run; on change: a membership changed since the last success)."""
+        passed since the last run; on change: a membership changed since the last success).
+        First, secrets an earlier version stored in clear are sealed."""
+        await self.seal_clear()
         started = []
         for a in await self.service.repository.read_all(SCHEDULED_ACTIVATIONS, "a"):
             if not await self._idle(a["id"]):
@@ -71,6 +77,21 @@ class Activation:
                 except IdgraphError as exc:  # a deleted segment: skip it, log why
                     log.warning("activation %s not run: %s", a["id"], exc)
         return started
+
+    async def seal_clear(self) -> None:
+        """Seal the secrets and header values of destinations an earlier version stored in
+        clear (the upgrade's migration, run by the scheduler's one process; also done by
+        `idgraph secrets reseal`). Without a key they stay readable, and this says so once."""
+        try:
+            done, _ = await self.destinations.reseal(only_clear=True)
+        except SecretsKeyError as exc:
+            if not self._warned:
+                log.warning("destination secrets stored in clear by an earlier version are "
+                            "not sealed: %s", exc)
+                self._warned = True
+            return
+        if done:
+            log.info("sealed the secrets of %d destination(s) stored in clear", done)
 
     async def _idle(self, activation_id: str) -> bool:
         last = await self.service.recent_runs(activation_id, 1)

@@ -1,6 +1,7 @@
 """Every Cypher statement of activation. Values are parameters; nothing is formatted in.
 
-(:Destination {id, name, kind, location, format, headers (JSON), secret, batchSize,
+(:Destination {id, name, kind, location, format, headers (JSON: name -> sealed value), secret
+               (sealed), secretsSealed (absent: clear, from an earlier version), batchSize,
                createdAt, updatedAt})
 (:Activation {id, segment, destination, namespaces, attributes, schedule, everySeconds, mode,
               createdAt, updatedAt, lastRunAt})
@@ -28,6 +29,16 @@ MATCH (d:Destination {id: $id})
 SET d += $props, d.updatedAt = $now
 RETURN """ + DESTINATION_FIELDS
 GET_DESTINATION = "MATCH (d:Destination {id: $id}) RETURN " + DESTINATION_FIELDS
+# Key rotation: the same values sealed again, unless the destination changed meanwhile.
+RESEAL_DESTINATION = """
+MATCH (d:Destination {id: $id}) WHERE coalesce(d.updatedAt, 0) = $updatedAt
+SET d.headers = $headers, d.secret = $secret, d.secretsSealed = true
+RETURN count(d) AS n
+"""
+# Destinations an earlier version wrote (secrets and header values in clear).
+CLEAR_DESTINATIONS = """
+MATCH (d:Destination) WHERE d.secretsSealed IS NULL
+RETURN """ + DESTINATION_FIELDS + " LIMIT $first"
 LIST_DESTINATIONS = """
 MATCH (d:Destination) RETURN """ + DESTINATION_FIELDS + """ ORDER BY d.createdAt, d.id
 LIMIT $first

@@ -196,4 +196,4 @@ class ExportWork:
         inline = job.params.get("inline")
         if inline:  # an ad-hoc file export (the CLI): no stored destination
             return Destination.of(inline)
-        return await self.destinations.get(job.params["destination"])
+        return await self.destinations.for_delivery(job.params["destination"])

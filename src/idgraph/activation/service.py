@@ -7,9 +7,10 @@ together: the next incremental run of a stream starts where its last successful 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,7 @@ from idgraph.activation.locations import AllowList
 from idgraph.activation.records import Columns, columns
 from idgraph.activation.repository import ActivationRepository
 from idgraph.activation.runs import EXPORT
+from idgraph.activation.sealing import Keyring, opened, resealed, sealed
 from idgraph.clock import now_ms
 from idgraph.errors import InvalidInput, NotFound
 from idgraph.identity.namespaces import NamespaceRegistry
@@ -38,6 +40,7 @@ from idgraph.profile.attributes import AttributeSchema
 from idgraph.segments.service import SegmentService
 
 ID = "[A-Za-z0-9_.:-]{1,64}"
+MAX_DESTINATIONS = 100_000  # read at once by `reseal` (destinations are a handful)
 
 
 class Mode(StrEnum):
@@ -73,32 +76,64 @@ class ActivationSpec:
 
 
 class Destinations:
-    """Stored destinations (checked against the allow-list before they are stored)."""
+    """Stored destinations (checked against the allow-list before they are stored; their
+    secrets sealed with the keyring, activation/sealing.py)."""
 
     def __init__(self, repository: ActivationRepository, allow: AllowList,
-                 max_batch: int) -> None:
+                 max_batch: int, keyring: Keyring) -> None:
         self.repository, self.allow, self.max_batch = repository, allow, max_batch
+        self.keyring = keyring
 
     async def create(self, spec: DestinationSpec) -> Destination:
         found = checked(spec, self.allow, self.max_batch, uuid.uuid4().hex)
-        row = await self.repository.one(q.CREATE_DESTINATION, "d", props=found.props(),
-                                        now=now_ms())
+        row = await self.repository.one(q.CREATE_DESTINATION, "d",
+                                        props=sealed(found, self.keyring).props(), now=now_ms())
         assert row is not None
         return Destination.of(row)
 
     async def update(self, destination_id: str, spec: DestinationSpec) -> Destination:
-        """Replace a destination's settings; a secret or headers left out (None) are kept."""
+        """Replace a destination's settings; a secret or headers left out (None) are kept
+        (opened, checked again and sealed with the first key: values an earlier version stored
+        in clear are sealed now)."""
         old = await self.get(destination_id)
+        kept = opened(replace(old, headers=old.headers if spec.headers is None else {},
+                              secret=old.secret if spec.secret is None else None), self.keyring)
         merged = DestinationSpec(spec.name, spec.location, spec.kind or old.kind,
-                                 spec.format, old.headers if spec.headers is None
+                                 spec.format, kept.headers if spec.headers is None
                                  else spec.headers,
-                                 old.secret if spec.secret is None else spec.secret or None,
+                                 kept.secret if spec.secret is None else spec.secret or None,
                                  spec.batch_size or old.batch_size)
-        new = checked(merged, self.allow, self.max_batch, destination_id)
+        new = sealed(checked(merged, self.allow, self.max_batch, destination_id), self.keyring)
         row = await self.repository.one(q.UPDATE_DESTINATION, "d", id=destination_id,
                                         props=new.props(), now=now_ms())
         assert row is not None
         return Destination.of(row)
+
+    async def for_delivery(self, destination_id: str) -> Destination:
+        """The destination with its secret and header values in clear: SECRETS_KEY_* when the
+        configured keys cannot open them."""
+        return opened(await self.get(destination_id), self.keyring)
+
+    async def reseal(self, only_clear: bool = False) -> tuple[int, int]:
+        """Every destination sealed again with the first key (after a new key was put in
+        front), clear values from earlier versions sealed (`only_clear`: only those):
+        (resealed, changed meanwhile)."""
+        done = skipped = 0
+        found_all = [Destination.of(r) for r in await self.repository.read_all(
+            q.CLEAR_DESTINATIONS, "d", first=MAX_DESTINATIONS)] if only_clear \
+            else await self.list(MAX_DESTINATIONS)
+        for found in found_all:
+            if not found.secret and not found.headers and found.sealed:
+                continue
+            new = resealed(found, self.keyring)
+            rows = await self.repository.graph.write(
+                q.RESEAL_DESTINATION, id=found.id, updatedAt=found.updated_at,
+                headers=json.dumps(new.headers), secret=new.secret)
+            if rows and rows[0]["n"]:
+                done += 1
+            else:
+                skipped += 1
+        return done, skipped
 
     async def get(self, destination_id: str) -> Destination:
         row = await self.repository.read_one(q.GET_DESTINATION, "d", id=destination_id)
