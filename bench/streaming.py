@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 
 import neo4j
 
-from bench.common import Timer, auth_of, bench_server, wipe, write_report
+from bench.common import Figure, Timer, auth_of, bench_server, wipe, write_figures, write_report
 from bench.ingest import _schema, make_records
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
@@ -89,6 +90,18 @@ def main() -> None:
             path = write_report("streaming", "Streaming segments: ingest throughput",
                                 report(args, results))  # after each run: a slow run shows
     print(path.read_text())
+    write_figures("streaming", figures(args.records, results),
+                  {"records": args.records, "batch": args.batch})
+
+
+def figures(n: int, results: dict[str, tuple[float, int, int]]) -> list[Figure]:
+    """Throughput with 10 and 50 streaming segments beside the same ingest without any (the
+    floor here: idgraph's own baseline, mean of the first and last run)."""
+    base = n / statistics.mean(results[k][0] for k in ("0 first", "0 last"))
+    return [Figure(f"ingest with {count} streaming segments", n / results[count][0],
+                   "records/s", base, n / results[count][0] / base,
+                   "ratio >= 0.75" if count == "10" else None)
+            for count in ("10", "50")]
 
 
 def report(args: argparse.Namespace, results: dict[str, tuple[float, int, int]]) -> list[str]:
