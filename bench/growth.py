@@ -221,7 +221,9 @@ def _load_average() -> tuple[float, float, float]:
 
 # -- figures, plots and the report (pure but for the writing) ---------------------------------
 
-# Each plotted metric: (title, unit, idgraph's key, the floor's key, file stem).
+# Each plotted metric: (title, unit, idgraph's key, the floor's key, file stem). A metric whose
+# work grows with the store (the segment's members) is drawn on a log scale (LOG_Y).
+LOG_Y = {"growth-segment"}
 PLOTS = [
     ("Profile read p50 (HTTP) vs the bare driver", "ms", "read_p50_ms", "floor_read_p50_ms",
      "growth-read-p50"),
@@ -302,9 +304,13 @@ def plot(sizes: dict[str, dict[str, Any]], folder: Path = DOCS) -> list[Path]:
         for x, y, f in zip(xs, ours, floor, strict=True):  # idgraph over the floor, per size
             ax.annotate(f"{y / f:.2f}x" if f else "", (x, y), textcoords="offset points",
                         xytext=(0, 7), ha="center", fontsize=8)
-        ax.set_ylim(bottom=0, top=max(ours + floor) * 1.15)
+        if stem in LOG_Y:
+            ax.set_yscale("log")
+            ax.set_ylim(top=max(ours + floor) * 2)  # room for the ratio above the top point
+        else:
+            ax.set_ylim(bottom=0, top=max(ours + floor) * 1.15)
         ax.set_xlabel("profiles in the graph")
-        ax.set_ylabel(unit)
+        ax.set_ylabel(unit + (" (log scale)" if stem in LOG_Y else ""))
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
         ax.legend()
@@ -378,19 +384,36 @@ def main() -> None:
     parser.add_argument("--segment-rounds", type=int, default=2)
     parser.add_argument("--keep-running", action="store_true",
                         help="leave each store's server running (for bench.scale after)")
+    parser.add_argument("--replot", action="store_true",
+                        help="measure nothing: redraw the plots and report from growth.json")
     args = parser.parse_args()
     sizes = earlier_sizes()
+    if args.replot:
+        write_out(sizes, keep_measured=True)
+        return
     for size in args.sizes:
         sizes[str(size)] = measure_size(size, PORTS.get(size, 17744), args)
         write_out(sizes)  # after each size: a later one failing keeps the earlier
-    print(write_report("growth", "Growth: 10,000 to 1,000,000 profiles",
-                       report_lines(sizes)).read_text())
+    print((RESULTS / "growth.md").read_text())
 
 
-def write_out(sizes: dict[str, dict[str, Any]]) -> None:
-    write_figures("growth", figures(sizes), {"sizes": sizes})
+NOTES = "## Findings"  # a hand-written section of the report, kept when it is rewritten
+
+
+def kept_notes(text: str) -> list[str]:
+    """The report's hand-written part (from NOTES on), to write again after the figures."""
+    at = text.find("\n" + NOTES)
+    return [""] + text[at + 1:].rstrip("\n").split("\n") if at >= 0 else []
+
+
+def write_out(sizes: dict[str, dict[str, Any]], keep_measured: bool = False) -> None:
+    if not keep_measured:  # a redraw leaves the figures (and when they were measured) alone
+        write_figures("growth", figures(sizes), {"sizes": sizes})
     plot(sizes)
-    write_report("growth", "Growth: 10,000 to 1,000,000 profiles", report_lines(sizes))
+    report = RESULTS / "growth.md"
+    notes = kept_notes(report.read_text()) if report.exists() else []
+    write_report("growth", "Growth: 10,000 to 1,000,000 profiles",
+                 report_lines(sizes) + notes)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,9 @@ def test_feed_and_scale_figures():
     assert cli.ratio == pytest.approx(10 / 12) and cli.met is True
     assert mutation.ratio == pytest.approx(0.5) and mutation.met is False
     assert len(scale.figures(1000, 10, 100, res, None)) == 1
+
+
+def test_the_reports_hand_written_findings_survive_a_rewrite():
+    text = "# Growth\n\n| table |\n\n## Findings\n\nRead p99 grew with the floor.\n"
+    assert growth.kept_notes(text) == ["", "## Findings", "", "Read p99 grew with the floor."]
+    assert growth.kept_notes("# Growth\n\n| table |\n") == []
