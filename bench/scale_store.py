@@ -4,7 +4,11 @@ It holds exactly what idgraph's ingest writes for one record of three new identi
 against a real ingest: identity/repository.py's CLAIM_RECORDS, STORE_EVIDENCE and
 WRITE_CLUSTERS, the views and counters stages): the Record and its KEYED_BY relationships, three
 Identities, the three LINKs between them (lower key first), the Profile with its IN_PROFILE
-members, and its ProfileView. The counters are then backfilled by idgraph's own code.
+members, and its ProfileView. The CRM record carries two attributes (`attributes`: a
+`loyaltyTier` and an `age`), which the view holds as properties and in `_json`, as the views
+stage writes them, so a segment rule has something to test (bench/growth.py). The counters are
+then backfilled by idgraph's own code. (A store built before the attributes were added has
+views without them: delete `.idgraph/bench-scale-<port>` to rebuild it.)
 
 A large store is written offline by `neo4j-admin database import` from CSV files
 (`import_store`: minutes for 1,000,000 profiles, where Cypher CREATEs took hours on a busy
