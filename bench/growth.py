@@ -64,6 +64,51 @@ DROP_FLOOR_SEGMENT = "MATCH (s:FloorSegment) DETACH DELETE s"
 def profile_reads(driver: neo4j.Driver, api: scale.Api, loaded: int,
                   n: int) -> dict[str, list[float]]:
     """Read latencies in ms, idgraph over HTTP and the floor, interleaved in runs of 100."""
+    calls, keys = read_paths(driver, api, loaded, n)
+    for call in calls.values():  # plans, connections, the page cache
+        time_calls(call, keys[: n // 4])
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    for turn, start in enumerate(range(0, n, 100)):
+        order = list(calls) if turn % 2 == 0 else list(reversed(calls))
+        for name in order:
+            out[name] += time_calls(calls[name], keys[start:start + 100])
+    return out
+
+
+def interleaved_reads(sizes: list[int], n: int) -> dict[int, dict[str, list[float]]]:
+    """Profile reads of every size in the same minutes: each store's server and API up at
+    once, runs of 100 reads turning over the sizes and paths, so the machine's load (other
+    work on it) falls on every size alike; the fairest test of flatness on a shared machine."""
+    stores, out = [], {}
+    try:
+        for size in sizes:
+            uri, auth = scale_store.ensure(PORTS[size], size)
+            api = scale.Api(uri, auth, keys=f"{scale.PARTNER_KEY}:partner,{APP_KEY}:app")
+            driver = neo4j.GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+            stores.append((size, api, driver))
+        paths = {size: read_paths(driver, api, scale_store.loaded(driver), n)
+                 for size, api, driver in stores}
+        for calls, keys in paths.values():  # plans, connections, the page cache
+            for call in calls.values():
+                time_calls(call, keys[: n // 4])
+        out = {size: {name: [] for name in calls} for size, (calls, _) in paths.items()}
+        runs = [(size, name) for size, (calls, _) in paths.items() for name in calls]
+        for turn, start in enumerate(range(0, n, 100)):
+            shift = turn % len(runs)
+            for size, name in runs[shift:] + runs[:shift]:
+                calls, keys = paths[size]
+                out[size][name] += time_calls(calls[name], keys[start:start + 100])
+    finally:
+        for size, api, driver in stores:
+            driver.close()
+            api.close()
+            local_server.stop(scale_store.config(PORTS[size]))
+    return out
+
+
+def read_paths(driver: neo4j.Driver, api: scale.Api, loaded: int, n: int
+               ) -> tuple[dict[str, Any], list[str]]:
+    """The floor's and idgraph's read of one store, and the keys to read (random people)."""
     rng = random.Random(11)
     keys = [f"email:{scale_store.email(rng.randrange(loaded))}" for _ in range(n)]
     params = {"withFragments": False, "withView": True, "policies": []}
@@ -80,16 +125,17 @@ def profile_reads(driver: neo4j.Driver, api: scale.Api, loaded: int,
             "identity": {"namespace": namespace, "value": value}}}).encode()))
         assert body["data"]["profile"]["attributes"], body
 
-    calls = {"floor": floor, "idgraph": idgraph}
-    for call in calls.values():  # plans, connections, the page cache
-        time_calls(call, keys[: n // 4])
-    out: dict[str, list[float]] = {name: [] for name in calls}
-    for turn, start in enumerate(range(0, n, 100)):
-        order = list(calls) if turn % 2 == 0 else list(reversed(calls))
-        for name in order:
-            out[name] += time_calls(calls[name], keys[start:start + 100])
-    session.close()
-    return out
+    return {"floor": floor, "idgraph": idgraph}, keys
+
+
+def interleaved_summary(found: dict[int, dict[str, list[float]]]) -> dict[str, Any]:
+    """growth.json's record of an interleaved read run: p50/p99 per size and path."""
+    return {"measured": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average": list(_load_average()),
+            "sizes": {str(size): {f"{name}_p{pct}_ms": percentile(samples, pct)
+                                  for name, samples in paths.items() for pct in (50, 99)}
+                      | {"reads": len(paths["idgraph"])}
+                      for size, paths in found.items()}}
 
 
 def ingest(driver: neo4j.Driver, api: scale.Api, rounds: int,
@@ -253,7 +299,15 @@ def growth_of(sizes: dict[str, dict[str, Any]], key: str) -> tuple[int, int, flo
     return xs[0], xs[-1], ys[-1] / ys[0]
 
 
-def figures(sizes: dict[str, dict[str, Any]]) -> list[Figure]:
+def interleaved_growth(inter: dict[str, Any], path: str) -> tuple[int, int, float] | None:
+    """(smallest, largest, p99 growth) of one path in an interleaved read run."""
+    rows = {str(k): {"profiles": int(k), "p99": v[f"{path}_p99_ms"]}
+            for k, v in inter.get("sizes", {}).items()}
+    return growth_of(rows, "p99")
+
+
+def figures(sizes: dict[str, dict[str, Any]], inter: dict[str, Any] | None = None
+            ) -> list[Figure]:
     out = []
     for s in sorted(sizes.values(), key=lambda s: s["profiles"]):
         at = f"at {s['profiles']:,} profiles"
@@ -280,6 +334,11 @@ def figures(sizes: dict[str, dict[str, Any]]) -> list[Figure]:
         # The floor's own growth beside it: what the database does as the store grows.
         out.append(Figure(f"growth: profile read p99 at {large:,} over {small:,} profiles",
                           factor, "x", floor_grown[2], factor / floor_grown[2],
+                          "value <= 1.5"))
+    ours, floor = (interleaved_growth(inter or {}, path) for path in ("idgraph", "floor"))
+    if ours and floor:
+        out.append(Figure(f"growth: profile read p99 at {ours[1]:,} over {ours[0]:,} profiles, "
+                          "sizes interleaved", ours[2], "x", floor[2], ours[2] / floor[2],
                           "value <= 1.5"))
     return out
 
@@ -322,7 +381,29 @@ def plot(sizes: dict[str, dict[str, Any]], folder: Path = DOCS) -> list[Path]:
     return paths
 
 
-def report_lines(sizes: dict[str, dict[str, Any]]) -> list[str]:
+def interleaved_lines(inter: dict[str, Any]) -> list[str]:
+    if not inter.get("sizes"):
+        return []
+    lines = ["", f"### Profile reads with the sizes interleaved ({inter['measured'][:16]}, load "
+             f"average {', '.join(f'{x:.1f}' for x in inter['load_average'])})", "",
+             "Every size's server and API up at once, runs of 100 reads turning over sizes and "
+             "paths (`--interleaved-reads`): the machine's load falls on every size alike.", "",
+             "| profiles | reads | p50 ms (floor) | p99 ms (floor) | p99 ratio |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    for size, r in sorted(inter["sizes"].items(), key=lambda kv: int(kv[0])):
+        lines.append(f"| {int(size):,} | {r['reads']:,} | {r['idgraph_p50_ms']:.2f} "
+                     f"({r['floor_p50_ms']:.2f}) | {r['idgraph_p99_ms']:.2f} "
+                     f"({r['floor_p99_ms']:.2f}) | {r['idgraph_p99_ms'] / r['floor_p99_ms']:.2f} |")
+    ours, floor = (interleaved_growth(inter, path) for path in ("idgraph", "floor"))
+    if ours and floor:
+        lines += ["", f"p99 growth from {ours[0]:,} to {ours[1]:,} profiles: idgraph "
+                  f"**{ours[2]:.2f}x**, the floor {floor[2]:.2f}x (goal for idgraph: within "
+                  "1.5x)."]
+    return lines
+
+
+def report_lines(sizes: dict[str, dict[str, Any]],
+                 inter: dict[str, Any] | None = None) -> list[str]:
     rows = sorted(sizes.values(), key=lambda s: s["profiles"])
     lines = ["Each size a scale store (bench/scale_store.py); the API served by uvicorn, "
              "1 worker; the floor is the bare driver running the equivalent Cypher, alternated "
@@ -355,6 +436,7 @@ def report_lines(sizes: dict[str, dict[str, Any]]) -> list[str]:
         if grown:
             lines += ["", f"Growth of {label} from {grown[0]:,} to {grown[1]:,} profiles: "
                       f"**{grown[2]:.2f}x** (goal for idgraph: within 1.5x)."]
+    lines += interleaved_lines(inter or {})
     lines += ["", "Plots: " + ", ".join(f"[{stem}](../../docs/{stem}.png)"
                                        for *_, stem in PLOTS) + ".", "",
               "Reads: sequential, random people's e-mails, interleaved in runs of 100 after a "
@@ -368,9 +450,15 @@ def report_lines(sizes: dict[str, dict[str, Any]]) -> list[str]:
 
 def earlier_sizes(path: Path = RESULTS / "growth.json") -> dict[str, dict[str, Any]]:
     """The figures of sizes measured by earlier runs (kept unless measured again)."""
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text()).get("context", {}).get("sizes", {}))
+    return dict(_context(path).get("sizes", {}))
+
+
+def earlier_interleaved(path: Path = RESULTS / "growth.json") -> dict[str, Any]:
+    return dict(_context(path).get("interleaved", {}))
+
+
+def _context(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()).get("context", {})) if path.exists() else {}
 
 
 def main() -> None:
@@ -386,14 +474,19 @@ def main() -> None:
                         help="leave each store's server running (for bench.scale after)")
     parser.add_argument("--replot", action="store_true",
                         help="measure nothing: redraw the plots and report from growth.json")
+    parser.add_argument("--interleaved-reads", action="store_true",
+                        help="only profile reads, every size's store up at once, interleaved")
     args = parser.parse_args()
-    sizes = earlier_sizes()
+    sizes, inter = earlier_sizes(), earlier_interleaved()
     if args.replot:
-        write_out(sizes, keep_measured=True)
+        write_out(sizes, inter, keep_measured=True)
         return
-    for size in args.sizes:
+    if args.interleaved_reads:
+        inter = interleaved_summary(interleaved_reads(args.sizes, args.reads))
+        write_out(sizes, inter)
+    for size in [] if args.interleaved_reads else args.sizes:
         sizes[str(size)] = measure_size(size, PORTS.get(size, 17744), args)
-        write_out(sizes)  # after each size: a later one failing keeps the earlier
+        write_out(sizes, inter)  # after each size: a later one failing keeps the earlier
     print((RESULTS / "growth.md").read_text())
 
 
@@ -406,14 +499,15 @@ def kept_notes(text: str) -> list[str]:
     return [""] + text[at + 1:].rstrip("\n").split("\n") if at >= 0 else []
 
 
-def write_out(sizes: dict[str, dict[str, Any]], keep_measured: bool = False) -> None:
+def write_out(sizes: dict[str, dict[str, Any]], inter: dict[str, Any],
+              keep_measured: bool = False) -> None:
     if not keep_measured:  # a redraw leaves the figures (and when they were measured) alone
-        write_figures("growth", figures(sizes), {"sizes": sizes})
+        write_figures("growth", figures(sizes, inter), {"sizes": sizes, "interleaved": inter})
     plot(sizes)
     report = RESULTS / "growth.md"
     notes = kept_notes(report.read_text()) if report.exists() else []
     write_report("growth", "Growth: 10,000 to 1,000,000 profiles",
-                 report_lines(sizes) + notes)
+                 report_lines(sizes, inter) + notes)
 
 
 if __name__ == "__main__":

@@ -149,3 +149,19 @@ def test_the_reports_hand_written_findings_survive_a_rewrite():
     text = "# Growth\n\n| table |\n\n## Findings\n\nRead p99 grew with the floor.\n"
     assert growth.kept_notes(text) == ["", "## Findings", "", "Read p99 grew with the floor."]
     assert growth.kept_notes("# Growth\n\n| table |\n") == []
+
+
+def test_an_interleaved_read_run_gives_the_flatness_figure_and_its_table():
+    found = {10_000: {"floor": [1.0] * 98 + [4.0, 4.0], "idgraph": [2.0] * 98 + [5.0, 5.0]},
+             1_000_000: {"floor": [1.0] * 98 + [6.0, 6.0],
+                         "idgraph": [2.0] * 98 + [9.0, 9.0]}}
+    inter = growth.interleaved_summary(found)
+    assert inter["sizes"]["10000"] == {"floor_p50_ms": 1.0, "floor_p99_ms": 4.0,
+                                       "idgraph_p50_ms": 2.0, "idgraph_p99_ms": 5.0,
+                                       "reads": 100}
+    flat = {f.name: f for f in growth.figures(SIZES, inter)}[
+        "growth: profile read p99 at 1,000,000 over 10,000 profiles, sizes interleaved"]
+    assert (flat.value, flat.floor, flat.met) == (1.8, 1.5, False)
+    text = "\n".join(growth.report_lines(SIZES, inter))
+    assert "| 1,000,000 | 100 | 2.00 (1.00) | 9.00 (6.00) | 1.50 |" in text
+    assert "idgraph **1.80x**, the floor 1.50x" in text
