@@ -165,3 +165,13 @@ def test_an_interleaved_read_run_gives_the_flatness_figure_and_its_table():
     text = "\n".join(growth.report_lines(SIZES, inter))
     assert "| 1,000,000 | 100 | 2.00 (1.00) | 9.00 (6.00) | 1.50 |" in text
     assert "idgraph **1.80x**, the floor 1.50x" in text
+
+
+def test_read_plots_come_from_the_interleaved_run_when_there_is_one():
+    inter = {"sizes": {"10000": {"idgraph_p50_ms": 1.7, "idgraph_p99_ms": 14.8,
+                                 "floor_p50_ms": 1.2, "floor_p99_ms": 17.2, "reads": 3000}}}
+    assert growth.as_sizes(inter) == {"10000": {
+        "profiles": 10_000, "read_p50_ms": 1.7, "read_p99_ms": 14.8, "floor_read_p50_ms": 1.2,
+        "floor_read_p99_ms": 17.2}}
+    assert growth.series(growth.as_sizes(inter), "read_p99_ms", "floor_read_p99_ms") == (
+        [10_000], [14.8], [17.2])
