@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench schema-file assets browser
+.PHONY: run test bench bench-growth schema-file assets browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "idgraph needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -49,6 +49,13 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.ingest
 	$(VENV)/bin/python -m bench.profile_read
 	$(VENV)/bin/python -m bench.segments --profiles 20000
+	$(VENV)/bin/python -m bench.performance
+
+# Growth (issue #18): read, resolve, ingest and a segment evaluation at 10,000, 100,000 and
+# 1,000,000 profiles beside their floors, plotted into docs/growth-*.png. Its stores are kept
+# (.idgraph/bench-scale-1774x); the first run builds the 1,000,000 one (minutes).
+bench-growth: $(STAMP)
+	$(VENV)/bin/python -m bench.growth
 	$(VENV)/bin/python -m bench.performance
 
 schema-file: $(STAMP)

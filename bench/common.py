@@ -72,12 +72,28 @@ def write_report(name: str, title: str, lines: list[str]) -> Path:
     return path
 
 
+GOAL_OPS = {">=": float.__ge__, "<=": float.__le__, "==": float.__eq__}
+
+
+def parse_goal(goal: str) -> tuple[str, str, float]:
+    """A figure's goal, "ratio >= 0.8", "value <= 10", "value == 0": (subject, op, bound). A
+    goal the page could not judge is refused when the figure is made, not when it is shown."""
+    parts = goal.split()
+    if len(parts) != 3 or parts[0] not in ("ratio", "value") or parts[1] not in GOAL_OPS:
+        raise ValueError(f"a goal is 'ratio|value >=|<=|== number', not {goal!r}")
+    try:
+        bound = float(parts[2])
+    except ValueError:
+        raise ValueError(f"a goal's bound is a number, not {parts[2]!r} in {goal!r}") from None
+    return parts[0], parts[1], bound
+
+
 @dataclass(frozen=True)
 class Figure:
     """One measured figure beside its floor (the bare driver doing the same work, measured in
     the same run) and its goal; `docs/performance.md` is made from these (bench/performance.py).
     `ratio`: idgraph over the floor (times: <= goals; rates: >= goals). `goal`: "ratio >= 0.8",
-    "ratio <= 1.2", "value <= 10" (in `unit`)."""
+    "ratio <= 1.2", "value <= 10" (in `unit`), "value == 0" (errors)."""
 
     name: str
     value: float
@@ -86,16 +102,28 @@ class Figure:
     ratio: float | None = None
     goal: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.goal is not None:
+            subject, _, _ = parse_goal(self.goal)
+            if subject == "ratio" and self.ratio is None:
+                raise ValueError(f"{self.name}: a ratio goal needs a ratio (and its floor)")
+
     @property
     def met(self) -> bool | None:
         """Whether the goal ("ratio >= 0.8", "value <= 10") holds; None without a goal."""
         if self.goal is None:
             return None
-        subject, op, bound = self.goal.split()
+        subject, op, bound = parse_goal(self.goal)
         x = self.value if subject == "value" else self.ratio
         if x is None:
             return None
-        return x >= float(bound) if op == ">=" else x <= float(bound)
+        return bool(GOAL_OPS[op](float(x), bound))
+
+
+def ratio_figure(name: str, value: float, unit: str, floor: float,
+                 goal: str | None = None) -> Figure:
+    """A figure beside its floor, the ratio computed (idgraph over the floor)."""
+    return Figure(name, value, unit, floor, value / floor if floor else None, goal)
 
 
 def write_figures(name: str, figures: list[Figure], context: dict[str, object]) -> Path:

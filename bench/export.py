@@ -28,7 +28,7 @@ import neo4j
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.common import auth_of, bench_server, wipe, write_report
+from bench.common import Figure, auth_of, bench_server, wipe, write_figures, write_report
 from idgraph.activation.destinations import Format
 from idgraph.activation.service import ExportSpec
 from idgraph.config import Settings
@@ -124,6 +124,7 @@ async def main(profiles: int) -> None:
     services = Services.build(settings, graph)
     lines = ["| size | path | seconds | rows/s | peak MiB (traced run) |", "|---|---|---|---|---|"]
     out = Path(tempfile.mkdtemp())
+    found: dict[tuple[int, str], tuple[float, float]] = {}  # (size, path): (rows/s, peak MiB)
     try:
         for size in (profiles // 4, profiles):
             wipe(driver)
@@ -141,6 +142,8 @@ async def main(profiles: int) -> None:
                 seconds, rows, _ = await asyncio.to_thread(measured, work, False)
                 _, _, peak = await asyncio.to_thread(measured, work, True)
                 assert rows == size, (name, rows, size)
+                found[(size, "floor" if name.startswith("floor") else "idgraph")] = (
+                    rows / seconds, peak)
                 lines.append(f"| {size:,} | {name} | {seconds:.1f} | {rows / seconds:,.0f} | "
                              f"{peak:.1f} |")
                 print(lines[-1], flush=True)
@@ -156,6 +159,20 @@ async def main(profiles: int) -> None:
         "each path with tracing on (tracing slows it; the seconds are from the untraced "
         "run). The idgraph export holds one page (5,000 rows) at a time, so its peak should "
         "not grow with the audience: compare the two sizes."])
+    write_figures("export", figures(found, profiles), {"profiles": profiles})
+
+
+def figures(found: dict[tuple[int, str], tuple[float, float]], profiles: int) -> list[Figure]:
+    """Rows/s and peak memory at the full size beside the floor's; the peak's growth from a
+    quarter of the audience to all of it (streamed: flat, goal within 1.5x for 4x the rows)."""
+    (ours, peak), (floor, floor_peak) = found[(profiles, "idgraph")], found[(profiles, "floor")]
+    small_peak = found[(profiles // 4, "idgraph")][1]
+    at = f"at {profiles:,} rows"
+    return [Figure(f"export to Parquet {at}", ours, "rows/s", floor, ours / floor),
+            Figure(f"export peak memory {at}", peak, "MiB", floor_peak,
+                   peak / floor_peak if floor_peak else None),
+            Figure(f"export peak memory growth, {profiles // 4:,} to {profiles:,} rows",
+                   peak / small_peak if small_peak else 0.0, "x", goal="value <= 1.5")]
 
 
 def _sync(loop: asyncio.AbstractEventLoop, services: Services, path: Path) -> int:

@@ -13,7 +13,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bench.common import RESULTS, percentile
+from bench.common import RESULTS, Figure, percentile, write_figures
 from idgraph.config import Settings
 from idgraph.db.connect import graph_for
 from idgraph.db.schema import apply_schema
@@ -62,6 +62,14 @@ def main() -> None:
     text = "\n".join(report(found, Settings().feed_poll_seconds)) + "\n"
     (RESULTS / "feed.md").write_text(text)
     print(text)
+    write_figures("feed", figures(found), {"writes": args.writes,
+                                           "poll_seconds": Settings().feed_poll_seconds})
+
+
+def figures(found: dict[str, list[float]]) -> list[Figure]:
+    """Commit-to-subscriber latency per subscriber; no floor (the bare driver has no feed)."""
+    return [Figure(f"change feed {name} p{pct}", percentile(samples, pct), "ms")
+            for name, samples in found.items() for pct in (50, 99)]
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import neo4j
 
-from bench.common import RESULTS, percentile, wipe
+from bench.common import RESULTS, Figure, percentile, wipe, write_figures
 
 READ = """query($i: IdentityInput!) { profile(identity: $i) { id size
   identities { namespace value } attributes } }"""
@@ -177,6 +177,27 @@ def main() -> None:
     text = "\n".join(report(results, args)) + "\n"
     (RESULTS / "load.md").write_text(text)
     print(text)
+    write_figures("load", figures(results, args.seconds),
+                  {"profiles": args.profiles, "clients": args.clients, "seconds": args.seconds})
+
+
+def figures(results: dict[int, dict], seconds: float) -> list[Figure]:
+    """Per worker count: throughput, p99 per operation, errors (goal none) and the service's
+    memory growth after warm-up (goal: none beyond noise, within 10% of RSS before)."""
+    out = []
+    for workers, found in results.items():
+        on = f"mixed load, {workers} worker{'s' if workers > 1 else ''}"
+        samples = found["samples"]
+        out.append(Figure(f"{on}: throughput", sum(map(len, samples.values())) / seconds,
+                          "requests/s"))
+        out += [Figure(f"{on}: {op} p99", percentile(s, 99), "ms")
+                for op, s in samples.items() if s]
+        out.append(Figure(f"{on}: errors", sum(found["errors"].values()), "",
+                          goal="value == 0"))
+        before, after = found["rss"]
+        out.append(Figure(f"{on}: memory after / before", after / before, "x",
+                          goal="value <= 1.1"))
+    return out
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def gather(results: Path = RESULTS) -> list[dict[str, Any]]:
 
 
 def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str,
-         others: Sequence[str] = ()) -> str:
+         others: Sequence[str] = (), plots: Sequence[str] = ()) -> str:
     lines = ["# Performance", "",
              f"Made {made} by `make bench` (bench/performance.py) from the figures each "
              "benchmark wrote; every ratio is against a floor measured in the same run (the "
@@ -77,6 +77,7 @@ def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str,
                 f"{_num(f['ratio']) + 'x' if f['ratio'] is not None else ''} | "
                 f"{f['goal'] or ''} | {_met(f['met'])} | {bench['measured'][:16]} |")
     lines += ["", "## Goals", ""] + [f"- {goal}" for goal in GOALS]
+    lines += plot_lines(plots)
     lines += ["", "Details, method and history of each benchmark: "
               + ", ".join(f"[{b['bench']}](../bench/results/{b['bench']}.md)" for b in benches)
               + "."]
@@ -86,6 +87,19 @@ def page(benches: list[dict[str, Any]], where: dict[str, Any], made: str,
                   "conditions): " + ", ".join(f"[{name}](../bench/results/{name}.md)"
                                               for name in others) + "."]
     return "\n".join(lines) + "\n"
+
+
+def plot_lines(plots: Sequence[str]) -> list[str]:
+    """The growth plots (docs/growth-*.png, drawn by bench/growth.py), beside this page."""
+    if not plots:
+        return []
+    lines = ["", "## Growth", "",
+             "idgraph and its floor at 10,000, 100,000 and 1,000,000 profiles "
+             "(bench/growth.py; method and figures in "
+             "[growth](../bench/results/growth.md)):", ""]
+    for name in plots:
+        lines.append(f"![{name.removesuffix('.png')}]({name})")
+    return lines
 
 
 def _num(x: float) -> str:
@@ -105,7 +119,8 @@ def main() -> None:
         indent=2) + "\n")
     fed = {b["bench"] for b in benches}
     others = sorted(p.stem for p in RESULTS.glob("*.md") if p.stem not in fed)
-    PAGE.write_text(page(benches, where, f"{now:%Y-%m-%d %H:%M} UTC", others))
+    plots = sorted(p.name for p in PAGE.parent.glob("growth-*.png"))
+    PAGE.write_text(page(benches, where, f"{now:%Y-%m-%d %H:%M} UTC", others, plots))
     print(PAGE.read_text())
 
 

@@ -36,7 +36,7 @@ import neo4j
 import orjson
 
 from bench import scale_store as store
-from bench.common import Timer, write_report
+from bench.common import Figure, Timer, write_figures, write_report
 from bench.ingest import FLOOR_SAME_DATA, floor_rows
 from bench.profile_read import free_port
 from idgraph.identity.repository import RESOLVE
@@ -70,10 +70,12 @@ def added_keys(records: list[dict]) -> tuple[list[str], list[str]]:
 class Api:
     """The API served by uvicorn in a process of its own, as deployed."""
 
-    def __init__(self, uri: str, auth: tuple[str, str] | None) -> None:
+    def __init__(self, uri: str, auth: tuple[str, str] | None,
+                 keys: str = f"{PARTNER_KEY}:partner") -> None:
         port = free_port()
+        self.port = port
         self.env = {**os.environ, "NEO4J_URI": uri, "NEO4J_PASSWORD": (auth or ("", ""))[1],
-                    "IDGRAPH_API_KEYS": f"{PARTNER_KEY}:partner",
+                    "IDGRAPH_API_KEYS": keys,
                     "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
                     "IDGRAPH_RATE_LIMIT_BURST": "1000000000",
                     # a busy machine: a batch into a large store may pass the 30 s default
@@ -321,6 +323,25 @@ def main() -> None:
     path = write_report(f"scale-{args.profiles}", f"Benchmark at scale: {args.profiles:,} "
                         "profiles", lines)
     print(path.read_text())
+    write_figures(f"scale-{args.profiles}", figures(args.profiles, args.resolve, args.records,
+                                                    res, None if args.skip_ingest else ing),
+                  {"profiles": args.profiles, "rounds": args.rounds,
+                   "ingest_rounds": args.ingest_rounds})
+
+
+def figures(profiles: int, resolve: int, records: int, res: dict[str, list[float]],
+            ing: dict[str, list[float]] | None) -> list[Figure]:
+    """Issue #19's goals: bulk resolve <= 1.5x its floor, ingest >= 0.8x (medians of rounds)."""
+    med = statistics.median
+    at = f"at {profiles:,} profiles"
+    out = [Figure(f"bulk resolve of {resolve:,} e-mails {at}", med(res["idgraph"]), "s",
+                  med(res["floor"]), med(res["idgraph"]) / med(res["floor"]), "ratio <= 1.5")]
+    for name, label in (("cli", "`idgraph ingest FILE`"), ("graphql", "GraphQL mutation")):
+        if ing is not None:
+            ours, floor = records / med(ing[name]), records / med(ing["floor"])
+            out.append(Figure(f"ingest of new records by {label} {at}", ours, "records/s",
+                              floor, ours / floor, "ratio >= 0.8"))
+    return out
 
 
 def _resolve_report(res: dict[str, list[float]], loaded: int, args) -> list[str]:

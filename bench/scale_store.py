@@ -4,7 +4,11 @@ It holds exactly what idgraph's ingest writes for one record of three new identi
 against a real ingest: identity/repository.py's CLAIM_RECORDS, STORE_EVIDENCE and
 WRITE_CLUSTERS, the views and counters stages): the Record and its KEYED_BY relationships, three
 Identities, the three LINKs between them (lower key first), the Profile with its IN_PROFILE
-members, and its ProfileView. The counters are then backfilled by idgraph's own code.
+members, and its ProfileView. The CRM record carries two attributes (`attributes`: a
+`loyaltyTier` and an `age`), which the view holds as properties and in `_json`, as the views
+stage writes them, so a segment rule has something to test (bench/growth.py). The counters are
+then backfilled by idgraph's own code. (A store built before the attributes were added has
+views without them: delete `.idgraph/bench-scale-<port>` to rebuild it.)
 
 A large store is written offline by `neo4j-admin database import` from CSV files
 (`import_store`: minutes for 1,000,000 profiles, where Cypher CREATEs took hours on a busy
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -36,9 +41,9 @@ from idgraph.profile import repository as profile_queries
 
 LOAD = """
 UNWIND $rows AS row
-WITH row[0] AS n, row[1] AS pid, $ts0 + row[0] AS ts
+WITH row, row[0] AS n, row[1] AS pid, $ts0 + row[0] AS ts
 CREATE (r:Record {key: 'crm|L' + n, source: 'crm', recordId: 'L' + n, ts: ts,
-                  attributes: '{}', batch: $batch, ingestedAt: $now})
+                  attributes: row[2], batch: $batch, ingestedAt: $now})
 CREATE (a:Identity {key: 'crm:C' + n, namespace: 'crm', value: 'C' + n, firstSeen: ts,
                     lastSeen: ts, createdBatch: $batch})
 CREATE (b:Identity {key: 'ecid:k' + n + 'a', namespace: 'ecid', value: 'k' + n + 'a',
@@ -48,17 +53,17 @@ CREATE (c:Identity {key: 'email:user' + n + '@example.com', namespace: 'email',
                     createdBatch: $batch})
 CREATE (r)-[:KEYED_BY]->(a), (r)-[:KEYED_BY]->(b), (r)-[:KEYED_BY]->(c)
 WITH * UNWIND [[a, b], [a, c], [b, c]] AS pair
-WITH r, a, b, c, n, pid, ts, pair[0] AS x, pair[1] AS y
+WITH row, r, a, b, c, n, pid, ts, pair[0] AS x, pair[1] AS y
 CREATE (x)-[:LINK {source: 'crm', firstSeen: ts, lastSeen: ts, count: 1,
                    firstRecordId: 'L' + n, lastRecordId: 'L' + n, status: 'active',
                    batch: $batch}]->(y)
-WITH DISTINCT a, b, c, pid
+WITH DISTINCT row, a, b, c, pid
 CREATE (p:Profile {id: pid, createdAt: $now, updatedAt: $now, size: 3, primaryKey: a.key,
                    createdBy: 'ingest:bench-scale'})
 CREATE (a)-[:IN_PROFILE]->(p), (b)-[:IN_PROFILE]->(p), (c)-[:IN_PROFILE]->(p)
 CREATE (p)-[:VIEW]->(:ProfileView {_profile: pid, _size: 3, _isTest: false, _stitched: true,
-                                   _json: '{}', _policy: 'default', _policyRevision: 0,
-                                   _updatedAt: $now})
+                                   _json: row[2], _policy: 'default', _policyRevision: 0,
+                                   _updatedAt: $now, loyaltyTier: row[3], age: row[4]})
 WITH count(*) AS written
 MERGE (s:BenchScale {name: 'load'})
 SET s.profiles = $upto
@@ -83,6 +88,21 @@ def email(n: int) -> str:
     return f"user{n}@example.com"
 
 
+TIERS = ["platinum", "gold"] + ["silver"] * 6 + ["bronze"] * 12
+
+
+def attributes(n: int) -> dict[str, object]:
+    """Person n's CRM attributes, which a segment rule can test (bench/growth.py): one in ten
+    gold or platinum, ages 18-67 spread evenly. The record carries them and the view holds them
+    as properties (and in `_json`), as the views stage writes them for such a record."""
+    return {"loyaltyTier": TIERS[n % len(TIERS)], "age": 18 + (n * 37) % 50}
+
+
+def attributes_json(n: int) -> str:
+    # The views stage's `_json` form (sorted keys, no spaces); the record's payload alike.
+    return json.dumps(attributes(n), sort_keys=True, separators=(",", ":"))
+
+
 def loaded(driver: neo4j.Driver) -> int:
     try:
         return int(driver.execute_query(LOADED).records[0]["n"])
@@ -96,7 +116,8 @@ def load(driver: neo4j.Driver, target: int, chunk: int = 5_000) -> int:
     started, first = time.monotonic(), have
     while have < target:
         upto = min(have + chunk, target)
-        rows = [[n, profile_id(n)] for n in range(have, upto)]
+        rows = [[n, profile_id(n), attributes_json(n), *attributes(n).values()]
+                for n in range(have, upto)]
         driver.execute_query(LOAD, rows=rows, ts0=TS0, batch=upto, now=int(time.time() * 1000),
                              upto=upto)
         have = upto
@@ -192,7 +213,7 @@ HEADERS = {
                   ":LABEL",
     "profiles": ":ID,id,createdAt:long,updatedAt:long,size:long,primaryKey,createdBy,:LABEL",
     "views": ":ID,_profile,_size:long,_isTest:boolean,_stitched:boolean,_json,_policy,"
-             "_policyRevision:long,_updatedAt:long,:LABEL",
+             "_policyRevision:long,_updatedAt:long,loyaltyTier,age:long,:LABEL",
     "state": ":ID,name,profiles:long,:LABEL",
     "plain_rels": ":START_ID,:END_ID,:TYPE",
     "links": ":START_ID,:END_ID,source,firstSeen:long,lastSeen:long,count:long,firstRecordId,"
@@ -223,7 +244,8 @@ def write_csvs(folder: Path, target: int, chunk: int = 50_000) -> dict[str, Path
 
 def _write_person(out: dict, n: int, now: int, batch: int) -> None:  # type: ignore[type-arg]
     base, ts, rid, pid = 6 * n, TS0 + n, f"L{n}", profile_id(n)
-    out["records"].writerow([base, f"crm|{rid}", "crm", rid, ts, "{}", batch, now, "Record"])
+    attrs = attributes_json(n)
+    out["records"].writerow([base, f"crm|{rid}", "crm", rid, ts, attrs, batch, now, "Record"])
     keys = []
     for k, (namespace, value) in enumerate((("crm", f"C{n}"), ("ecid", f"k{n}a"),
                                             ("email", email(n))), start=1):
@@ -237,8 +259,8 @@ def _write_person(out: dict, n: int, now: int, batch: int) -> None:  # type: ign
                                "LINK"])
     out["profiles"].writerow([base + 4, pid, now, now, 3, keys[0], "ingest:bench-scale",
                               "Profile"])
-    out["views"].writerow([base + 5, pid, 3, "false", "true", "{}", "default", 0, now,
-                           "ProfileView"])
+    out["views"].writerow([base + 5, pid, 3, "false", "true", attrs, "default", 0, now,
+                           *attributes(n).values(), "ProfileView"])
     out["plain_rels"].writerow([base + 4, base + 5, "VIEW"])
 
 
