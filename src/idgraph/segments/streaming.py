@@ -205,17 +205,20 @@ class SegmentStage:
     async def _evaluate(self, tx: Tx, change: ChangeSet, profiles: list[str],
                         streaming: StreamingSet) -> None:
         query = compile_scoped(streaming.rules, now_ms=change.now)
-        rows = await tx.run(query.cypher, profiles=profiles, **query.params)
+        # Plain lists (`values`): the driver's dict rows convert every nested list again, a
+        # third of the stage's Python time with ten segments.
+        rows = [{"id": id, "node": node, "hits": hits, "held": held} for id, node, hits, held
+                in await tx.values(query.cypher, profiles=profiles, **query.params)]
         self.statements += 1
         writes = decide(rows, streaming, change.cause)
         if not writes:
             return
-        written = await tx.run(STREAM_WRITE, now=change.now, segments=by_segment(writes))
+        written = await tx.values(STREAM_WRITE, now=change.now, segments=by_segment(writes))
         self.statements += 1
         if len(written) < len(writes):  # a segment changed or went: read the list again
             self.catalog.invalidate()
-        for row in written:
-            _note(change, row["profile"], row["segment"], row["status"], change.cause)
+        for profile, segment, status in written:
+            _note(change, profile, segment, status, change.cause)
 
 
 def by_segment(writes: Iterable[Write]) -> list[dict[str, Any]]:
