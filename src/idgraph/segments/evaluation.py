@@ -1,6 +1,10 @@
 """Batch evaluation of saved segments into audiences: the rule is compiled for one instant
 (`asOf`), run once, compared with the stored memberships (segments/transitions.py) and only
-the changes are written, in chunks of `chunk` memberships per transaction."""
+the changes are written, in chunks of `chunk` memberships per transaction.
+
+Profiles without a stored membership (every member, at a segment's first evaluation) get one
+by CREATE when no other writer created a membership of the segment since the evaluation read
+them, else by MERGE (the count and lock that decide it: segments/repository.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from idgraph.clock import now_ms
@@ -19,8 +24,10 @@ from idgraph.pipeline.feed import ChangeFeed
 from idgraph.segments.compiler import CompiledQuery, compile_rule
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (
+    CREATE_MEMBERSHIPS,
     DELETE_MEMBERSHIPS,
     ENTER,
+    LOCK_MEMBERSHIPS,
     SET_STATUS,
     SegmentRepository,
 )
@@ -46,16 +53,39 @@ class Evaluation:
         return json.dumps(asdict(self))
 
 
+class Step(StrEnum):
+    """What one batch does to its memberships."""
+
+    DELETE = "delete"
+    EXIT = "exit"
+    EXISTING = "existing"
+    ENTER = "enter"  # realized again (MERGE: a membership is stored)
+    CREATE = "create"  # realized, none stored when read (CREATE while none appeared since)
+
+
+ANNOUNCED = {Step.ENTER: Status.REALIZED.value, Step.CREATE: Status.REALIZED.value,
+             Step.EXIT: Status.EXITED.value}
+
+
+@dataclass(frozen=True)
+class Batch:
+    step: Step
+    ids: list[str]
+
+
 @dataclass
 class Prepared:
     """One segment's evaluation, decided and waiting to be written: `batches` of at most
-    `chunk` memberships, each written in its own transaction."""
+    `chunk` memberships, each written in its own transaction. `writes_seen`: the segment's
+    count of membership writes when its memberships were read, moved on by this evaluation's
+    own chunks; None once another writer moved it (from then on entries MERGE)."""
 
     segment: SavedSegment
     as_of: int
     run: str
     changes: Transitions
-    batches: list[tuple[str, list[str], dict[str, Any]]]
+    batches: list[Batch]
+    writes_seen: int | None = None
 
     def result(self, job: str | None) -> Evaluation:
         return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
@@ -101,10 +131,12 @@ class Evaluator:
     async def decide(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                      run: str) -> Prepared:
         """The membership changes that make `qualifying` the segment's members at `as_of`."""
+        # The count first: a membership created after it was read moves it (repository.py).
+        seen = await self.repository.membership_writes(segment.id)
         current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
-        return Prepared(segment, as_of, run, changes, self._batches(segment, changes))
+        return Prepared(segment, as_of, run, changes, self._batches(changes), seen)
 
     async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                     run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -118,34 +150,49 @@ class Evaluator:
                 written(done, prepared.changes.writes)
         return await self.save(prepared, None)
 
-    def _batches(self, segment: SavedSegment, changes: Transitions,
-                 ) -> list[tuple[str, list[str], dict[str, Any]]]:
-        steps: list[tuple[str, list[str], dict[str, Any]]] = [
-            (DELETE_MEMBERSHIPS, changes.delete, {}),
-            (SET_STATUS, changes.exit, {"status": Status.EXITED.value}),
-            (SET_STATUS, changes.to_existing, {"status": Status.EXISTING.value}),
-            (ENTER, changes.enter, {"version": segment.version}),
-        ]
-        return [(statement, ids, extra) for statement, all_ids, extra in steps
+    def _batches(self, changes: Transitions) -> list[Batch]:
+        steps = [(Step.DELETE, changes.delete), (Step.EXIT, changes.exit),
+                 (Step.EXISTING, changes.to_existing), (Step.ENTER, changes.enter),
+                 (Step.CREATE, changes.create)]
+        return [Batch(step, ids) for step, all_ids in steps
                 for ids in chunks(all_ids, self.chunk)]
 
     async def write(self, prepared: Prepared, index: int, tx: Tx) -> int:
         """Write batch `index` of `prepared` in `tx`; how many memberships it changed."""
-        statement, ids, extra = prepared.batches[index]
-        await tx.run(statement, segment=prepared.segment.id, ids=ids, at=prepared.as_of,
-                     run=prepared.run, **extra)
-        return len(ids)
+        batch = prepared.batches[index]
+        params: dict[str, Any] = {"segment": prepared.segment.id, "ids": batch.ids,
+                                  "at": prepared.as_of, "run": prepared.run}
+        if batch.step in (Step.ENTER, Step.CREATE):
+            statement = await self._entering(prepared, batch, tx)
+            params["version"] = prepared.segment.version
+        elif batch.step is Step.DELETE:
+            statement = DELETE_MEMBERSHIPS
+        else:
+            statement = SET_STATUS
+            params["status"] = (Status.EXITED if batch.step is Step.EXIT
+                                else Status.EXISTING).value
+        await tx.run(statement, **params)
+        return len(batch.ids)
+
+    async def _entering(self, prepared: Prepared, batch: Batch, tx: Tx) -> str:
+        """Lock the segment's memberships for `tx`; CREATE when no other writer created one
+        since they were read, else MERGE. A chunk rolled back and run again finds the count
+        it moved gone: it MERGEs (slower, never wrong)."""
+        rows = await tx.values(LOCK_MEMBERSHIPS, segment=prepared.segment.id)
+        before = int(rows[0][0]) if rows else None
+        alone = before is not None and before == prepared.writes_seen
+        prepared.writes_seen = before + 1 if alone and before is not None else None
+        return CREATE_MEMBERSHIPS if alone and batch.step is Step.CREATE else ENTER
 
     def committed(self, prepared: Prepared, index: int) -> None:
         """Announce batch `index` once committed: profiles that entered or exited."""
-        statement, ids, extra = prepared.batches[index]
-        status = "realized" if statement is ENTER else extra.get("status")
-        if self.feed is None or status not in ("realized", Status.EXITED.value):
+        batch = prepared.batches[index]
+        status = ANNOUNCED.get(batch.step)
+        if self.feed is None or status is None:
             return
-        change = MembershipChange(prepared.segment.id, str(status), "evaluation",
-                                  prepared.as_of)
+        change = MembershipChange(prepared.segment.id, status, "evaluation", prepared.as_of)
         self.feed.publish(lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation",
-                                                (change,)) for i in ids])
+                                                (change,)) for i in batch.ids])
 
     async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
         """Record the evaluation on the segment (unless a new version was saved meanwhile)."""

@@ -10,6 +10,14 @@ lease. Values always travel as parameters.
   "unlink", ...: streaming) or "merged into <profile id>". A membership of a merged-away id
   stays on its ProfileAlias node, exited, until the retention has passed.
 (:Lease {name, holder, expiresAt})
+
+Creating memberships: every writer that may create a segment's membership (streaming's
+STREAM_WRITE, an evaluation's chunk of entries) first takes the write lock of the segment's
+node and adds one to its `membershipWrites` (LOCK_MEMBERSHIPS), in one transaction with the
+write. An evaluation reads that count before the memberships it compares; a chunk that finds it,
+under the lock, moved by its own chunks alone knows no other membership appeared since, and
+CREATEs the new members' (CREATE_MEMBERSHIPS: no look and lock per row, as MERGE takes);
+otherwise it MERGEs (ENTER), as every chunk did before.
 """
 
 from __future__ import annotations
@@ -100,6 +108,29 @@ CALL () {
 }
 RETURN collect(id) AS ids
 """
+# The count of membership-creating writes, read by an evaluation before the memberships.
+MEMBERSHIP_WRITES = """
+MATCH (s:Segment {id: $segment}) RETURN coalesce(s.membershipWrites, 0) AS n
+"""
+# The segment's write lock, then its count read (under the lock: a count read before it could
+# be stale) and moved on. Returns the count before this write.
+LOCK_MEMBERSHIPS = """
+MATCH (s:Segment {id: $segment})
+SET s._locked = true
+REMOVE s._locked
+WITH s, coalesce(s.membershipWrites, 0) AS before
+SET s.membershipWrites = before + 1
+RETURN before
+"""
+# First memberships of profiles that had none when the evaluation read them, and none since
+# (see the module's docstring): created, without MERGE's look-up.
+CREATE_MEMBERSHIPS = """
+MATCH (s:Segment {id: $segment})
+UNWIND $ids AS id
+MATCH (p:Profile {id: id})
+CREATE (p)-[:IN_SEGMENT {segment: $segment, profile: id, status: 'realized', since: $at,
+                         changedAt: $at, version: $version, run: $run, cause: 'evaluation'}]->(s)
+"""
 ENTER = """
 MATCH (s:Segment {id: $segment})
 UNWIND $ids AS id
@@ -176,6 +207,17 @@ ORDER BY id
 # transitions were decided for (a segment changed since by another process writes nothing, and
 # the caller's cached list is refreshed). Returns what was written.
 STREAM_WRITE = """
+CALL () {
+  // Each segment written locked (in id order, as every writer locks them) and its count of
+  // membership writes moved on: an evaluation then knows a membership may exist that it did
+  // not read (see the module's docstring).
+  UNWIND $segments AS id
+  MATCH (s:Segment {id: id})
+  SET s._locked = true
+  REMOVE s._locked
+  WITH s
+  SET s.membershipWrites = coalesce(s.membershipWrites, 0) + 1
+}
 UNWIND $rows AS row
 MATCH (p:Profile {id: row.profile})
 MATCH (s:Segment {id: row.segment}) WHERE s.version = row.version
@@ -272,6 +314,11 @@ class SegmentRepository:
         """Every membership of a segment: [profile, status, version, changedAt, live, run]."""
         rows = await self.graph.read_plain(MEMBERSHIPS, segment=segment_id)
         return list(rows[0]["rows"]) if rows else []
+
+    async def membership_writes(self, segment_id: str) -> int:
+        """The segment's count of membership-creating writes (0 for an unknown segment)."""
+        rows = await self.graph.read_plain(MEMBERSHIP_WRITES, segment=segment_id)
+        return int(rows[0]["n"]) if rows else 0
 
     async def qualifying(self, query: CompiledQuery) -> list[str]:
         """The ids of the profiles a compiled rule selects (one row, see COLLECT_IDS)."""

@@ -209,7 +209,8 @@ class SegmentStage:
             return
         # In (segment, profile) order: concurrent writers then lock the segments' nodes in the
         # same order (unordered, two ingest batches deadlocked on busy segments).
-        written = await tx.run(STREAM_WRITE, now=change.now, rows=[
+        ordered = sorted({w.segment for w in writes})
+        written = await tx.run(STREAM_WRITE, now=change.now, segments=ordered, rows=[
             {"profile": w.profile, "segment": w.segment, "status": w.status,
              "version": w.version, "cause": w.cause}
             for w in sorted(writes, key=lambda w: (w.segment, w.profile))])
