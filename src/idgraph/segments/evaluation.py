@@ -21,6 +21,7 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.errors import NotFound
 from idgraph.pipeline.changeset import ChangeKind, MembershipChange, ProfileEvent
 from idgraph.pipeline.feed import ChangeFeed
+from idgraph.pipeline.outbox import Events
 from idgraph.segments.compiler import CompiledQuery, compile_rule
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (
@@ -145,7 +146,8 @@ class Evaluator:
         prepared = await self.decide(segment, qualifying, as_of, run)
         done = 0
         for index in range(len(prepared.batches)):
-            done += await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            done += await self.graph.write_tx(
+                functools.partial(self.write, prepared, index, announce=False))
             if written is not None:
                 written(done, prepared.changes.writes)
         return await self.save(prepared, None)
@@ -157,8 +159,10 @@ class Evaluator:
         return [Batch(step, ids) for step, all_ids in steps
                 for ids in chunks(all_ids, self.chunk)]
 
-    async def write(self, prepared: Prepared, index: int, tx: Tx) -> int:
-        """Write batch `index` of `prepared` in `tx`; how many memberships it changed."""
+    async def write(self, prepared: Prepared, index: int, tx: Tx, announce: bool = True) -> int:
+        """Write batch `index` of `prepared` in `tx`; how many memberships it changed. With
+        `announce`, its entries or exits go to the change feed in the same transaction (call
+        `committed` after the commit)."""
         batch = prepared.batches[index]
         params: dict[str, Any] = {"segment": prepared.segment.id, "ids": batch.ids,
                                   "at": prepared.as_of, "run": prepared.run}
@@ -172,6 +176,8 @@ class Evaluator:
             params["status"] = (Status.EXITED if batch.step is Step.EXIT
                                 else Status.EXISTING).value
         await tx.run(statement, **params)
+        if announce and self.feed is not None and (events := self._events(prepared, batch)):
+            await self.feed.record(tx, events)
         return len(batch.ids)
 
     async def _entering(self, prepared: Prepared, batch: Batch, tx: Tx) -> str:
@@ -185,14 +191,22 @@ class Evaluator:
         return CREATE_MEMBERSHIPS if alone and batch.step is Step.CREATE else ENTER
 
     def committed(self, prepared: Prepared, index: int) -> None:
-        """Announce batch `index` once committed: profiles that entered or exited."""
-        batch = prepared.batches[index]
+        """After batch `index` (written with `announce`) committed: its entries or exits
+        reach this process's subscribers."""
+        if self.feed is not None and (events := self._events(prepared,
+                                                             prepared.batches[index])):
+            self.feed.committed(events)
+
+    @staticmethod
+    def _events(prepared: Prepared, batch: Batch) -> Events | None:
+        """A batch's change for the feed (made only if someone listens): profiles that entered
+        or exited; None for other batches."""
         status = ANNOUNCED.get(batch.step)
-        if self.feed is None or status is None:
-            return
+        if status is None:
+            return None
         change = MembershipChange(prepared.segment.id, status, "evaluation", prepared.as_of)
-        self.feed.publish(lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation",
-                                                (change,)) for i in batch.ids])
+        return lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation", (change,))
+                        for i in batch.ids]
 
     async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
         """Record the evaluation on the segment (unless a new version was saved meanwhile)."""
