@@ -282,7 +282,7 @@ def report(profiles: int, manifest: dict, load_seconds: float, results: dict) ->
              f"As of {NOW}; median of the runs.", "",
              "| rule | members | floor read | idgraph rule read | read / floor read | floor write "
              "| idgraph first | first / floor write | Neo4j CPU: floor write | idgraph first "
-             "| ratio | again | steady |",
+             "| ratio | again (Neo4j CPU) | steady (Neo4j CPU) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: |"]
     for name, r in results.items():
@@ -293,7 +293,8 @@ def report(profiles: int, manifest: dict, load_seconds: float, results: dict) ->
             f"{r['first']:.2f} s | {r['first'] / r['floor_write']:.2f} | "
             f"{r['floor_write_cpu']:.2f} s | {r['first_cpu']:.2f} s | "
             f"{r['first_cpu'] / max(r['floor_write_cpu'], 0.01):.2f} | "
-            f"{r['again']:.2f} s | {r['steady']:.2f} s |")
+            f"{r['again']:.2f} s ({r['again_cpu']:.2f} s) | "
+            f"{r['steady']:.2f} s ({r['steady_cpu']:.2f} s) |")
     return lines
 
 
