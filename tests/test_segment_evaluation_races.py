@@ -94,3 +94,34 @@ async def until_blocked(driver: neo4j.Driver, task: asyncio.Future[None]) -> Non
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the evaluation neither waited nor finished")
+
+
+def test_a_first_evaluation_failing_half_way_resumes_to_one_membership_each(
+        gql, live_api, driver):
+    """Chunks of 2, the job failing after the first: resumed, every member has one realized
+    membership (the chunks after the failure CREATE too), and the counts are an unbroken
+    run's."""
+    from tests.profile_helpers import wait_job
+    from tests.segment_helpers import EVALUATE, create, person, segment
+    from tests.test_jobs import RESUME
+
+    services = live_api.app.state.services
+    evaluator, jobs = services.segments.evaluator, services.jobs
+    people = {person(gql, n, age=60 + n) for n in range(5)}
+    create(gql, "Over 50", "age > 50", id="old", batchOnly=True)
+    chunk, evaluator.chunk, jobs.fail_after_chunks = evaluator.chunk, 2, 1
+    try:
+        job = gql(EVALUATE, {"id": "old", "asOf": "2026-01-01T00:00:00Z"})["evaluateSegment"]
+        failed = wait_job(gql, job)
+        assert (failed["status"], failed["done"]) == ("FAILED", 2)
+        jobs.fail_after_chunks = None
+        assert gql(RESUME, {"id": job["id"]})["resumeJob"]["status"] == "QUEUED"
+        done = wait_job(gql, job)
+    finally:
+        evaluator.chunk, jobs.fail_after_chunks = chunk, None
+    assert done["status"] == "SUCCEEDED", done
+    found = memberships(driver)
+    assert set(found) == people
+    assert all(n == 1 and statuses == ["realized"] for n, statuses in found.values()), found
+    counts = segment(gql, "old")["lastEvaluation"]["counts"]
+    assert (counts["realized"], counts["existing"]) == (5, 0), counts
