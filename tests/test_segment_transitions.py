@@ -14,9 +14,9 @@ def m(profile: str, status: Status, version: int = 1, changed_at: int = 0, live:
 
 def test_new_members_are_realized_and_members_again_existing():
     first = plan([], ["a", "b"], 1, 0)
-    assert first.enter == ["a", "b"] and first.counts()["realized"] == 2
+    assert first.create == ["a", "b"] and first.enter == [] and first.counts()["realized"] == 2
     second = plan([m("a", Status.REALIZED), m("b", Status.REALIZED)], ["a", "b"], 1, 0)
-    assert second.to_existing == ["a", "b"] and second.enter == []
+    assert second.to_existing == ["a", "b"] and second.enter == second.create == []
     third = plan([m("a", Status.EXISTING)], ["a"], 1, 0)
     assert third.writes == 0 and third.size == 1 and third.counts()["existing"] == 1
 
@@ -32,7 +32,7 @@ def test_members_that_no_longer_qualify_exit_and_are_purged_after_the_retention(
 
 def test_an_exited_profile_that_qualifies_again_is_realized():
     back = plan([m("a", Status.EXITED)], ["a"], 1, 0)
-    assert back.enter == ["a"]
+    assert back.enter == ["a"] and back.create == []
 
 
 def test_memberships_of_an_old_version_start_again_and_aliases_go():

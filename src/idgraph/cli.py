@@ -339,6 +339,26 @@ async def _rebuild_views(settings: Settings) -> Job:
             return await services.profiles.rebuild_views_now(on_progress=bar.show)
 
 
+@profiles_app.command("flatten-event-properties")
+def flatten_event_properties() -> None:
+    """Write the flattened properties (`p.<path>`) of events stored before ingest wrote them,
+    so segment rules on event properties match them: a job, here, with a progress bar. Safe
+    to run again (flattened events are left alone); if it fails, `idgraph jobs resume ID`
+    continues it."""
+    try:
+        job = asyncio.run(_flatten_event_properties(Settings()))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    _finished(job)
+    typer.echo(f"walked {job.done} events (job {job.id})")
+
+
+async def _flatten_event_properties(settings: Settings) -> Job:
+    async with _services(settings) as services:
+        with _JobBar("flattening event properties") as bar:
+            return await services.profiles.flatten_event_properties_now(on_progress=bar.show)
+
+
 secrets_app = typer.Typer(help="Keys that seal destinations' secrets at rest.",
                           no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")

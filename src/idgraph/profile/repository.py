@@ -131,6 +131,23 @@ RETURN e.key AS key, e.ts AS ts, e.properties AS properties,
        [(e)-[:ABOUT]->(i:Identity) | i.key] AS keys,
        [(e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile) | p.id] AS profiles
 """
+# The event-properties backfill (profile/event_properties.py): events in key order after the
+# cursor (the unique index on key), whether any property is flattened already, their profiles.
+COUNT_EVENTS = "MATCH (e:Event) RETURN count(e) AS n"
+EVENTS_TO_FLATTEN = """
+MATCH (e:Event) WHERE e.key > $after
+WITH e ORDER BY e.key LIMIT $limit
+RETURN e.key AS key, e.properties AS properties,
+       any(k IN keys(e) WHERE k STARTS WITH 'p.') AS flattened,
+       [(e)-[:ABOUT]->(:Identity)-[:IN_PROFILE]->(p:Profile) | p.id] AS profiles
+"""
+# Property names are the event's own validated dotted paths under `p.` (identity/items.py),
+# in the map's keys: never Cypher text.
+FLATTEN_EVENTS = """
+UNWIND $rows AS row
+MATCH (e:Event {key: row.key})
+SET e += row.flat
+"""
 READ_STATES_MANY = """
 UNWIND $ids AS id
 MATCH (d:ComputedAttribute) WHERE coalesce(d.ready, true)

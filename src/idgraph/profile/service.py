@@ -17,6 +17,7 @@ from idgraph.privacy.suppression import Suppressions
 from idgraph.profile import computed as c
 from idgraph.profile import deletion
 from idgraph.profile import repository as q
+from idgraph.profile.event_properties import EVENT_PROPERTIES, EventPropertiesBackfill
 from idgraph.profile.facts import COMPUTED_BACKFILL, ComputedBackfill
 from idgraph.profile.materialise import VIEW_REBUILD, ViewRebuild
 from idgraph.profile.merge import Fragment, MergedValue, Policy, merge
@@ -106,6 +107,7 @@ class ProfileService:
         self.policies = PolicyStore(graph)
         jobs.register(ViewRebuild(pipeline))
         jobs.register(ComputedBackfill(pipeline))
+        jobs.register(EventPropertiesBackfill(pipeline))
 
     # -- the merged view ----------------------------------------------------------------------
     async def read(self, *, key: str | None = None, profile_id: str | None = None,
@@ -211,6 +213,13 @@ class ProfileService:
     async def rebuild_views_now(self, on_progress: Callable[[Job], None] | None = None) -> Job:
         """A view rebuild job run in the foreground (the CLI); returns it finished."""
         job = await self.jobs.start(VIEW_REBUILD, run=False)
+        return await self.jobs.run_now(job.id, on_progress)
+
+    async def flatten_event_properties_now(self, on_progress: Callable[[Job], None] | None = None
+                                           ) -> Job:
+        """The event-properties backfill (profile/event_properties.py) run in the foreground
+        (the CLI); returns it finished."""
+        job = await self.jobs.start(EVENT_PROPERTIES, run=False)
         return await self.jobs.run_now(job.id, on_progress)
 
     async def metrics(self, include_test: bool) -> Figures:

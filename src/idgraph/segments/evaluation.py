@@ -1,6 +1,9 @@
 """Batch evaluation of saved segments into audiences: the rule is compiled for one instant
 (`asOf`), run once, compared with the stored memberships (segments/transitions.py) and only
-the changes are written, in chunks of `chunk` memberships per transaction."""
+the changes are written, in chunks of `chunk` memberships per transaction.
+
+Entries lock each profile, then update its membership or CREATE one (never a MERGE, which
+would lock the segment's node against streaming writes: segments/repository.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from idgraph.clock import now_ms
@@ -16,6 +20,7 @@ from idgraph.db.graph import Graph, Tx
 from idgraph.errors import NotFound
 from idgraph.pipeline.changeset import ChangeKind, MembershipChange, ProfileEvent
 from idgraph.pipeline.feed import ChangeFeed
+from idgraph.pipeline.outbox import Events
 from idgraph.segments.compiler import CompiledQuery, compile_rule
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (
@@ -46,6 +51,26 @@ class Evaluation:
         return json.dumps(asdict(self))
 
 
+class Step(StrEnum):
+    """What one batch does to its memberships."""
+
+    DELETE = "delete"
+    EXIT = "exit"
+    EXISTING = "existing"
+    ENTER = "enter"  # realized again (a membership was stored when read)
+    CREATE = "create"  # realized, none stored when read (one may have been streamed since)
+
+
+ANNOUNCED = {Step.ENTER: Status.REALIZED.value, Step.CREATE: Status.REALIZED.value,
+             Step.EXIT: Status.EXITED.value}
+
+
+@dataclass(frozen=True)
+class Batch:
+    step: Step
+    ids: list[str]
+
+
 @dataclass
 class Prepared:
     """One segment's evaluation, decided and waiting to be written: `batches` of at most
@@ -55,7 +80,7 @@ class Prepared:
     as_of: int
     run: str
     changes: Transitions
-    batches: list[tuple[str, list[str], dict[str, Any]]]
+    batches: list[Batch]
 
     def result(self, job: str | None) -> Evaluation:
         return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
@@ -104,7 +129,7 @@ class Evaluator:
         current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
-        return Prepared(segment, as_of, run, changes, self._batches(segment, changes))
+        return Prepared(segment, as_of, run, changes, self._batches(changes))
 
     async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                     run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -113,39 +138,57 @@ class Evaluator:
         prepared = await self.decide(segment, qualifying, as_of, run)
         done = 0
         for index in range(len(prepared.batches)):
-            done += await self.graph.write_tx(functools.partial(self.write, prepared, index))
+            done += await self.graph.write_tx(
+                functools.partial(self.write, prepared, index, announce=False))
             if written is not None:
                 written(done, prepared.changes.writes)
         return await self.save(prepared, None)
 
-    def _batches(self, segment: SavedSegment, changes: Transitions,
-                 ) -> list[tuple[str, list[str], dict[str, Any]]]:
-        steps: list[tuple[str, list[str], dict[str, Any]]] = [
-            (DELETE_MEMBERSHIPS, changes.delete, {}),
-            (SET_STATUS, changes.exit, {"status": Status.EXITED.value}),
-            (SET_STATUS, changes.to_existing, {"status": Status.EXISTING.value}),
-            (ENTER, changes.enter, {"version": segment.version}),
-        ]
-        return [(statement, ids, extra) for statement, all_ids, extra in steps
+    def _batches(self, changes: Transitions) -> list[Batch]:
+        steps = [(Step.DELETE, changes.delete), (Step.EXIT, changes.exit),
+                 (Step.EXISTING, changes.to_existing), (Step.ENTER, changes.enter),
+                 (Step.CREATE, changes.create)]
+        return [Batch(step, ids) for step, all_ids in steps
                 for ids in chunks(all_ids, self.chunk)]
 
-    async def write(self, prepared: Prepared, index: int, tx: Tx) -> int:
-        """Write batch `index` of `prepared` in `tx`; how many memberships it changed."""
-        statement, ids, extra = prepared.batches[index]
-        await tx.run(statement, segment=prepared.segment.id, ids=ids, at=prepared.as_of,
-                     run=prepared.run, **extra)
-        return len(ids)
+    async def write(self, prepared: Prepared, index: int, tx: Tx, announce: bool = True) -> int:
+        """Write batch `index` of `prepared` in `tx`; how many memberships it changed. With
+        `announce`, its entries or exits go to the change feed in the same transaction (call
+        `committed` after the commit)."""
+        batch = prepared.batches[index]
+        params: dict[str, Any] = {"segment": prepared.segment.id, "ids": batch.ids,
+                                  "at": prepared.as_of, "run": prepared.run}
+        if batch.step in (Step.ENTER, Step.CREATE):
+            statement = ENTER
+            params["version"] = prepared.segment.version
+        elif batch.step is Step.DELETE:
+            statement = DELETE_MEMBERSHIPS
+        else:
+            statement = SET_STATUS
+            params["status"] = (Status.EXITED if batch.step is Step.EXIT
+                                else Status.EXISTING).value
+        await tx.run(statement, **params)
+        if announce and self.feed is not None and (events := self._events(prepared, batch)):
+            await self.feed.record(tx, events)
+        return len(batch.ids)
 
     def committed(self, prepared: Prepared, index: int) -> None:
-        """Announce batch `index` once committed: profiles that entered or exited."""
-        statement, ids, extra = prepared.batches[index]
-        status = "realized" if statement is ENTER else extra.get("status")
-        if self.feed is None or status not in ("realized", Status.EXITED.value):
-            return
-        change = MembershipChange(prepared.segment.id, str(status), "evaluation",
-                                  prepared.as_of)
-        self.feed.publish(lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation",
-                                                (change,)) for i in ids])
+        """After batch `index` (written with `announce`) committed: its entries or exits
+        reach this process's subscribers."""
+        if self.feed is not None and (events := self._events(prepared,
+                                                             prepared.batches[index])):
+            self.feed.committed(events)
+
+    @staticmethod
+    def _events(prepared: Prepared, batch: Batch) -> Events | None:
+        """A batch's change for the feed (made only if someone listens): profiles that entered
+        or exited; None for other batches."""
+        status = ANNOUNCED.get(batch.step)
+        if status is None:
+            return None
+        change = MembershipChange(prepared.segment.id, status, "evaluation", prepared.as_of)
+        return lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation", (change,))
+                        for i in batch.ids]
 
     async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
         """Record the evaluation on the segment (unless a new version was saved meanwhile)."""

@@ -10,6 +10,14 @@ lease. Values always travel as parameters.
   "unlink", ...: streaming) or "merged into <profile id>". A membership of a merged-away id
   stays on its ProfileAlias node, exited, until the retention has passed.
 (:Lease {name, holder, expiresAt})
+
+Creating memberships: no writer MERGEs one. A relationship MERGE locks both nodes, and the
+segment's node is shared by every writer of its memberships: concurrent ingest batches queued
+behind each other's commits. Instead every writer locks the PROFILE (streaming's transaction
+already holds it; an evaluation chunk's ENTER takes it), then looks for the profile's
+membership and updates it or CREATEs one. Two writers of one profile's membership therefore
+take turns, and the second sees what the first committed: never two memberships of one
+profile in one segment (tests/test_segment_evaluation_races.py).
 """
 
 from __future__ import annotations
@@ -100,22 +108,43 @@ CALL () {
 }
 RETURN collect(id) AS ids
 """
+# Entries of an evaluation chunk (see the module's docstring): each profile locked, then its
+# membership set realized, or created when it has none.
 ENTER = """
 MATCH (s:Segment {id: $segment})
 UNWIND $ids AS id
 MATCH (p:Profile {id: id})
-MERGE (p)-[m:IN_SEGMENT]->(s)
-SET m.segment = $segment, m.profile = id, m.status = 'realized', m.since = $at,
-    m.changedAt = $at, m.version = $version, m.run = $run, m.cause = 'evaluation'
+SET p._locked = true
+REMOVE p._locked
+WITH s, p, id
+OPTIONAL MATCH (p)-[held:IN_SEGMENT]->(s)
+CALL (s, p, id, held) {
+  WITH * WHERE held IS NULL
+  CREATE (p)-[:IN_SEGMENT {segment: $segment, profile: id, status: 'realized', since: $at,
+                           changedAt: $at, version: $version, run: $run,
+                           cause: 'evaluation'}]->(s)
+}
+CALL (held) {
+  WITH * WHERE held IS NOT NULL
+  SET held.status = 'realized', held.since = $at, held.changedAt = $at,
+      held.version = $version, held.run = $run, held.cause = 'evaluation'
+}
 """
+# Each membership by the index on (segment, profile), whatever the planner's statistics say
+# (bench/results/segments.md: a first re-evaluation on a fresh store took 50-190 s, where the
+# same statements re-run took 2 s; a plan without the index is the suspect, not proven).
 SET_STATUS = """
 UNWIND $ids AS id
-MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile = id
+MATCH ()-[m:IN_SEGMENT]->()
+USING INDEX m:IN_SEGMENT(segment, profile)
+WHERE m.segment = $segment AND m.profile = id
 SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
 """
 DELETE_MEMBERSHIPS = """
 UNWIND $ids AS id
-MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile = id
+MATCH ()-[m:IN_SEGMENT]->()
+USING INDEX m:IN_SEGMENT(segment, profile)
+WHERE m.segment = $segment AND m.profile = id
 DELETE m
 """
 # Members in profile id order from the index on (segment, profile): a page costs its own
@@ -178,10 +207,9 @@ ORDER BY id
 # CREATE, not MERGE, for a profile's first membership of a segment: a MERGE of a relationship
 # locks both its nodes, so every write that changed a membership held the segment's node until
 # it committed, and concurrent ingest batches queued behind one another (a CREATE leaves a
-# segment's many-relationship node unlocked). No duplicate can appear: the writing transaction
-# has locked the profile before it read its memberships (the pipeline locks what it touches),
-# and every other membership writer locks the profile too (a relationship's CREATE, MERGE or
-# SET locks it). Each segment is found once by its id, each profile by the element id the
+# segment's many-relationship node unlocked). The profile is locked (the pipeline already
+# holds it) before its membership is looked for, as every membership writer does (the module's
+# docstring). Each segment is found once by its id, each profile by the element id the
 # evaluation read in this transaction (a lookup by key in an updating statement is a locking
 # index seek, a measurable cost per row).
 STREAM_WRITE = """
@@ -189,6 +217,9 @@ UNWIND $segments AS seg
 MATCH (s:Segment {id: seg.segment}) WHERE s.version = seg.version
 UNWIND seg.rows AS row
 MATCH (p:Profile) WHERE elementId(p) = row.node
+SET p._locked = true
+REMOVE p._locked
+WITH s, seg, row, p
 OPTIONAL MATCH (p)-[held:IN_SEGMENT]->(s)
 CALL (p, s, seg, row, held) {
   WITH * WHERE held IS NULL

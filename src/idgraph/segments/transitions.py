@@ -1,11 +1,12 @@
 """Membership transitions of one evaluation, decided in memory (pure: no I/O).
 
-A profile that qualifies and was not a member (or had exited, or was a member of an older
-version of the rule) is `realized`; a `realized` member that still qualifies becomes
-`existing`; an `existing` one stays so (nothing written); a member that no longer qualifies
-is `exited` and kept, with the time, until the retention has passed, then deleted. A profile
-id merged away (not `live`) never qualifies: its memberships exit, then are purged, as streaming
-ends them at the merge (segments/streaming.py).
+A profile that qualifies and was not a member (no membership stored: `create`; or it had
+exited, or was a member of an older version of the rule: `enter`) is `realized`; a
+`realized` member that still qualifies becomes `existing`; an `existing` one stays so
+(nothing written); a member that no longer qualifies is `exited` and kept, with the time,
+until the retention has passed, then deleted. A profile id merged away (not `live`) never
+qualifies: its memberships exit, then are purged, as streaming ends them at the merge
+(segments/streaming.py).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class Membership:
 class Transitions:
     """What an evaluation writes: ids per kind of change, and the counts afterwards."""
 
-    enter: list[str] = field(default_factory=list)  # -> realized (new, back, or new version)
+    create: list[str] = field(default_factory=list)  # -> realized, no membership stored yet
+    enter: list[str] = field(default_factory=list)  # -> realized (back, or new version)
     to_existing: list[str] = field(default_factory=list)  # realized -> existing
     exit: list[str] = field(default_factory=list)  # realized/existing -> exited
     delete: list[str] = field(default_factory=list)  # purged exits, stale versions, aliases
@@ -58,7 +60,7 @@ class Transitions:
     purged: int = 0
 
     def counts(self) -> dict[str, int]:
-        realized = len(self.enter) + self.realized_by_run
+        realized = len(self.create) + len(self.enter) + self.realized_by_run
         return {"realized": realized,
                 "existing": len(self.to_existing) + self.unchanged_existing,
                 "exited": len(self.exit) + self.still_exited,
@@ -72,7 +74,8 @@ class Transitions:
 
     @property
     def writes(self) -> int:
-        return len(self.enter) + len(self.to_existing) + len(self.exit) + len(self.delete)
+        return (len(self.create) + len(self.enter) + len(self.to_existing) + len(self.exit)
+                + len(self.delete))
 
 
 def plan(current: Iterable[Membership], qualifying: Iterable[str], version: int,
@@ -92,7 +95,7 @@ def plan(current: Iterable[Membership], qualifying: Iterable[str], version: int,
             _qualifies(m, out, run)
         else:
             _does_not_qualify(m, out, purge_before)
-    out.enter.extend(sorted(members - seen))
+    out.create.extend(sorted(members - seen))
     return out
 
 

@@ -1,0 +1,130 @@
+"""A first evaluation CREATEs memberships (segments/evaluation.py): never a second membership
+of one profile in one segment when a streaming write creates it between the evaluation's
+read of the memberships and its write, committed before or still open."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import neo4j
+
+from idgraph.api.graphql.permissions import Role
+from idgraph.segments.evaluation import Prepared, Step
+from idgraph.segments.repository import STREAM_WRITE
+from idgraph.segments.service import SegmentSpec
+from tests.conftest import execute_counting_round_trips
+from tests.identity_helpers import record
+
+INGEST = "mutation($records: [RecordInput!]) { ingest(records: $records) { accepted } }"
+AS_OF = 1_767_225_600_000  # 2026-01-01
+COUNT = """
+MATCH (p:Profile)-[m:IN_SEGMENT]->(:Segment {id: 'old'})
+RETURN p.id AS id, count(m) AS n, collect(m.status) AS statuses
+"""
+
+
+async def ingest(services, record_id: str, crm: str, age: int) -> None:
+    item = record(record_id, f"crm:{crm}", day=1, attributes={"age": age})
+    result, _ = await execute_counting_round_trips(services, INGEST, {"records": [item]},
+                                                   Role.ADMIN)
+    assert not result.errors, result.errors
+
+
+async def decided(services) -> Prepared:
+    """Two people over 50 ingested, then the segment made (no membership yet), then its
+    evaluation decided, not written: both are to be created."""
+    await ingest(services, "r1", "C1", 60)
+    await ingest(services, "r2", "C2", 70)
+    await services.segments.service.create(SegmentSpec(name="Over 50", definition="age > 50",
+                                                       id="old"))
+    prepared = await services.segments.evaluator.prepare("old", AS_OF, "run-1")
+    assert [b.step for b in prepared.batches] == [Step.CREATE]
+    assert len(prepared.batches[0].ids) == 2
+    return prepared
+
+
+async def write_all(services, prepared: Prepared) -> None:
+    evaluator = services.segments.evaluator
+    for index in range(len(prepared.batches)):
+        await evaluator.graph.write_tx(functools.partial(evaluator.write, prepared, index))
+
+
+def memberships(driver: neo4j.Driver) -> dict[str, tuple[int, list[str]]]:
+    with driver.session() as session:
+        return {r["id"]: (r["n"], r["statuses"]) for r in session.run(COUNT)}
+
+
+async def test_a_membership_streamed_after_the_read_is_not_created_twice(services, driver):
+    prepared = await decided(services)
+    await ingest(services, "r1-again", "C1", 61)  # streaming: C1 now qualifies, realized
+    assert {n for n, _ in memberships(driver).values()} == {1}
+    await write_all(services, prepared)
+    found = memberships(driver)
+    assert len(found) == 2
+    assert all(n == 1 and statuses == ["realized"] for n, statuses in found.values()), found
+
+
+async def test_a_membership_streamed_in_an_open_transaction_is_not_created_twice(
+        services, driver):
+    prepared = await decided(services)
+    profile = prepared.batches[0].ids[0]
+    with driver.session() as session:
+        node = session.run("MATCH (p:Profile {id: $id}) RETURN elementId(p) AS node",
+                           id=profile).single(strict=True)["node"]
+    with driver.session() as session, session.begin_transaction() as tx:
+        # A streaming write, not committed yet: it holds the profile's lock.
+        tx.run(STREAM_WRITE, now=AS_OF, segments=[{"segment": "old", "version": 1, "rows": [
+            {"profile": profile, "node": node, "status": "realized",
+             "cause": "ingest"}]}]).consume()
+        writing = asyncio.ensure_future(write_all(services, prepared))
+        await until_blocked(driver, writing)
+        tx.commit()
+    await writing
+    found = memberships(driver)
+    assert len(found) == 2
+    assert all(n == 1 for n, _ in found.values()), found
+
+
+async def until_blocked(driver: neo4j.Driver, task: asyncio.Future[None]) -> None:
+    """Until `task` waits for a lock (or is done: then it did not wait)."""
+    for _ in range(400):
+        if task.done():
+            return
+        with driver.session() as session:
+            statuses = session.run("SHOW TRANSACTIONS YIELD status RETURN status").value()
+        if any(str(s).startswith("Blocked") for s in statuses):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the evaluation neither waited nor finished")
+
+
+def test_a_first_evaluation_failing_half_way_resumes_to_one_membership_each(
+        gql, live_api, driver):
+    """Chunks of 2, the job failing after the first: resumed, every member has one realized
+    membership (the chunks after the failure CREATE too), and the counts are an unbroken
+    run's."""
+    from tests.profile_helpers import wait_job
+    from tests.segment_helpers import EVALUATE, create, person, segment
+    from tests.test_jobs import RESUME
+
+    services = live_api.app.state.services
+    evaluator, jobs = services.segments.evaluator, services.jobs
+    people = {person(gql, n, age=60 + n) for n in range(5)}
+    create(gql, "Over 50", "age > 50", id="old", batchOnly=True)
+    chunk, evaluator.chunk, jobs.fail_after_chunks = evaluator.chunk, 2, 1
+    try:
+        job = gql(EVALUATE, {"id": "old", "asOf": "2026-01-01T00:00:00Z"})["evaluateSegment"]
+        failed = wait_job(gql, job)
+        assert (failed["status"], failed["done"]) == ("FAILED", 2)
+        jobs.fail_after_chunks = None
+        assert gql(RESUME, {"id": job["id"]})["resumeJob"]["status"] == "QUEUED"
+        done = wait_job(gql, job)
+    finally:
+        evaluator.chunk, jobs.fail_after_chunks = chunk, None
+    assert done["status"] == "SUCCEEDED", done
+    found = memberships(driver)
+    assert set(found) == people
+    assert all(n == 1 and statuses == ["realized"] for n, statuses in found.values()), found
+    counts = segment(gql, "old")["lastEvaluation"]["counts"]
+    assert (counts["realized"], counts["existing"]) == (5, 0), counts
