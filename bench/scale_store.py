@@ -17,6 +17,12 @@ one, or the rest of one, by the bare driver (`load`). The store lives in
 `.idgraph/bench-scale-<port>` and is kept: a later run finds it loaded (a `BenchScale` node says
 how far) and resumes or skips the load. Runs that add data remove it again (`remove_keys`), so
 the store keeps its size.
+
+With `events=True` (bench/segments.py `--scale`) the import adds about ten events per person
+over the year before 2026-01-01 (`EVENTS_NOW`), as ingest stores them (`CLAIM_EVENTS`: the JSON
+`properties` and its values flattened as `p.<path>`; an `ABOUT` to one identity): page views on
+the cookie, e-mail opens on the e-mail, 0-6 purchases a year on the CRM id. Such a store has a
+directory of its own (`bench-scale-events-<port>`) and is only ever imported.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import subprocess
 import time
 from pathlib import Path
@@ -72,10 +79,12 @@ LOADED = "OPTIONAL MATCH (s:BenchScale {name: 'load'}) RETURN coalesce(s.profile
 TS0 = 1_700_000_000_000
 
 
-def config(port: int, heap: str = "2g", pagecache: str = "3g") -> local_server.LocalServerConfig:
+def config(port: int, heap: str = "2g", pagecache: str = "3g", events: bool = False
+           ) -> local_server.LocalServerConfig:
+    kind = "bench-scale-events" if events else "bench-scale"
     return local_server.LocalServerConfig(
         version=Settings().local_neo4j_version, bolt_port=port,
-        state_dir=Path(f".idgraph/bench-scale-{port}"), cache_dir=Settings().local_neo4j_cache_dir,
+        state_dir=Path(f".idgraph/{kind}-{port}"), cache_dir=Settings().local_neo4j_cache_dir,
         heap=heap, pagecache=pagecache, start_timeout=600)
 
 
@@ -152,15 +161,17 @@ def _backfill_counters(driver: neo4j.Driver) -> None:
     driver.execute_query(profile_queries.RESET_COUNTERS, rows=counters._delta_rows(found, 0))
 
 
-def ensure(port: int, target: int) -> tuple[str, tuple[str, str] | None]:
+def ensure(port: int, target: int, events: bool = False, pagecache: str = "3g"
+           ) -> tuple[str, tuple[str, str] | None]:
     """Start the store's server and load it up to `target` profiles; returns (uri, auth)."""
-    cfg = config(port)
+    cfg = config(port, pagecache=pagecache, events=events)
     uri = local_server.start(cfg)
     auth = cfg.auth
     with neo4j.GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF") as driver:
         have = loaded(driver)
-    if have < target and target - have > IMPORT_ABOVE:
-        import_store(cfg, target)  # an empty or partial store is replaced: faster than the rest
+    if events and have != target or have < target and target - have > IMPORT_ABOVE:
+        # an empty or partial store is replaced: faster than the rest
+        import_store(cfg, target, events)
         uri = local_server.start(cfg)
     with Timer() as t:
         asyncio.run(_prepare(uri, auth))  # on an imported store: builds every index
@@ -215,27 +226,36 @@ HEADERS = {
     "views": ":ID,_profile,_size:long,_isTest:boolean,_stitched:boolean,_json,_policy,"
              "_policyRevision:long,_updatedAt:long,loyaltyTier,age:long,:LABEL",
     "state": ":ID,name,profiles:long,:LABEL",
+    "events": ":ID,key,source,eventId,type,ts:long,properties,batch:long,ingestedAt:long,"
+              "p.url,p.campaign,p.value:double,p.currency,p.store,p.items:long,:LABEL",
+    "about_rels": ":START_ID,:END_ID,:TYPE",
     "plain_rels": ":START_ID,:END_ID,:TYPE",
     "links": ":START_ID,:END_ID,source,firstSeen:long,lastSeen:long,count:long,firstRecordId,"
              "lastRecordId,status,batch:long,:TYPE",
 }
 
 
-def write_csvs(folder: Path, target: int, chunk: int = 50_000) -> dict[str, Path]:
+def write_csvs(folder: Path, target: int, events: bool = False, chunk: int = 50_000
+               ) -> dict[str, Path]:
     """The import files of people 0..target-1 (one batch per `chunk` people, as LOAD's)."""
     import csv
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / f"{name}.csv" for name in HEADERS}
+    names = [name for name in HEADERS if events or name not in EVENT_FILES]
+    paths = {name: folder / f"{name}.csv" for name in names}
     files = {name: path.open("w", newline="") for name, path in paths.items()}
     try:
-        for name, header in HEADERS.items():
-            files[name].write(header + "\n")
+        for name in names:
+            files[name].write(HEADERS[name] + "\n")
         out = {name: csv.writer(f) for name, f in files.items()}
         now = int(time.time() * 1000)
         out["state"].writerow([6 * target, "load", target, "BenchScale"])
+        next_id = 6 * target + 1  # events' node ids follow the people's and the state's
         for n in range(target):
-            _write_person(out, n, now, batch=(n // chunk + 1) * chunk)
+            batch = (n // chunk + 1) * chunk
+            _write_person(out, n, now, batch)
+            if events:
+                next_id = _write_events(out, n, now, batch, next_id)
     finally:
         for f in files.values():
             f.close()
@@ -264,17 +284,56 @@ def _write_person(out: dict, n: int, now: int, batch: int) -> None:  # type: ign
     out["plain_rels"].writerow([base + 4, base + 5, "VIEW"])
 
 
-def import_store(cfg: local_server.LocalServerConfig, target: int) -> None:
+EVENT_FILES = ("events", "about_rels")
+EVENTS_NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z, bench/segments.py's NOW
+YEAR_MS = 365 * 86_400_000
+PAGES = ["/", "/shoes", "/sale", "/account", "/stores"]
+
+
+def _event_times(rng: random.Random, count: int) -> list[int]:
+    return sorted(EVENTS_NOW - rng.randrange(1_000, YEAR_MS) // 1000 * 1000 for _ in range(count))
+
+
+def _write_events(out: dict, n: int, now: int, batch: int, next_id: int) -> int:  # type: ignore[type-arg]
+    """Person n's events (about ten: the generator's sources' mix), from node id `next_id`;
+    returns the next free id. Identities: crm 6n+1, ecid 6n+2, email 6n+3."""
+    rng = random.Random(n)
+    base = 6 * n
+    rows = []
+    for k, ts in enumerate(_event_times(rng, rng.randint(1, 6))):
+        url = rng.choice(PAGES)
+        rows.append((base + 2, "web", f"pv-{n}-{k}", "web.pageView", ts, {"url": url}))
+    for k, ts in enumerate(_event_times(rng, rng.randint(0, 6))):
+        campaign = f"newsletter-{k % 12 + 1:02d}"
+        rows.append((base + 3, "email", f"email.open-{n}-{k}", "email.open", ts,
+                     {"campaign": campaign}))
+    for k, ts in enumerate(_event_times(rng, rng.randint(0, 6))):
+        props = {"value": round(rng.uniform(5, 300), 2), "currency": "EUR",
+                 "store": f"Store #{rng.randint(1, 9)}", "items": rng.randint(1, 5)}
+        rows.append((base + 1, "pos", f"receipt-{n}-{k}", "commerce.purchase", ts, props))
+    for identity, source, event_id, kind, ts, props in rows:
+        text = json.dumps(props, sort_keys=True, separators=(",", ":"))
+        flat = [props.get(name) for name in ("url", "campaign", "value", "currency", "store",
+                                             "items")]
+        out["events"].writerow([next_id, f"{source}|{event_id}", source, event_id, kind, ts, text,
+                                batch, now, *("" if v is None else v for v in flat), "Event"])
+        out["about_rels"].writerow([next_id, identity, "ABOUT"])
+        next_id += 1
+    return next_id
+
+
+def import_store(cfg: local_server.LocalServerConfig, target: int, events: bool = False) -> None:
     """Replace the store's database by an offline import of `target` people (server stopped)."""
     from idgraph.db.local_auth import ADMIN_TOOL
 
     local_server.stop(cfg)
     folder = cfg.home / "import" / "bench-scale"
     started = time.monotonic()
-    paths = write_csvs(folder, target)
+    paths = write_csvs(folder, target, events)
     print(f"  wrote the import files in {time.monotonic() - started:.0f} s", flush=True)
-    nodes = [paths[n] for n in ("records", "identities", "profiles", "views", "state")]
-    rels = [paths[n] for n in ("plain_rels", "links")]
+    nodes = [paths[n] for n in ("records", "identities", "profiles", "views", "state", "events")
+             if n in paths]
+    rels = [paths[n] for n in ("plain_rels", "links", "about_rels") if n in paths]
     lib = local_server.ensure_jars(cfg)
     env = {**os.environ, "NEO4J_HOME": str(cfg.home), "NEO4J_CONF": str(cfg.home / "conf")}
     command = [local_server.find_java(), "-Xmx2g", "-cp", f"{lib}/*", ADMIN_TOOL, "database",
@@ -295,5 +354,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="load (or resume loading) a scale store")
     parser.add_argument("--port", type=int, default=17737)
     parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--events", action="store_true", help="about ten events per person")
     args = parser.parse_args()
-    print(ensure(args.port, args.profiles)[0])
+    print(ensure(args.port, args.profiles, args.events)[0])

@@ -18,6 +18,13 @@ an attribute-only rule, an event-window count rule and their composition. For ea
   need), by CREATE in one statement: the least a first evaluation must do.
 Each figure is the median of `--repeat` runs, idgraph and floor alternated; beside seconds,
 the Neo4j server's CPU seconds (from /proc/<pid>/stat), which the machine's load changes less.
+
+    .venv/bin/python -m bench.segments --scale --profiles 1000000 --repeat 2
+
+With `--scale`, the data is instead bench/scale_store.py's store with events (imported offline in
+minutes where ingesting 1,000,000 generated people takes hours on this machine): people of three
+identities whose views hold `loyaltyTier` and `age`, about ten events each over the year before
+NOW (0-6 purchases a year, as the generator's), kept in `.idgraph/bench-scale-events-<port>`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from pathlib import Path
 
 import neo4j
 
+from bench import scale_store
 from bench.common import (
     BENCH_STATE_DIR,
     Figure,
@@ -50,10 +58,11 @@ from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
 from idgraph.demo.dataset import parse_now, write_dataset
 from idgraph.identity.items import to_millis
-from idgraph.segments.repository import COLLECT_IDS, CREATE_MEMBERSHIPS, LOCK_MEMBERSHIPS
+from idgraph.segments.repository import COLLECT_IDS, ENTER
 from idgraph.segments.service import SegmentSpec
 from idgraph.services import Services
 
+PORT = 17762
 NOW = "2026-01-01T00:00:00Z"  # the generator's reference time: events fall in the year before
 DAY = 86_400_000
 RULES = {
@@ -100,9 +109,9 @@ CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS
 """
 
 
-def server_cpu() -> float:
+def server_cpu(state_dir: Path = BENCH_STATE_DIR) -> float:
     """CPU seconds the benchmark's Neo4j has used so far (user and system)."""
-    pid = int((BENCH_STATE_DIR / "idgraph-neo4j.pid").read_text().strip())
+    pid = int((state_dir / "idgraph-neo4j.pid").read_text().strip())
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -140,10 +149,11 @@ def median_of(repeat: int, run: Callable[[], Awaitable[float]]) -> Callable[[], 
 
 
 class Bench:
-    def __init__(self, uri: str, repeat: int) -> None:
-        self.uri, self.repeat = uri, repeat
-        self.driver = neo4j.GraphDatabase.driver(uri, auth=auth_of())
-        self.graph = Graph(uri, auth_of(), "neo4j", timeout=600)
+    def __init__(self, uri: str, repeat: int, auth: tuple[str, str] | None,
+                 state_dir: Path = BENCH_STATE_DIR) -> None:
+        self.uri, self.repeat, self.state_dir = uri, repeat, state_dir
+        self.driver = neo4j.GraphDatabase.driver(uri, auth=auth)
+        self.graph = Graph(uri, auth, "neo4j", timeout=3600)
         self.services = Services.build(Settings(neo4j_uri=uri), self.graph)
         self.as_of = to_millis(NOW)
 
@@ -161,11 +171,11 @@ class Bench:
         await asyncio.sleep(SETTLE)  # as after the floor's clearing
         figures = {}
         for label in ("first", "again", "steady"):
-            cpu = server_cpu()
+            cpu = server_cpu(self.state_dir)
             with Timer() as timer:
                 await segments.evaluator.evaluate(name, self.as_of, fresh=fresh)
             figures[label] = timer.seconds
-            figures[f"{label}_cpu"] = server_cpu() - cpu
+            figures[f"{label}_cpu"] = server_cpu(self.state_dir) - cpu
         saved = await segments.service.get(name)
         query = await segments.evaluator.compile(saved, self.as_of, fresh)
         with Timer() as timer:
@@ -184,10 +194,10 @@ class Bench:
             start = time.perf_counter()
             ids = session.run(FLOOR[name] + "RETURN p.id AS id", params).value()
             read = time.perf_counter() - start
-            cpu, start = server_cpu(), time.perf_counter()
+            cpu, start = server_cpu(self.state_dir), time.perf_counter()
             session.run(FLOOR_WRITE.format(query=FLOOR[name]), params).consume()
             write = time.perf_counter() - start
-            write_cpu = server_cpu() - cpu
+            write_cpu = server_cpu(self.state_dir) - cpu
         return {"read": read, "write": write, "write_cpu": write_cpu, "members": len(ids)}
 
     async def plans(self, name: str) -> dict[str, object]:
@@ -204,7 +214,7 @@ class Bench:
 
     async def write_plans(self, name: str) -> dict[str, int]:
         """Database hits of a first evaluation's statements (the rule's ids, then per chunk of
-        5,000 the segment's lock and the CREATE; in a transaction rolled back) and of the
+        5,000 the profiles' locks and the CREATE (`ENTER`); in a transaction rolled back) and of the
         floor's write (then cleared)."""
         segments = self.services.segments
         fresh = ["attribute", "window"] if name == "composition" else []
@@ -216,11 +226,9 @@ class Bench:
             ids = result.single()["ids"]
             hits += db_hits(dict(result.consume().profile or {}))
             for start in range(0, len(ids), 5000):
-                for statement in (LOCK_MEMBERSHIPS, CREATE_MEMBERSHIPS):
-                    result = tx.run("PROFILE " + statement, segment=name, at=self.as_of,
-                                    ids=ids[start:start + 5000], version=saved.version,
-                                    run="plan")
-                    hits += db_hits(dict(result.consume().profile or {}))
+                result = tx.run("PROFILE " + ENTER, segment=name, at=self.as_of,
+                                ids=ids[start:start + 5000], version=saved.version, run="plan")
+                hits += db_hits(dict(result.consume().profile or {}))
             tx.rollback()
         params = {"now": self.as_of, "since": self.as_of - 90 * DAY, "segment": name,
                   "run": "floor"}
@@ -269,8 +277,9 @@ def plan_lines(plans: dict) -> list[str]:
     for name, p in plans.items():
         lines.append(f"| {name} | {p['hits']:,} | {p['floor_hits']:,} | "
                      f"{p['hits'] / max(p['floor_hits'], 1):.2f} | `{p['start']}` |")
-    lines += ["", "PROFILE of a first evaluation's statements (the rule's ids, the segment's lock "
-              "and the CREATE per chunk) and of the floor's write (database hits):", "",
+    lines += ["", "PROFILE of a first evaluation's statements (the rule's ids, then per chunk "
+              "each profile locked and its membership created: `ENTER`) and of the floor's "
+              "write (database hits):", "",
               "| rule | idgraph first db hits | floor write db hits | ratio |",
               "| --- | ---: | ---: | ---: |"]
     for name, p in plans.items():
@@ -279,11 +288,13 @@ def plan_lines(plans: dict) -> list[str]:
     return lines
 
 
-def report(profiles: int, manifest: dict, load_seconds: float, results: dict) -> list[str]:
+def report(profiles: int, manifest: dict, load_seconds: float, results: dict,
+           store: str = "") -> list[str]:
     data = (f"{manifest['records']:,} records, {manifest['events']:,} events), ingested in "
             f"{load_seconds:.0f} s" if manifest else "the store of an earlier run)")
-    lines = [f"{profiles:,} generated people (`idgraph demo generate --seed 1`, {data}. "
-             f"As of {NOW}; median of the runs.", "",
+    about = store or (f"{profiles:,} generated people (`idgraph demo generate --seed 1`, "
+                      f"{data}.")
+    lines = [f"{about} As of {NOW}; median of the runs.", "",
              "| rule | members | floor read | idgraph rule read | read / floor read | floor write "
              "| idgraph first | first / floor write | Neo4j CPU: floor write | idgraph first "
              "| ratio | again (Neo4j CPU) | steady (Neo4j CPU) |",
@@ -302,7 +313,25 @@ def report(profiles: int, manifest: dict, load_seconds: float, results: dict) ->
     return lines
 
 
+def scale_store_server(args: argparse.Namespace) -> tuple[str, tuple[str, str] | None, Path, str]:
+    """The scale store with events (imported on first use); its segments cleared."""
+    uri, auth = scale_store.ensure(args.port, args.profiles, events=True,
+                                   pagecache=args.pagecache)
+    with neo4j.GraphDatabase.driver(uri, auth=auth) as driver:
+        clear_segments(driver)
+        counts = driver.execute_query("MATCH (p:Profile) WITH count(p) AS people "
+                                      "MATCH (e:Event) RETURN people, count(e) AS events"
+                                      ).records[0]
+    state_dir = scale_store.config(args.port, events=True).state_dir
+    about = (f"{counts['people']:,} people and {counts['events']:,} events "
+             f"(bench/scale_store.py with events, imported offline).")
+    return uri, auth, state_dir, about
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.scale:
+        await measure_and_report(args, *scale_store_server(args), {}, 0.0)
+        return
     uri = bench_server(port=args.port, heap=args.heap, pagecache=args.pagecache)
     graph = Graph(uri, auth_of(), "neo4j")
     await apply_schema(graph)
@@ -319,7 +348,13 @@ async def run(args: argparse.Namespace) -> None:
         with Timer() as loading:
             manifest = load(uri, args.profiles, args.seed)
         load_seconds = loading.seconds
-    bench = Bench(uri, args.repeat)
+    await measure_and_report(args, uri, auth_of(), BENCH_STATE_DIR, "", manifest, load_seconds)
+
+
+async def measure_and_report(args: argparse.Namespace, uri: str, auth: tuple[str, str] | None,
+                             state_dir: Path, store: str, manifest: dict, load_seconds: float
+                             ) -> None:
+    bench = Bench(uri, args.repeat, auth, state_dir)
     try:
         await bench.define()
         results = {name: await bench.measure(name) for name in RULES}
@@ -328,7 +363,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await bench.close()
     path = write_report("segments", "Segment evaluation: idgraph vs hand-written Cypher",
-                        report(args.profiles, manifest, load_seconds, results)
+                        report(args.profiles, manifest, load_seconds, results, store)
                         + plan_lines(plans) + notes())
     print(path.read_text())
     write_figures("segments", [
@@ -354,12 +389,18 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--port", type=int, default=17762)
+    parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--pagecache", default="1g")
+    parser.add_argument("--scale", action="store_true",
+                        help="the scale store with events (bench/scale_store.py) instead of "
+                             "generated people; --port then names its server (default 17738)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the profiles already loaded (same --profiles and --seed)")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.scale and args.port == PORT:
+        args.port = 17738
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
