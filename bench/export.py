@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 import tracemalloc
@@ -62,6 +63,8 @@ ORDER BY id
 def seed(driver: neo4j.Driver, profiles: int) -> None:
     for start in range(0, profiles, 10_000):
         driver.execute_query(SEED, start=start, end=min(profiles, start + 10_000))
+        if (start + 10_000) % 100_000 == 0:
+            print(f"  seeded {start + 10_000:,} of {profiles:,}", flush=True)
 
 
 def floor(driver: neo4j.Driver, path: Path) -> int:
@@ -111,8 +114,8 @@ def measured(work, traced: bool) -> tuple[float, int, float]:
     return seconds, rows, peak
 
 
-async def main(profiles: int) -> None:
-    uri = bench_server(PORT, heap="1g", pagecache="1g")
+async def main(profiles: int, memory: str = "1g") -> None:
+    uri = bench_server(PORT, heap=memory, pagecache=memory)
     auth = auth_of()
     settings = Settings(neo4j_uri=uri, neo4j_user="neo4j",
                         neo4j_password=auth[1] if auth else "", neo4j_query_timeout=600)
@@ -152,7 +155,8 @@ async def main(profiles: int) -> None:
         driver.close()
     write_report("export", "Export of an audience to Parquet", [
         f"`python -m bench.export --profiles {profiles}`: a 2-core machine shared with other "
-        "jobs (load average well above 2), Neo4j heap 1g, page cache 1g. One run per "
+        f"jobs (load average {os.getloadavg()[0]:.1f} at the end), Neo4j heap {memory}, page "
+        f"cache {memory}. One run per "
         "figure; seconds are wall time, so compare the two paths of the same size, not "
         "runs.", "", *lines, "",
         "Peak memory is tracemalloc's (Python and pyarrow allocations) in a second run of "
@@ -182,4 +186,6 @@ def _sync(loop: asyncio.AbstractEventLoop, services: Services, path: Path) -> in
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiles", type=int, default=100_000)
-    asyncio.run(main(parser.parse_args().profiles))
+    parser.add_argument("--memory", default="1g", help="the Neo4j heap and page cache, each")
+    args = parser.parse_args()
+    asyncio.run(main(args.profiles, args.memory))
