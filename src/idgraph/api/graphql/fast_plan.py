@@ -121,10 +121,12 @@ def root_field(schema: GraphQLSchema, op: OperationDefinitionNode, resolver: Any
     """The operation's one root field, answered by `resolver` and taking only
     `argument: $variable` (what a compiled path assumes); NotCompilable otherwise."""
     root = _fields(op.selection_set)
-    query = schema.query_type
-    if len(root) != 1 or query is None or root[0].name.value not in query.fields:
+    # The operation's root type: a compiled mutation (fast_ingest.py) is looked up among the
+    # mutation fields, so a query field of the same name is never taken for it.
+    parent = schema.mutation_type if op.operation == OperationType.MUTATION else schema.query_type
+    if len(root) != 1 or parent is None or root[0].name.value not in parent.fields:
         raise NotCompilable("one root field")
-    node, field = root[0], query.fields[root[0].name.value]
+    node, field = root[0], parent.fields[root[0].name.value]
     definition = _definition(field.extensions)
     if definition.base_resolver is None or definition.base_resolver.wrapped_func \
             is not resolver or not _takes(node, argument, variable):
@@ -139,12 +141,14 @@ def location(node: FieldNode) -> dict[str, int]:
     return {"line": where.line, "column": where.column}
 
 
-def _one_query(document: DocumentNode) -> OperationDefinitionNode:
+def _one_query(document: DocumentNode,
+               operation: OperationType = OperationType.QUERY) -> OperationDefinitionNode:
+    """The document's one operation, of the type `operation`, without directives."""
     if len(document.definitions) != 1:
         raise NotCompilable("one operation only")
     op = document.definitions[0]
-    if not isinstance(op, OperationDefinitionNode) or op.operation != OperationType.QUERY:
-        raise NotCompilable("queries only")
+    if not isinstance(op, OperationDefinitionNode) or op.operation != operation:
+        raise NotCompilable(f"{operation.value} operations only")
     if op.directives:
         raise NotCompilable("no directives")
     return op
@@ -303,7 +307,7 @@ def _same(value: Any) -> Any:
 # Shared with fast_resolve.py: a bulk resolve's selection is compiled by the same walker.
 field_compiler = _Compiler
 field_definition = _definition
-one_query = _one_query
+one_operation = one_query = _one_query
 plain_fields = _fields
 resolver_of = _resolver
 response_key = _key
