@@ -15,6 +15,7 @@ same Neo4j, each from an empty graph.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import re
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from idgraph.auth.roles import Role
+from idgraph.collector import BULK_GC_THRESHOLDS
 from tests.api_support import KEY_SPEC, KEYS, api_server
 from tests.conftest import LiveServer, Neo4jServer, wipe
 from tests.test_fast_path_equivalence import UNCHECKED_HEADERS, headers_for
@@ -326,3 +328,16 @@ def test_lists_over_the_cap_get_the_general_paths_refusal(both):
     assert both.compare({"query": EVERYTHING, "variables": {"records": over}}) == "general"
     many = [record(1, *IDENTITIES[:MAX_LIST + 1])]  # a record's identities count as a list too
     assert both.compare({"query": EVERYTHING, "variables": {"records": many}}) == "general"
+
+
+def test_the_api_runs_the_collector_with_the_bulk_thresholds_while_it_serves(neo4j_server):
+    """Full collections of everything the process holds were a fifth of its CPU in a bulk
+    ingest (collector.py); the thresholds are the process's own again once it stops."""
+    outside = gc.get_threshold()  # another test's live API may hold the bulk thresholds
+    gc.set_threshold(700, 10, 10)
+    try:
+        with api_server(neo4j_server):
+            assert gc.get_threshold() == BULK_GC_THRESHOLDS
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*outside)
