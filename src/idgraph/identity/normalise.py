@@ -62,6 +62,13 @@ def check_text(value: str, name: str) -> str:
 def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
                        default_region: str = "US") -> IdentityKey:
     """Normalise `raw` under its namespace, or raise IdentityRejected with the reason."""
+    return IdentityKey(*normalised_pair(registry, namespace, raw, default_region))
+
+
+def normalised_pair(registry: NamespaceRegistry, namespace: str, raw: str,
+                    default_region: str = "US") -> tuple[str, str]:
+    """`normalise_identity`'s (namespace, value) without the key object: a bulk resolve needs
+    only the strings (making the object was a fifth of normalising an e-mail)."""
     ns = registry.get(namespace.strip().lower()) if isinstance(namespace, str) else None
     if ns is None:
         raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {_shown(namespace)}; "
@@ -75,13 +82,14 @@ def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
     if len(value) > MAX_VALUE_LENGTH:
         raise IdentityRejected("VALUE_TOO_LONG",
                                f"{ns.name} value is over {MAX_VALUE_LENGTH} characters")
-    check_text(value, f"{ns.name} value")
+    if UNSAFE_TEXT.search(value):  # (the message is made only for a value it refuses)
+        check_text(value, f"{ns.name} value")
     if value.casefold() in registry.blocklist or ALL_ZERO_RE.match(value):
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
     normalised = _apply(ns, value, default_region)
     if normalised.casefold() in registry.blocklist:
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
-    return IdentityKey(ns.name, normalised)
+    return ns.name, normalised
 
 
 def _shown(value: object, limit: int = 64) -> str:
@@ -124,6 +132,19 @@ class Normaliser:
         if isinstance(known, IdentityRejected):
             raise IdentityRejected(known.code, str(known))
         return known
+
+    def pair(self, namespace: str, raw: str) -> tuple[str, str]:
+        """The (namespace, value) `self(namespace, raw)` gives, or its IdentityRejected;
+        remembered answers are used, new ones are not remembered. A bulk resolve meets 10,000
+        identities at once, most of them once: making and remembering a key object for each
+        was a third of normalising them."""
+        known = self._known.get((namespace, raw)) if (
+            type(namespace) is str and type(raw) is str) else None
+        if known is None:
+            return normalised_pair(self.registry, namespace, raw, self.region)
+        if isinstance(known, IdentityRejected):
+            raise IdentityRejected(known.code, str(known))
+        return known.namespace, known.value
 
     def _remember(self, namespace: str, raw: str, known: IdentityKey | IdentityRejected) -> None:
         answer = len(known.key) * 2 if isinstance(known, IdentityKey) else len(str(known))

@@ -236,11 +236,12 @@ class FastProfileReads:
             return self._fits_resolve(plan, body)
         return plan.asks(body)  # the records are read once the caller is known (`_ingest`)
 
-    def _passes_limits(self, plan: ResolvePlan | IngestPlan, variables: dict[str, Any]) -> bool:
+    def _passes_limits(self, plan: ResolvePlan | IngestPlan, variables: dict[str, Any],
+                       longest: int | None = None) -> bool:
         """The per-request rules (the cost and the list cap, priced at these variables)."""
         s = self.settings
         rule = cost_rule(s.max_cost, s.max_page_size, s.default_page_size, variables,
-                         s.max_list_length)
+                         s.max_list_length, longest)
         return plan.passes(self.graphql_schema, [rule])
 
     def _fits_resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> bool:
@@ -250,7 +251,8 @@ class FastProfileReads:
         identities = body[IDENTITIES] = plan.identities(body)
         if identities is None:
             return False
-        return self._passes_limits(plan, body["variables"])
+        # The variables are one list of objects of two strings: its length is the longest.
+        return self._passes_limits(plan, body["variables"], len(identities))
 
     async def _resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> Any:
         """The root field's value: the service's answers completed as the general path
