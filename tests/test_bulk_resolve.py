@@ -163,8 +163,8 @@ def test_100000_identities_in_one_call_when_the_caps_allow_it(neo4j_server, gql,
     assert {r["profileId"] for r in rows[1:-1]} == {None}
 
 
-NAMESPACES = ["crm", "login", "email", "email_sha256", "phone", "phone_sha256", "device",
-              " Email ", "EMAIL", "nope", "", "n" * 80]
+NAMESPACES = ["crm", "loyalty", "login", "email", "email_sha256", "phone", "phone_sha256",
+              "device", "ecid", "partner", " Email ", "EMAIL", "nope", "", "n" * 80]
 VALUES = [" Ann@X.com ", "ann@x.com", "bad", "Test@Test.com", "unknown", "NULL", "0000", "-",
           "+1 650 253 0000", "650-253-0000", "12", "a\x00b", "a\ud800", "a\x7f", " ", "",
           "A" * 1025, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -180,15 +180,15 @@ def _outcome(normalise, namespace, raw):
         found.namespace, found.value)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(namespace=st.sampled_from(NAMESPACES),
        raw=st.one_of(st.sampled_from(VALUES), st.text(max_size=30)),
        remembered=st.booleans())
 def test_bulk_resolve_normalises_each_identity_as_every_other_way_in(namespace, raw,
                                                                      remembered):
-    """A bulk resolve normalises by `Normaliser.pair` (strings, nothing remembered): the same
-    values, the same rejections and messages as the normaliser ingest and reads use, whether
-    the identity was met before or not."""
+    """A bulk resolve normalises by `Normaliser.pair` (strings, nothing remembered, plain
+    values checked inline): the same values, the same rejections and messages as the
+    normaliser ingest and reads use, whether the identity was met before or not."""
     normaliser = Normaliser(load_registry(None), "US")
     expected = _outcome(normaliser, namespace, raw)
     if not remembered:
