@@ -341,3 +341,26 @@ def test_the_api_runs_the_collector_with_the_bulk_thresholds_while_it_serves(neo
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*outside)
+
+
+def test_compiled_ingests_are_counted_in_metrics_as_mutations(live_api, empty_graph):
+    query = "mutation Load($r: [RecordInput!]) { ingest(records: $r) { accepted } }"
+    reads = live_api.app.state.graphql.fast_reads
+
+    def count() -> float:
+        text = httpx.get(f"{live_api.url}/metrics").text
+        line = next((ln for ln in text.splitlines() if ln.startswith(
+            'idgraph_graphql_operations_total{operation="Load",type="mutation"}')), None)
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    def send(n: int) -> None:
+        answer = httpx.post(f"{live_api.url}/graphql", json={"query": query, "variables": {
+            "r": [record(n)]}})
+        assert answer.json() == {"data": {"ingest": {"accepted": 1}}}
+
+    send(1)  # the general path validates the text
+    start, served = count(), reads.served
+    for n in range(2, 5):
+        send(n)
+    assert reads.served == served + 3
+    assert count() == start + 3
