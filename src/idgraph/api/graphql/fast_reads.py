@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 
 BODY_KEYS = {"query", "variables", "operationName", "extensions"}
 # Set in a request's scope state when this path has tried the request and passed it on: the
-# general path then answers it without a second try (a second database read).
+# general path then answers it without a second try (a second database read, or a second parse
+# of a body the front door found no plan for).
 FAST_READ_DECLINED = "fast_read_declined"
 # (schema, query text) -> None until the general path has validated the text, else (no errors
 # from its rules, some rules are per request: they depend on the variables).
@@ -116,11 +117,12 @@ class FastProfileReads:
         """Answer a request inside the middleware stack (one the front door passed on), or
         None: the general path answers it."""
         started = time.perf_counter()
+        state = request.scope.get("state", {})
+        if state.get(FAST_READ_DECLINED):  # the front door parsed it and passed it on
+            return None
         raw = await request.body()  # cached on the request for the general path; its errors
         planned = self.plan_of(raw)  # (a body over the size limit) are the general path's too
-        state = request.scope.get("state", {})
-        if (planned is None or state.get(FAST_READ_DECLINED)
-                or not self.may_read(planned[0], state.get("principal"))):
+        if planned is None or not self.may_read(planned[0], state.get("principal")):
             return None
         answered = await self.answer(*planned, state.get("request_id", "-"))
         if answered is None:
