@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from idgraph.api.graphql.permissions import Role
+from idgraph.identity.namespaces import load_registry
+from idgraph.identity.normalise import IdentityRejected, Normaliser
 from tests.api_support import KEY_SPEC, KEYS, api_server, codes
 from tests.identity_helpers import ident, ingest, record
 
@@ -157,3 +161,36 @@ def test_100000_identities_in_one_call_when_the_caps_allow_it(neo4j_server, gql,
     assert len(rows) == 100_000
     assert rows[0]["profileId"] == rows[-1]["profileId"] == ann
     assert {r["profileId"] for r in rows[1:-1]} == {None}
+
+
+NAMESPACES = ["crm", "loyalty", "login", "email", "email_sha256", "phone", "phone_sha256",
+              "device", "ecid", "partner", " Email ", "EMAIL", "nope", "", "n" * 80]
+VALUES = [" Ann@X.com ", "ann@x.com", "bad", "Test@Test.com", "unknown", "NULL", "0000", "-",
+          "+1 650 253 0000", "650-253-0000", "12", "a\x00b", "a\ud800", "a\x7f", " ", "",
+          "A" * 1025, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+          "Zoë@Exämple.com", "user@example.com\n"]
+
+
+def _outcome(normalise, namespace, raw):
+    try:
+        found = normalise(namespace, raw)
+    except IdentityRejected as exc:
+        return "rejected", exc.code, str(exc)
+    return "normalised", tuple(found)[:2] if isinstance(found, tuple) else (
+        found.namespace, found.value)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(namespace=st.sampled_from(NAMESPACES),
+       raw=st.one_of(st.sampled_from(VALUES), st.text(max_size=30)),
+       remembered=st.booleans())
+def test_bulk_resolve_normalises_each_identity_as_every_other_way_in(namespace, raw,
+                                                                     remembered):
+    """A bulk resolve normalises by `Normaliser.pair` (strings, nothing remembered, plain
+    values checked inline): the same values, the same rejections and messages as the
+    normaliser ingest and reads use, whether the identity was met before or not."""
+    normaliser = Normaliser(load_registry(None), "US")
+    expected = _outcome(normaliser, namespace, raw)
+    if not remembered:
+        normaliser = Normaliser(load_registry(None), "US")
+    assert _outcome(normaliser.pair, namespace, raw) == expected

@@ -214,3 +214,32 @@ def test_neo4j_restarted_while_the_api_serves(faults, db):
             time.sleep(0.5)
         assert body["data"]["profile"]["size"] == 2
         client.http.close()
+
+
+def test_a_compiled_ingest_answers_neo4j_down_as_the_general_path(faults, db):
+    """The compiled ingest (api/graphql/fast_ingest.py) never hands a failed write to the
+    general path (a mutation is not run twice): it words the failure as the masking does."""
+    from idgraph.db import local_server
+
+    cfg, server = faults
+    query = "mutation($r: [RecordInput!]) { ingest(records: $r) { accepted } }"
+    records = [{"source": "crm", "recordId": "9", "timestamp": "2025-01-01T12:00:00Z",
+                "identities": [ident("email:z@x.com")]}]
+    headers = {"x-request-id": "faults-ingest"}
+    with LiveServer(settings_for(server, neo4j_retry_seconds=1)) as fast, \
+            LiveServer(settings_for(server, neo4j_retry_seconds=1, fast_ingest=False)) as general:
+        fast_client, general_client = GraphQLClient(fast.url), GraphQLClient(general.url)
+        fast_client(query, {"r": []})  # the general path validates the text
+        reads = fast.app.state.graphql.fast_reads
+        local_server.stop(cfg)
+        try:
+            served = reads.served
+            answered = fast_client.post(query, {"r": records}, headers=headers)
+            assert reads.served == served + 1, "the compiled path answered"
+            expected = general_client.post(query, {"r": records}, headers=headers)
+            assert (answered.status_code, answered.json()) == (
+                expected.status_code, expected.json())
+            assert [e["extensions"]["code"] for e in answered.json()["errors"]] == [
+                "DATABASE_UNAVAILABLE"], answered.json()
+        finally:
+            local_server.start(cfg, log=print)

@@ -189,6 +189,10 @@ class Settings(BaseSettings):
     # Serve `resolve(identities: $ids) { profileId ... }` documents without the general executor
     # (api/graphql/fast_resolve.py; same answers, limits and permissions). Off: the general path.
     fast_bulk_resolve: bool = True
+    # Serve `mutation($r: [RecordInput!]) { ingest(records: $r) { accepted ... } }` documents
+    # without the general executor (api/graphql/fast_ingest.py; same answers, limits and
+    # permissions). Off: the general path.
+    fast_ingest: bool = True
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -62,6 +62,13 @@ def check_text(value: str, name: str) -> str:
 def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
                        default_region: str = "US") -> IdentityKey:
     """Normalise `raw` under its namespace, or raise IdentityRejected with the reason."""
+    return IdentityKey(*normalised_pair(registry, namespace, raw, default_region))
+
+
+def normalised_pair(registry: NamespaceRegistry, namespace: str, raw: str,
+                    default_region: str = "US") -> tuple[str, str]:
+    """`normalise_identity`'s (namespace, value) without the key object: a bulk resolve needs
+    only the strings (making the object was a fifth of normalising an e-mail)."""
     ns = registry.get(namespace.strip().lower()) if isinstance(namespace, str) else None
     if ns is None:
         raise IdentityRejected("UNKNOWN_NAMESPACE", f"unknown namespace {_shown(namespace)}; "
@@ -75,13 +82,14 @@ def normalise_identity(registry: NamespaceRegistry, namespace: str, raw: str,
     if len(value) > MAX_VALUE_LENGTH:
         raise IdentityRejected("VALUE_TOO_LONG",
                                f"{ns.name} value is over {MAX_VALUE_LENGTH} characters")
-    check_text(value, f"{ns.name} value")
+    if UNSAFE_TEXT.search(value):  # (the message is made only for a value it refuses)
+        check_text(value, f"{ns.name} value")
     if value.casefold() in registry.blocklist or ALL_ZERO_RE.match(value):
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
     normalised = _apply(ns, value, default_region)
     if normalised.casefold() in registry.blocklist:
         raise IdentityRejected("BLOCKED_VALUE", f"{ns.name} value {value!r} is a known junk value")
-    return IdentityKey(ns.name, normalised)
+    return ns.name, normalised
 
 
 def _shown(value: object, limit: int = 64) -> str:
@@ -106,6 +114,8 @@ class Normaliser:
         self.max_bytes = max_bytes
         self.memo_bytes = 0  # estimated size of what `_known` holds
         self._known: dict[tuple[str, str], IdentityKey | IdentityRejected] = {}
+        # The namespaces whose normalisation `pair` runs inline, by their exact names.
+        self._inline = {ns.name: ns for ns in registry.namespaces if ns.normalise in INLINE_KINDS}
 
     def __call__(self, namespace: str, raw: str) -> IdentityKey:
         if not (isinstance(namespace, str) and isinstance(raw, str)) or (
@@ -125,6 +135,26 @@ class Normaliser:
             raise IdentityRejected(known.code, str(known))
         return known
 
+    def pair(self, namespace: str, raw: str) -> tuple[str, str]:
+        """The (namespace, value) `self(namespace, raw)` gives, or its IdentityRejected;
+        remembered answers are used, new ones are not remembered. A bulk resolve meets 10,000
+        identities at once, most of them once: making and remembering a key object for each
+        was a third of normalising them."""
+        if type(namespace) is str and type(raw) is str:
+            known = self._known.get((namespace, raw))
+            if isinstance(known, IdentityKey):
+                return known.namespace, known.value
+            if known is not None:
+                raise IdentityRejected(known.code, str(known))
+            # A namespace spelt exactly as configured is what `normalised_pair` would find
+            # (names are lowercase, without spaces): a plain value passes its checks inline.
+            ns = self._inline.get(namespace)
+            if ns is not None:
+                clean = _clean_pair(ns, raw, self.registry.blocklist)
+                if clean is not None:
+                    return clean
+        return normalised_pair(self.registry, namespace, raw, self.region)
+
     def _remember(self, namespace: str, raw: str, known: IdentityKey | IdentityRejected) -> None:
         answer = len(known.key) * 2 if isinstance(known, IdentityKey) else len(str(known))
         size = ENTRY_OVERHEAD + len(namespace) + len(raw) + answer
@@ -133,6 +163,30 @@ class Normaliser:
             self.memo_bytes = 0
         self._known[(namespace, raw)] = known
         self.memo_bytes += size
+
+
+# Normalisations `_clean_pair` runs inline (no parsing, no hashing).
+INLINE_KINDS = frozenset({Normalisation.TRIM, Normalisation.LOWERCASE, Normalisation.EMAIL})
+
+
+def _clean_pair(ns: Namespace, raw: str, blocklist: frozenset[str]) -> tuple[str, str] | None:
+    """`normalised_pair` of a value every check passes, its steps in its order without its
+    calls (a third of the time, 10,000 identities at a time); None for any value a check
+    would refuse: `normalised_pair` then says why."""
+    value = raw.strip()
+    if (not value or len(value) > MAX_VALUE_LENGTH or UNSAFE_TEXT.search(value)
+            or value.casefold() in blocklist or ALL_ZERO_RE.match(value)):
+        return None
+    kind = ns.normalise
+    if kind is Normalisation.EMAIL:
+        normalised = value.strip().lower()  # normalise_email's own steps
+        if not EMAIL_RE.match(normalised):
+            return None
+    else:
+        normalised = value.lower() if kind is Normalisation.LOWERCASE else value
+    if normalised.casefold() in blocklist:
+        return None
+    return ns.name, normalised
 
 
 def _apply(ns: Namespace, value: str, region: str) -> str:

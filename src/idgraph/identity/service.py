@@ -277,18 +277,19 @@ class IdentityService:
         """Each identity normalised (or rejected, with why) and its profile id, in input
         order: one statement, one row, however many identities (bulk resolve is measured
         against the bare driver's UNWIND; bench/results/scale.md)."""
-        normalised: list[IdentityKey | IdentityRejected] = []
+        normalised: list[tuple[str, str] | IdentityRejected] = []
+        pair = self.normaliser.pair  # strings only, no key objects (normalise.py)
         for namespace, value in identities:
             try:
-                normalised.append(self.normalise(namespace, value))
+                normalised.append(pair(namespace, value))
             except IdentityRejected as exc:
                 normalised.append(exc)
         if not normalised:
             return []
-        keys = [n.key if isinstance(n, IdentityKey) else "" for n in normalised]  # "": no match
+        keys = [f"{n[0]}:{n[1]}" if type(n) is tuple else "" for n in normalised]  # "": no match
         [row] = await self.graph.read_plain(q.RESOLVE, keys=keys)
         profile_ids = row["profileIds"]
-        return [Resolved(n.namespace, n.value, profile_id) if isinstance(n, IdentityKey)
+        return [Resolved(n[0], n[1], profile_id) if type(n) is tuple
                 else Resolved(raw[0], raw[1], None, str(n))
                 for n, raw, profile_id in zip(normalised, identities, profile_ids, strict=True)]
 

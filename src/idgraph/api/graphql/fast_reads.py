@@ -17,6 +17,8 @@ tests/test_fast_path_equivalence.py holds the two paths to that over generated d
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,6 +35,7 @@ from strawberry.schema.base import BaseSchema
 from idgraph.api.graphql.common import IdentityInput
 from idgraph.api.graphql.cost import cost_rule
 from idgraph.api.graphql.errors import database_failure
+from idgraph.api.graphql.fast_ingest import IngestPlan, compile_ingest, ingest_answer
 from idgraph.api.graphql.fast_plan import (
     FallBack,
     NotCompilable,
@@ -52,15 +55,20 @@ if TYPE_CHECKING:
 
 BODY_KEYS = {"query", "variables", "operationName", "extensions"}
 # Set in a request's scope state when this path has tried the request and passed it on: the
-# general path then answers it without a second try (a second database read).
+# general path then answers it without a second try (a second database read, or a second parse
+# of a body the front door found no plan for).
 FAST_READ_DECLINED = "fast_read_declined"
 # (schema, query text) -> None until the general path has validated the text, else (no errors
 # from its rules, some rules are per request: they depend on the variables).
 Validation = Callable[[object, str], "tuple[bool, bool] | None"]
-FastPlan = ProfileReadPlan | ResolvePlan
+FastPlan = ProfileReadPlan | ResolvePlan | IngestPlan
 # A body's key for a bulk resolve's checked identities: never a client's (a body with keys
 # outside BODY_KEYS is the general path's).
 IDENTITIES = " identities"
+# A run of 19 digits: the only numbers orjson reads otherwise than json.loads (the general
+# path's decoder) are integers beyond 64 bits, which it makes floats. An ingest stores its
+# records' attributes as read, so a body holding such a run is read again by json.loads.
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def _fits(plan: ProfileReadPlan, body: dict[str, Any]) -> bool:
@@ -83,14 +91,15 @@ class Answer:
 
 
 class FastProfileReads:
-    """Serves compiled profile reads and bulk resolves (fast_resolve.py) over HTTP POST;
-    `serve` returns None to fall back."""
+    """Serves compiled profile reads, bulk resolves (fast_resolve.py) and bulk ingests
+    (fast_ingest.py) over HTTP POST; `serve` returns None to fall back."""
 
     MAXSIZE = 512
 
     def __init__(self, services: Services, schema: BaseSchema, metrics: Metrics | None,
                  validation: Validation, settings: Settings | None = None,
-                 profile_reads: bool = True, bulk_resolve: bool = True) -> None:
+                 profile_reads: bool = True, bulk_resolve: bool = True,
+                 ingest: bool = True) -> None:
         self.services = services
         self.schema = schema
         if not isinstance(schema, Schema):
@@ -99,7 +108,7 @@ class FastProfileReads:
         self.metrics = metrics
         self.validation = validation
         self.settings = settings or services.settings  # the limits of the per-request rules
-        self.kinds = (profile_reads, bulk_resolve)  # which plans this path serves
+        self.kinds = (profile_reads, bulk_resolve, ingest)  # which plans this path serves
         self.plans: OrderedDict[str, FastPlan | None] = OrderedDict()
         self.served = 0  # requests answered here (tests and metrics read it)
         self.served_at_front_door = 0  # of those, the ones api/front_door.py answered
@@ -108,11 +117,12 @@ class FastProfileReads:
         """Answer a request inside the middleware stack (one the front door passed on), or
         None: the general path answers it."""
         started = time.perf_counter()
+        state = request.scope.get("state", {})
+        if state.get(FAST_READ_DECLINED):  # the front door parsed it and passed it on
+            return None
         raw = await request.body()  # cached on the request for the general path; its errors
         planned = self.plan_of(raw)  # (a body over the size limit) are the general path's too
-        state = request.scope.get("state", {})
-        if (planned is None or state.get(FAST_READ_DECLINED)
-                or not self.may_read(planned[0], state.get("principal"))):
+        if planned is None or not self.may_read(planned[0], state.get("principal")):
             return None
         answered = await self.answer(*planned, state.get("request_id", "-"))
         if answered is None:
@@ -125,8 +135,9 @@ class FastProfileReads:
         try:
             body = orjson.loads(raw)
             plan = self._plan_for(body)
-            if plan is None or not (_fits(plan, body) if isinstance(plan, ProfileReadPlan)
-                                    else self._fits_resolve(plan, body)):
+            if isinstance(plan, IngestPlan) and LONG_DIGITS.search(raw):
+                body = json.loads(raw)  # as the general path reads it (strawberry's decoder)
+            if plan is None or not self._fits(plan, body):
                 return None
         except Exception:  # noqa: BLE001 - bad JSON, anything unexpected: the general path
             return None  # answers (and reports errors with its codes and masking)
@@ -143,6 +154,8 @@ class FastProfileReads:
         """The response body, or None to fall back. A database failure is answered here, as
         the general path answers it (masked, coded, with the request id): running the read
         again there would make the client wait for a second round of retries or timeout."""
+        if isinstance(plan, IngestPlan):
+            return await self._ingest(plan, body, request_id)
         answer: dict[str, Any]
         try:
             value = (await self._profile(plan, body) if isinstance(plan, ProfileReadPlan)
@@ -169,7 +182,8 @@ class FastProfileReads:
 
     def record(self, plan: FastPlan, started: float, answered: Answer) -> None:
         if self.metrics is not None:
-            self.metrics.observe_operation(plan.operation_name, "query",
+            kind = "mutation" if isinstance(plan, IngestPlan) else "query"
+            self.metrics.observe_operation(plan.operation_name, kind,
                                            time.perf_counter() - started, answered.codes)
 
     def _plan_for(self, body: Any) -> FastPlan | None:
@@ -193,8 +207,9 @@ class FastProfileReads:
 
     def _compiled(self, query: str, per_request: bool) -> FastPlan | None:
         """A profile read's plan (only for documents with no per-request rules), else a bulk
-        resolve's (whose per-request rules run on every request), else None."""
-        profile_reads, bulk_resolve = self.kinds
+        resolve's or a bulk ingest's (whose per-request rules run on every request), else
+        None."""
+        profile_reads, bulk_resolve, ingest = self.kinds
         try:
             document = parse(query)
         except GraphQLError:
@@ -209,7 +224,27 @@ class FastProfileReads:
                 return compile_resolve(self.graphql_schema, document)
             except NotCompilable:
                 pass
+        if ingest:
+            try:
+                return compile_ingest(self.graphql_schema, document)
+            except NotCompilable:
+                pass
         return None
+
+    def _fits(self, plan: FastPlan, body: dict[str, Any]) -> bool:
+        if isinstance(plan, ProfileReadPlan):
+            return _fits(plan, body)
+        if isinstance(plan, ResolvePlan):
+            return self._fits_resolve(plan, body)
+        return plan.asks(body)  # the records are read once the caller is known (`_ingest`)
+
+    def _passes_limits(self, plan: ResolvePlan | IngestPlan, variables: dict[str, Any],
+                       longest: int | None = None) -> bool:
+        """The per-request rules (the cost and the list cap, priced at these variables)."""
+        s = self.settings
+        rule = cost_rule(s.max_cost, s.max_page_size, s.default_page_size, variables,
+                         s.max_list_length, longest)
+        return plan.passes(self.graphql_schema, [rule])
 
     def _fits_resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> bool:
         """The body asks what the plan answers, within the per-request limits (the cost and
@@ -218,10 +253,8 @@ class FastProfileReads:
         identities = body[IDENTITIES] = plan.identities(body)
         if identities is None:
             return False
-        s = self.settings
-        rule = cost_rule(s.max_cost, s.max_page_size, s.default_page_size, body["variables"],
-                         s.max_list_length)
-        return plan.passes(self.graphql_schema, [rule])
+        # The variables are one list of objects of two strings: its length is the longest.
+        return self._passes_limits(plan, body["variables"], len(identities))
 
     async def _resolve(self, plan: ResolvePlan, body: dict[str, Any]) -> Any:
         """The root field's value: the service's answers completed as the general path
@@ -231,6 +264,23 @@ class FastProfileReads:
         if identities is None:
             raise FallBack
         return plan.complete(await self.services.identity.resolve_each(identities))
+
+    async def _ingest(self, plan: IngestPlan, body: dict[str, Any],
+                      request_id: str) -> Answer | None:
+        """A bulk ingest's response, or None (the general path) when the per-request rules
+        refuse it or its records are not what the plan takes: decided before the write, as
+        a mutation never runs twice. Encoded by the general path's own encoder (strawberry's
+        `json.dumps`): its messages may quote any character."""
+        variables = body["variables"]
+        if not self._passes_limits(plan, variables):
+            return None
+        records = plan.records(variables[plan.variable])
+        if records is None:
+            return None
+        answer = await ingest_answer(plan, records, self.services.identity, request_id)
+        self.served += 1
+        codes = [e["extensions"]["code"] for e in answer.get("errors", ())]
+        return Answer(json.dumps(answer, separators=(",", ":")).encode(), codes)
 
     async def _profile(self, plan: ProfileReadPlan, body: dict[str, Any]) -> Any:
         """The root field's value: the general path's `Profile`, completed by the plan."""

@@ -3,6 +3,7 @@ attributes with provenance, events, computed attributes and the test-profile fla
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -116,6 +117,11 @@ class Profile:
         default=False, description="Test data (a fragment with testProfile: true).")
     loaded: strawberry.Private[ProfileRead | None] = None
     asked_key: strawberry.Private[str | None] = None  # the identity asked for (stitching off)
+    # Reads with fragments in flight, by merge policy: sibling fields under one policy
+    # (`attributes`, `attributeProvenance`) share one read, and so fail in document order
+    # (two racing reads made the reported error, and the answer, vary from run to run).
+    fragment_reads: strawberry.Private[
+        dict[str | None, asyncio.Future[ProfileRead | None]] | None] = None
 
     @strawberry.field(permission_classes=[allow(Role.ANALYST, Role.PARTNER)],
                       description="Merges, splits and refused links, newest first.")
@@ -202,8 +208,14 @@ class Profile:
         wanted = None if policy_id is None else str(policy_id)
         read = self.loaded
         if read is None or read.fragments is None or not _has_policy(read, wanted):
-            read = await service.read(profile_id=str(self.id), with_fragments=True,
-                                      policy_ids=(wanted,) if wanted else ())
+            if self.fragment_reads is None:
+                self.fragment_reads = {}
+            pending = self.fragment_reads.get(wanted)
+            if pending is None:
+                pending = self.fragment_reads[wanted] = asyncio.ensure_future(service.read(
+                    profile_id=str(self.id), with_fragments=True,
+                    policy_ids=(wanted,) if wanted else ()))
+            read = await asyncio.shield(pending)  # a cancelled field leaves it to the other
             if read is None:
                 return []
             self.loaded = read

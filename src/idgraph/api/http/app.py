@@ -26,6 +26,7 @@ from idgraph.api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from idgraph.api.http.ratelimit import RateLimiter
 from idgraph.auth.roles import Role
 from idgraph.auth.service import ApiKeyService
+from idgraph.collector import bulk_collection
 from idgraph.config import Settings
 from idgraph.db.errors import DatabaseError
 from idgraph.db.graph import Graph
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         await _recover_jobs(services)
         services.segments.scheduler.start()
         services.activation.scheduler.start()
-        yield
+        with bulk_collection():  # rarer full collections of what the process holds
+            yield
         await services.activation.scheduler.stop()
         await services.segments.scheduler.stop()
         await services.jobs.close()  # jobs still running stay resumable

@@ -63,6 +63,8 @@ class FrontDoor:
         raw, complete = await self._body(headers, receive)
         planned = self.reads.plan_of(raw) if complete else None
         if planned is None:
+            if complete:  # read, parsed, no plan: the stack's fast path need not parse it again
+                scope.setdefault("state", {})[FAST_READ_DECLINED] = True
             return await self.app(scope, _replaying(raw, complete, receive), send)
         principal = await self._reader(scope, headers, planned[0])
         if principal is None:

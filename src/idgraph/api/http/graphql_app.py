@@ -101,7 +101,9 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         self.fast_reads = FastProfileReads(
             services, self.schema, metrics, CachedValidation.validation_of, settings,
             profile_reads=settings.fast_profile_reads, bulk_resolve=settings.fast_bulk_resolve,
-        ) if settings.fast_profile_reads or settings.fast_bulk_resolve else None
+            ingest=settings.fast_ingest,
+        ) if (settings.fast_profile_reads or settings.fast_bulk_resolve
+              or settings.fast_ingest) else None
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket | None = None) -> Context:
