@@ -124,6 +124,11 @@ def stored_profiles(driver: neo4j.Driver) -> int:
 def clear_segments(driver: neo4j.Driver) -> None:
     """Segments, memberships and the floor's relationships of an earlier run."""
     with driver.session() as session:
+        # The memberships first, in batches: a segment of 250,000 members detached in one
+        # inner transaction overran the server's memory pool (2g heap).
+        for kind in ("IN_SEGMENT", "FLOOR_MEMBER"):
+            session.run(f"MATCH ()-[m:{kind}]->() CALL (m) {{ DELETE m }} "
+                        "IN TRANSACTIONS OF 10000 ROWS").consume()
         for label in ("Segment", "FloorSegment", "Job"):
             session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} "
                         "IN TRANSACTIONS OF 1000 ROWS").consume()
