@@ -29,12 +29,7 @@ from graphql import (
     DocumentNode,
     GraphQLScalarType,
     GraphQLSchema,
-    ListTypeNode,
-    NamedTypeNode,
-    NonNullTypeNode,
-    OperationDefinitionNode,
     OperationType,
-    TypeNode,
     Undefined,
     ValidationRule,
     validate,
@@ -45,6 +40,7 @@ from idgraph.api.graphql.fast_plan import (
     Complete,
     NotCompilable,
     field_compiler,
+    list_variable,
     location,
     one_operation,
     resolver_of,
@@ -159,7 +155,7 @@ def _identities(given: Any) -> list[dict[str, str]] | None:
 def compile_ingest(schema: GraphQLSchema, document: DocumentNode) -> IngestPlan:
     """The plan of a (validated) bulk ingest document; NotCompilable otherwise."""
     op = one_operation(document, OperationType.MUTATION)
-    variable = _records_variable(op)
+    variable = list_variable(op, "RecordInput", required=False)
     node, field, definition = root_field(schema, op, ROOT_RESOLVER, "records", variable,
                                          "ingest(records: $x)")
     compiler = field_compiler()
@@ -178,24 +174,3 @@ def _scalar(schema: GraphQLSchema, name: str) -> GraphQLScalarType:
     if not isinstance(scalar, GraphQLScalarType):
         raise NotCompilable(f"no {name} scalar")
     return scalar
-
-
-def _records_variable(op: OperationDefinitionNode) -> str:
-    """The name of the operation's one variable, of type [RecordInput!](!) without a default."""
-    if not op.variable_definitions or len(op.variable_definitions) != 1:
-        raise NotCompilable("one variable")
-    definition = op.variable_definitions[0]
-    if (definition.default_value is not None or definition.directives
-            or not _is_record_list(definition.type)):
-        raise NotCompilable("the variable must be [RecordInput!]")
-    return definition.variable.name.value
-
-
-def _is_record_list(type_: TypeNode) -> bool:
-    if isinstance(type_, NonNullTypeNode):
-        type_ = type_.type
-    if not isinstance(type_, ListTypeNode):
-        return False
-    item = type_.type
-    return (isinstance(item, NonNullTypeNode) and isinstance(item.type, NamedTypeNode)
-            and item.type.name.value == "RecordInput")

@@ -35,11 +35,13 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
+    ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    TypeNode,
     VariableNode,
 )
 from graphql.language.location import get_location
@@ -143,6 +145,30 @@ def location(node: FieldNode) -> dict[str, int]:
     assert node.loc is not None
     where = get_location(node.loc.source, node.loc.start)
     return {"line": where.line, "column": where.column}
+
+
+def _list_variable(op: OperationDefinitionNode, item: str, required: bool) -> str:
+    """The name of the operation's one variable, of type `[item!]!` (or also `[item!]` when
+    not `required`), without a default or directives; NotCompilable otherwise."""
+    if not op.variable_definitions or len(op.variable_definitions) != 1:
+        raise NotCompilable("one variable")
+    definition = op.variable_definitions[0]
+    if (definition.default_value is not None or definition.directives
+            or not _is_list_of(definition.type, item, required)):
+        raise NotCompilable(f"the variable must be [{item}!]{'!' if required else ''}")
+    return definition.variable.name.value
+
+
+def _is_list_of(type_: TypeNode, item: str, required: bool) -> bool:
+    if isinstance(type_, NonNullTypeNode):
+        type_ = type_.type
+    elif required:
+        return False
+    if not isinstance(type_, ListTypeNode):
+        return False
+    inner = type_.type
+    return (isinstance(inner, NonNullTypeNode) and isinstance(inner.type, NamedTypeNode)
+            and inner.type.name.value == item)
 
 
 def _one_query(document: DocumentNode,
@@ -323,6 +349,7 @@ def _same(value: Any) -> Any:
 field_compiler = _Compiler
 field_definition = _definition
 one_operation = one_query = _one_query
+list_variable = _list_variable
 plain_fields = _fields
 resolver_of = _resolver
 response_key = _key

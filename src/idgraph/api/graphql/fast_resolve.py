@@ -25,19 +25,14 @@ from typing import Any
 from graphql import (
     DocumentNode,
     GraphQLSchema,
-    ListTypeNode,
-    NamedTypeNode,
-    NonNullTypeNode,
-    OperationDefinitionNode,
-    TypeNode,
     ValidationRule,
     validate,
 )
 
 from idgraph.api.graphql.fast_plan import (
     Complete,
-    NotCompilable,
     field_compiler,
+    list_variable,
     location,
     one_query,
     resolver_of,
@@ -97,7 +92,7 @@ class ResolvePlan:
 def compile_resolve(schema: GraphQLSchema, document: DocumentNode) -> ResolvePlan:
     """The plan of a (validated) bulk resolve document; NotCompilable otherwise."""
     op = one_query(document)
-    variable = _identities_variable(op)
+    variable = list_variable(op, "IdentityInput", required=True)
     node, field, definition = root_field(schema, op, ROOT_RESOLVER, "identities", variable,
                                          "resolve(identities: $x)")
     compiler = field_compiler()
@@ -105,22 +100,3 @@ def compile_resolve(schema: GraphQLSchema, document: DocumentNode) -> ResolvePla
     complete = compiler.output(field.type, node.selection_set)
     return ResolvePlan(op.name.value if op.name else None, variable, response_key(node),
                        location(node), compiler.roles, complete, document)
-
-
-def _identities_variable(op: OperationDefinitionNode) -> str:
-    """The name of the operation's one variable, of type [IdentityInput!]! without a default."""
-    if not op.variable_definitions or len(op.variable_definitions) != 1:
-        raise NotCompilable("one variable")
-    definition = op.variable_definitions[0]
-    if (definition.default_value is not None or definition.directives
-            or not _is_identity_list(definition.type)):
-        raise NotCompilable("the variable must be [IdentityInput!]!")
-    return definition.variable.name.value
-
-
-def _is_identity_list(type_: TypeNode) -> bool:
-    if not isinstance(type_, NonNullTypeNode) or not isinstance(type_.type, ListTypeNode):
-        return False
-    item = type_.type.type
-    return (isinstance(item, NonNullTypeNode) and isinstance(item.type, NamedTypeNode)
-            and item.type.name.value == "IdentityInput")
