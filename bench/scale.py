@@ -49,6 +49,35 @@ RESOLVE_DOC = "query R($ids: [IdentityInput!]!) { resolve(identities: $ids) { pr
 INGEST_DOC = """mutation I($records: [RecordInput!]) { ingest(records: $records) {
   accepted rejected profilesCreated } }"""
 NEW_PEOPLE = 10_000_000  # new people are numbered from here: never in the store
+# Not the issue's floor, a bound of this design: the bare driver writing, for each new person,
+# exactly the nodes, relationships and properties an idgraph ingest leaves (its profile with 3
+# memberships and a view node included), in one statement per 1,000 records, with no reads,
+# no re-clustering, no locks. What it leaves of FLOOR_SAME_DATA's rate is the most a serial
+# writer of idgraph's data can reach, whatever its code.
+MODEL_FLOOR = """
+UNWIND $rows AS row
+CREATE (r:Record {key: row.source + '|' + row.id, source: row.source, recordId: row.id,
+                  ts: row.ts, ingestedAt: $now, batch: $batch, attributes: '{}'})
+CREATE (p:Profile {id: row.pid, createdAt: $now, updatedAt: $now, size: size(row.ids),
+                   primaryKey: row.ids[0], createdBy: 'ingest:bench'})
+CREATE (p)-[:VIEW]->(:ProfileView {_profile: row.pid, _size: size(row.ids), _isTest: false,
+        _stitched: true, _json: '{}', _policy: 'default', _policyRevision: 0, _updatedAt: $now})
+WITH r, row, p
+CALL (r, row, p) {
+  UNWIND row.ids AS key
+  MERGE (i:Identity {key: key})
+    ON CREATE SET i.namespace = split(key, ':')[0], i.value = split(key, ':')[1],
+                  i.firstSeen = row.ts, i.lastSeen = row.ts, i.createdBatch = $batch
+  CREATE (r)-[:KEYED_BY]->(i)
+  CREATE (i)-[:IN_PROFILE]->(p)
+}
+WITH row
+UNWIND row.pairs AS pair
+MATCH (a:Identity {key: pair[0]}), (b:Identity {key: pair[1]})
+MERGE (a)-[l:LINK {source: row.source}]->(b)
+  ON CREATE SET l.count = 1, l.firstSeen = row.ts, l.lastSeen = row.ts, l.firstRecordId = row.id,
+                l.lastRecordId = row.id, l.status = 'active', l.batch = $batch
+"""
 
 
 def new_records(count: int) -> list[dict]:
@@ -159,6 +188,17 @@ def ingest_floor(driver: neo4j.Driver, records: list[dict], batch: int = 1000) -
     return t.seconds
 
 
+def ingest_model(driver: neo4j.Driver, records: list[dict], batch: int = 1000) -> float:
+    """MODEL_FLOOR: idgraph's data written by the bare driver, 1,000 rows per transaction."""
+    rows = [row | {"pid": f"{n:032x}"} for n, row in enumerate(floor_rows(records), 1 << 100)]
+    now = int(time.time() * 1000)
+    with Timer() as t:
+        for start in range(0, len(rows), batch):
+            driver.execute_query(MODEL_FLOOR, rows=rows[start:start + batch], now=now,
+                                 batch=1)
+    return t.seconds
+
+
 def ingest_cli(api: Api, file: Path) -> float:
     """`idgraph ingest FILE`, as a partner runs it (the process's start included)."""
     idgraph = shutil.which("idgraph", path=str(Path(sys.executable).parent)) or "idgraph"
@@ -185,11 +225,12 @@ def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int,
                  count: int) -> dict[str, list[float]]:
     records = new_records(count)
     record_keys, identity_keys = added_keys(records)
-    times: dict[str, list[float]] = {"floor": [], "cli": [], "graphql": []}
+    times: dict[str, list[float]] = {"floor": [], "model": [], "cli": [], "graphql": []}
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "records.jsonl"
         file.write_text("".join(json.dumps(r) + "\n" for r in records))
         runs = {"floor": lambda: ingest_floor(driver, records),
+                "model": lambda: ingest_model(driver, records),
                 "cli": lambda: ingest_cli(api, file),
                 "graphql": lambda: ingest_graphql(api, records)}
         warm = records[:max(500, count // 10)]  # every kind of work once, on a few records
@@ -286,6 +327,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=17737)
+    parser.add_argument("--events", action="store_true",
+                        help="the store with events of bench.segments --scale (its port: 17738)")
+    parser.add_argument("--pagecache", default="3g")
     parser.add_argument("--rounds", type=int, default=3, help="bulk resolve rounds")
     parser.add_argument("--ingest-rounds", type=int, default=2)
     parser.add_argument("--resolve", type=int, default=10_000, help="identities per resolve")
@@ -294,7 +338,8 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="PROFILEs and py-spy too")
     args = parser.parse_args()
     with Timer() as load:
-        uri, auth = store.ensure(args.port, args.profiles)
+        uri, auth = store.ensure(args.port, args.profiles, events=args.events,
+                                 pagecache=args.pagecache)
     print(f"store ready ({args.profiles:,} profiles) in {load.seconds:.0f} s", flush=True)
     api = Api(uri, auth)
     lines: list[str] = []
@@ -377,6 +422,8 @@ def _ingest_report(ing: dict[str, list[float]], args) -> list[str]:
             "| --- | --- | ---: | ---: |",
             row("floor: bench/ingest.py FLOOR_SAME_DATA, bare driver, 1,000 rows per tx",
                 "floor"),
+            row("bound of the design: MODEL_FLOOR, idgraph's own data by the bare driver, "
+                "1,000 rows per tx", "model"),
             row("idgraph: `idgraph ingest FILE` (a process of its own, its start included)",
                 "cli"),
             row("idgraph: GraphQL `ingest` mutation over HTTP, batches of 1,000", "graphql"),

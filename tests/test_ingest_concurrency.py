@@ -14,6 +14,7 @@ import pytest
 from idgraph.identity.batching import plan_units
 from idgraph.identity.items import Item
 from idgraph.identity.normalise import IdentityKey
+from idgraph.identity.service import call_batch_size
 from tests.conftest import GraphQLClient, LiveServer, settings_for, wipe
 from tests.materialised_helpers import assert_views_match
 
@@ -174,3 +175,34 @@ async def test_records_sharing_identities_share_a_batch_however_batches_run(serv
         "MATCH (r:Record) RETURN r.recordId AS id, r.batch AS batch")}
     assert batch["r0"] == batch["r2"] and batch["r1"] == batch["r3"]
     assert batch["r0"] != batch["r1"]
+
+
+@pytest.mark.parametrize(("items", "batch_size", "concurrency", "expected"), [
+    (1000, 1000, 3, 334),  # a partner's call of one batch: three transactions side by side
+    (1000, 1000, 2, 500),
+    (600, 1000, 3, 250),  # never below MIN_SPLIT_BATCH
+    (100, 1000, 3, 250),  # a small call stays one batch
+    (30_000, 1000, 3, 1000),  # a call of many batches keeps the configured size
+    (1000, 100, 3, 100),  # nor above it
+    (1000, 1000, 1, 1000),  # one at a time: nothing to overlap
+])
+def test_a_call_of_few_batches_is_split_for_concurrency(items, batch_size, concurrency, expected):
+    assert call_batch_size(items, batch_size, concurrency) == expected
+
+
+def test_one_mutation_of_a_batch_runs_as_concurrent_transactions(gql, cypher):
+    """600 records (3 per person, interleaved) in one call of the default batch size: written
+    in three transactions, each person's records in one, every record and profile there."""
+    records = [{"source": "crm", "recordId": f"r{n}", "timestamp": "2025-01-01T12:00:00Z",
+                "identities": [{"namespace": "crm", "value": f"C{n % 200}"},
+                               {"namespace": "ecid", "value": f"k{n}"}]} for n in range(600)]
+    done = gql("mutation I($r: [RecordInput!]) { ingest(records: $r) { accepted rejected "
+               "profilesCreated } }", {"r": records})["ingest"]
+    assert done["accepted"] == 600 and done["rejected"] == 0
+    assert len(set(done["profilesCreated"])) == 200
+    rows = cypher("MATCH (r:Record)-[:KEYED_BY]->(i:Identity {namespace: 'crm'}) "
+                  "RETURN i.key AS person, collect(DISTINCT r.batch) AS batches")
+    assert len(rows) == 200 and all(len(r["batches"]) == 1 for r in rows)
+    assert len({r["batches"][0] for r in rows}) == 3
+    sizes = cypher("MATCH (p:Profile) RETURN p.size AS size, count(*) AS n")
+    assert sizes == [{"size": 4, "n": 200}]

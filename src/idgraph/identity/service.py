@@ -110,6 +110,19 @@ class Explanation:
 
 # Items validated between two hand-backs of the event loop (~5-10 ms of CPU).
 VALIDATE_CHUNK = 500
+# The smallest batch a call is split into (`call_batch_size`).
+MIN_SPLIT_BATCH = 250
+
+
+def call_batch_size(items: int, batch_size: int, concurrency: int) -> int:
+    """The batch size for one call of `items` items: `batch_size`, or smaller so that a call
+    of up to a few batches still runs `concurrency` transactions side by side (never below
+    MIN_SPLIT_BATCH). A partner's mutation of 1,000 records was one transaction, so Neo4j
+    waited while Python validated and re-clustered, and Python waited on Neo4j: split in two
+    or three, one part's Python runs while another's statements do (1.25x the records/s,
+    bench/results/scale-1000000.md). A call of many batches is already concurrent."""
+    share = -(-items // concurrency)  # ceil
+    return max(1, min(batch_size, max(MIN_SPLIT_BATCH, share)))
 
 
 class IdentityService:
@@ -180,7 +193,8 @@ class IdentityService:
         # Items sharing identities go in one batch however the batches run: a person split over
         # batches meets their own profile again in each later one (read back, locked,
         # re-clustered, view rebuilt), which made sequential ingest 3-4x slower.
-        units = plan_units(items, self.batch_size)
+        units = plan_units(items, self.batch_size if dry_run or slots is not None
+                           else call_batch_size(len(items), self.batch_size, self.concurrency))
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
             for batch in (batch for unit in units for batch in unit):
                 result.absorb(await self._write_batch(batch, index_of, dry_run))
