@@ -223,9 +223,20 @@ async def test_the_managed_server_needs_its_generated_password(own_server):
     assert _login_refused(uri, None) and _login_refused(uri, ("neo4j", "neo4j"))
     assert _login_refused(uri, ("neo4j", "not-the-password"))
     assert not _login_refused(uri, login(state_dir))
+    assert _setting(uri, login(state_dir), "db.tx_log.rotation.retention_policy") == "2 files"
     assert await _idgraph_reaches(env)
     status = run_cli(env, "neo4j", "status").stdout
     assert f"password {login(state_dir)[1]}" in status and str(password_file) in status
+
+
+def _setting(uri: str, auth: tuple[str, str], name: str) -> str:
+    """A setting's value as the running server applies it."""
+    import neo4j
+
+    with neo4j.GraphDatabase.driver(uri, auth=auth) as drv:
+        rows = drv.execute_query("SHOW SETTINGS YIELD name, value WHERE name = $name "
+                                 "RETURN value", name=name).records
+    return str(rows[0]["value"])
 
 
 def test_a_store_made_without_authentication_is_upgraded(own_server, monkeypatch):

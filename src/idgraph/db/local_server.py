@@ -157,6 +157,9 @@ def ensure_jars(cfg: LocalServerConfig, log: Callable[[str], object] = print) ->
     return lib
 
 
+TX_LOG_RETENTION = "2 files"  # of 256 MiB each (db.tx_log.rotation.size)
+
+
 def _conf_text(cfg: LocalServerConfig) -> str:
     home = cfg.home
     lines = {
@@ -181,6 +184,11 @@ def _conf_text(cfg: LocalServerConfig) -> str:
         # STREAMING still sends keep-alives while a result streams; idgraph's own deadline per
         # operation (db/graph.py) covers a server that stops answering. docs/api.md.
         "server.bolt.connection_keep_alive_for_requests": "STREAMING",
+        # Transaction logs kept as far as recovery needs them, not Neo4j's default two days:
+        # a day of benchmarks on local stores (bulk ingests, evaluations of 250,000 members)
+        # left 36 GB of logs in one store and filled the disk. Community has no online backup
+        # that would read them; a store's own files are its backup (`neo4j-admin dump`).
+        "db.tx_log.rotation.retention_policy": TX_LOG_RETENTION,
     }
     if cfg.browser:
         lines.update(browser.settings(cfg))
