@@ -204,7 +204,7 @@ async def segment(uri: str, auth: tuple[str, str] | None, driver: neo4j.Driver,
 
 
 def floor_segment(driver: neo4j.Driver, as_of: int) -> tuple[float, float, int]:
-    params = {"now": as_of, "segment": SEGMENT}
+    params = {"now": as_of, "segment": SEGMENT, "run": "floor"}  # FLOOR_WRITE stores a run
     with driver.session() as session:
         session.run(CLEAR_FLOOR).consume()
         session.run(FLOOR_SEGMENT, params).consume()

@@ -186,8 +186,9 @@ def _conf_text(cfg: LocalServerConfig) -> str:
         "server.bolt.connection_keep_alive_for_requests": "STREAMING",
         # Transaction logs kept as far as recovery needs them, not Neo4j's default two days:
         # a day of benchmarks on local stores (bulk ingests, evaluations of 250,000 members)
-        # left 36 GB of logs in one store and filled the disk. Community has no online backup
-        # that would read them; a store's own files are its backup (`neo4j-admin dump`).
+        # left about 40 GB of logs over three stores and filled the disk. Community has no
+        # online backup that would read them; a store's own files are its backup
+        # (`neo4j-admin dump`).
         "db.tx_log.rotation.retention_policy": TX_LOG_RETENTION,
     }
     if cfg.browser:
