@@ -119,7 +119,7 @@ def call_batch_size(items: int, batch_size: int, concurrency: int) -> int:
     of up to a few batches still runs `concurrency` transactions side by side (never below
     MIN_SPLIT_BATCH). A partner's mutation of 1,000 records was one transaction, so Neo4j
     waited while Python validated and re-clustered, and Python waited on Neo4j: split in two
-    or three, one part's Python runs while another's statements do (1.25x the records/s,
+    or three, one part's Python runs while another's statements do (1.24x the records/s,
     bench/results/scale-1000000.md). A call of many batches is already concurrent."""
     share = -(-items // concurrency)  # ceil
     return max(1, min(batch_size, max(MIN_SPLIT_BATCH, share)))
@@ -192,7 +192,8 @@ class IdentityService:
             index_of.setdefault((item.kind, item.key), index)
         # Items sharing identities go in one batch however the batches run: a person split over
         # batches meets their own profile again in each later one (read back, locked,
-        # re-clustered, view rebuilt), which made sequential ingest 3-4x slower.
+        # re-clustered, view rebuilt), which made sequential ingest 3-4x slower. A dry run is
+        # never split: its batches roll back, so a later one would not see an earlier one's.
         units = plan_units(items, self.batch_size if dry_run or slots is not None
                            else call_batch_size(len(items), self.batch_size, self.concurrency))
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
