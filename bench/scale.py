@@ -386,6 +386,10 @@ def figures(profiles: int, resolve: int, records: int, res: dict[str, list[float
             ours, floor = records / med(ing[name]), records / med(ing["floor"])
             out.append(Figure(f"ingest of new records by {label} {at}", ours, "records/s",
                               floor, ours / floor, "ratio >= 0.8"))
+    if ing is not None and ing.get("model"):  # no goal: the most a serial writer can reach
+        model, floor = records / med(ing["model"]), records / med(ing["floor"])
+        out.append(Figure(f"bound of the design: idgraph's own data by the bare driver "
+                          f"(MODEL_FLOOR) {at}", model, "records/s", floor, model / floor))
     return out
 
 
