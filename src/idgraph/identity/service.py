@@ -122,7 +122,7 @@ def call_batch_size(items: int, batch_size: int, concurrency: int) -> int:
     or three, one part's Python runs while another's statements do (1.24x the records/s,
     bench/results/scale-1000000.md). A call of many batches is already concurrent."""
     share = -(-items // concurrency)  # ceil
-    return max(1, min(batch_size, max(MIN_SPLIT_BATCH, share)))
+    return min(batch_size, max(MIN_SPLIT_BATCH, share))
 
 
 class IdentityService:
