@@ -57,6 +57,8 @@ OPTIONAL MATCH (s)<-[m:FLOOR_MEMBER]-()
 CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS
 """
 DROP_FLOOR_SEGMENT = "MATCH (s:FloorSegment) DETACH DELETE s"
+# The floor's transactions are as large as idgraph's evaluation chunks (bench/segments.py).
+CHUNK = Settings().segment_write_chunk
 
 
 # -- the measurements -------------------------------------------------------------------------
@@ -211,7 +213,8 @@ def floor_segment(driver: neo4j.Driver, as_of: int) -> tuple[float, float, int]:
         with Timer() as read:
             ids = session.run(FLOOR_SEGMENT_READ + "RETURN p.id AS id", params).value()
         with Timer() as write:
-            session.run(FLOOR_WRITE.format(query=FLOOR_SEGMENT_READ), params).consume()
+            session.run(FLOOR_WRITE.format(query=FLOOR_SEGMENT_READ, chunk=CHUNK),
+                    params).consume()
     return read.seconds, write.seconds, len(ids)
 
 

@@ -8,9 +8,10 @@ import asyncio
 import functools
 
 import neo4j
+import pytest
 
 from idgraph.api.graphql.permissions import Role
-from idgraph.segments.evaluation import Prepared, Step
+from idgraph.segments.evaluation import WAVE_DEPTH, Prepared, Step
 from idgraph.segments.repository import STREAM_WRITE
 from idgraph.segments.service import SegmentSpec
 from tests.conftest import execute_counting_round_trips
@@ -99,11 +100,12 @@ async def until_blocked(driver: neo4j.Driver, task: asyncio.Future[None]) -> Non
     raise AssertionError("the evaluation neither waited nor finished")
 
 
+@pytest.mark.parametrize(("concurrency", "done_at_failure"), [(1, 2), (2, 4)])
 def test_a_first_evaluation_failing_half_way_resumes_to_one_membership_each(
-        gql, live_api, driver):
-    """Chunks of 2, the job failing after the first: resumed, every member has one realized
-    membership (the chunks after the failure CREATE too), and the counts are an unbroken
-    run's."""
+        gql, live_api, driver, concurrency, done_at_failure):
+    """Chunks of 2, the job failing after its first step (one chunk, or a wave of two written
+    at once): resumed, every member has one realized membership (the chunks after the
+    failure CREATE too), and the counts are an unbroken run's."""
     from tests.profile_helpers import wait_job
     from tests.segment_helpers import EVALUATE, create, person, segment
     from tests.test_jobs import RESUME
@@ -112,16 +114,19 @@ def test_a_first_evaluation_failing_half_way_resumes_to_one_membership_each(
     evaluator, jobs = services.segments.evaluator, services.jobs
     people = {person(gql, n, age=60 + n) for n in range(5)}
     create(gql, "Over 50", "age > 50", id="old", batchOnly=True)
-    chunk, evaluator.chunk, jobs.fail_after_chunks = evaluator.chunk, 2, 1
+    chunk, width = evaluator.chunk, evaluator.concurrency
+    evaluator.chunk, evaluator.concurrency, jobs.fail_after_chunks = 2, concurrency, 1
+    evaluator.wave_depth = 1  # a job step: one chunk per writer
     try:
         job = gql(EVALUATE, {"id": "old", "asOf": "2026-01-01T00:00:00Z"})["evaluateSegment"]
         failed = wait_job(gql, job)
-        assert (failed["status"], failed["done"]) == ("FAILED", 2)
+        assert (failed["status"], failed["done"]) == ("FAILED", done_at_failure)
         jobs.fail_after_chunks = None
         assert gql(RESUME, {"id": job["id"]})["resumeJob"]["status"] == "QUEUED"
         done = wait_job(gql, job)
     finally:
-        evaluator.chunk, jobs.fail_after_chunks = chunk, None
+        evaluator.chunk, evaluator.concurrency, jobs.fail_after_chunks = chunk, width, None
+        evaluator.wave_depth = WAVE_DEPTH
     assert done["status"] == "SUCCEEDED", done
     found = memberships(driver)
     assert set(found) == people

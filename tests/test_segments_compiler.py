@@ -35,6 +35,9 @@ RETURN p.id AS id
 ORDER BY id"""
     assert query.params == {"v0": 50, "v1": ["gold"], "v2": T0 - 30 * DAY, "now": T0,
                             "v3": "purchase", "v4": 2}
+    # An evaluation collects the ids as a set: the same query without the sort.
+    assert query.unordered == query.cypher.removesuffix("\nORDER BY id")
+    assert query.unordered.endswith("\nRETURN p.id AS id")
 
 
 def test_golden_a_rule_that_needs_an_event_starts_from_the_events():

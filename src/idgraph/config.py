@@ -97,7 +97,11 @@ class Settings(BaseSettings):
     # next evaluation; memberships are written this many per transaction; time-dependent
     # segments are re-evaluated every `segment_schedule_seconds` by one process (0: never).
     segment_exit_retention_days: float = Field(default=30.0, ge=0)
-    segment_write_chunk: int = Field(default=5000, ge=1)
+    # 1,000, not 5,000: Neo4j spends a fifth to a third less CPU per membership in the smaller
+    # transactions (bench/results/segments.md; a hand-written query too).
+    segment_write_chunk: int = Field(default=1000, ge=1)
+    # Chunks of one evaluation written at once, each its own transaction (segments/evaluation.py)
+    segment_write_concurrency: int = Field(default=2, ge=1)
     segment_schedule_seconds: float = Field(default=3600.0, ge=0)
     # Streaming segments (segments/streaming.py): the list every write evaluates is cached this
     # long; a change made through this process refreshes it at once, one made through another

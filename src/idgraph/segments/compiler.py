@@ -45,6 +45,13 @@ class CompiledQuery:
     cypher: str
     params: dict[str, Any]
 
+    @property
+    def unordered(self) -> str:
+        """The query without its final ORDER BY, for readers that need the set, not the order
+        (an evaluation collects the ids and compares them as a set: sorting 250,000 ids in
+        the server cost a fifth of the attribute rule's read, bench/results/segments.md)."""
+        return self.cypher.removesuffix(parts.ORDER_IDS)
+
 
 def compile_rule(rule: a.Rule, *, now_ms: int, include_test: bool = False,
                  attribute_schema: AttributeSchema | None = None,

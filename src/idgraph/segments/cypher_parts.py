@@ -10,7 +10,8 @@ from idgraph.segments.layout import Fragment, where
 
 SCAN = "MATCH (p:Profile)-[:VIEW]->(v:ProfileView)"
 NOT_TEST = "NOT v._isTest"
-RETURN_IDS = "RETURN p.id AS id\nORDER BY id"
+ORDER_IDS = "\nORDER BY id"
+RETURN_IDS = "RETURN p.id AS id" + ORDER_IDS
 
 # Seeded starts (segments/seeds.py): the candidates first, then their views. The events by the
 # (type, ts) index, each profile once with the number of its matching events (an event about

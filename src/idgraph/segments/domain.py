@@ -40,7 +40,8 @@ class Segments:
                                  profiles)
         service.on_change.append(streaming.invalidate)
         evaluator = Evaluator(service, settings.segment_exit_retention_days,
-                              settings.segment_write_chunk, feed)
+                              settings.segment_write_chunk, feed,
+                              settings.segment_write_concurrency)
         jobs.register(EvaluateOne(evaluator))
         jobs.register(EvaluateMany(evaluator))
         interval = settings.segment_schedule_seconds

@@ -1,16 +1,19 @@
 """Batch evaluation of saved segments into audiences: the rule is compiled for one instant
 (`asOf`), run once, compared with the stored memberships (segments/transitions.py) and only
-the changes are written, in chunks of `chunk` memberships per transaction.
+the changes are written, in chunks of `chunk` memberships per transaction, `concurrency`
+transactions at a time (the chunks of one evaluation touch disjoint profiles, so they never
+wait on each other's locks; on 2 cores two writers keep both busy, where one leaves the
+second idle: bench/results/segments.md).
 
 Entries lock each profile, then update its membership or CREATE one (never a MERGE, which
 would lock the segment's node against streaming writes: segments/repository.py)."""
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -33,6 +36,9 @@ from idgraph.segments.service import SegmentService
 from idgraph.segments.transitions import Membership, Status, Transitions, plan
 
 DAY_MS = 86_400_000
+# Batches per writer in one wave (Evaluator.write_wave): a job step, and the unit a failure
+# sends back to be decided again.
+WAVE_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ class Evaluator:
     retention_days: float
     chunk: int
     feed: ChangeFeed | None = None  # told what each committed batch changed (live audiences)
+    concurrency: int = 1  # batches written at once, each in its own transaction
+    wave_depth: int = WAVE_DEPTH
 
     @property
     def graph(self) -> Graph:
@@ -121,12 +129,21 @@ class Evaluator:
         """Run the segment's rule at `as_of` and decide the membership changes."""
         segment = await self.service.get(segment_id)
         query = await self.compile(segment, as_of, fresh)
-        return await self.decide(segment, await self.repository.qualifying(query), as_of, run)
+        # Two reads at once, in two transactions: on 2 cores the stored memberships (250,000
+        # rows for an audience of that size) are read while the rule runs.
+        qualifying, current = await asyncio.gather(self.repository.qualifying(query),
+                                                   self.repository.memberships(segment.id))
+        return self._decide(segment, qualifying, current, as_of, run)
 
     async def decide(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                      run: str) -> Prepared:
         """The membership changes that make `qualifying` the segment's members at `as_of`."""
-        current = [Membership.of(r) for r in await self.repository.memberships(segment.id)]
+        current = await self.repository.memberships(segment.id)
+        return self._decide(segment, qualifying, current, as_of, run)
+
+    def _decide(self, segment: SavedSegment, qualifying: Iterable[str],
+                rows: Iterable[Sequence[Any]], as_of: int, run: str) -> Prepared:
+        current = [Membership.of(r) for r in rows]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
         return Prepared(segment, as_of, run, changes, self._batches(changes))
@@ -137,9 +154,8 @@ class Evaluator:
         is told (memberships written, of how many) after each."""
         prepared = await self.decide(segment, qualifying, as_of, run)
         done = 0
-        for index in range(len(prepared.batches)):
-            done += await self.graph.write_tx(
-                functools.partial(self.write, prepared, index, announce=False))
+        for start in self.waves(prepared):
+            done += await self.write_wave(prepared, start, announce=False)
             if written is not None:
                 written(done, prepared.changes.writes)
         return await self.save(prepared, None)
@@ -150,6 +166,50 @@ class Evaluator:
                  (Step.CREATE, changes.create)]
         return [Batch(step, ids) for step, all_ids in steps
                 for ids in chunks(all_ids, self.chunk)]
+
+    def waves(self, prepared: Prepared) -> range:
+        """Where each wave of `prepared` starts."""
+        return range(0, len(prepared.batches), self.concurrency * self.wave_depth)
+
+    def wave(self, prepared: Prepared, start: int) -> range:
+        """The indexes of the batches of the wave from `start`: WAVE_DEPTH per writer, so a
+        writer that finishes early takes the next batch instead of waiting at every pair."""
+        end = start + self.concurrency * self.wave_depth
+        return range(start, min(end, len(prepared.batches)))
+
+    async def write_wave(self, prepared: Prepared, start: int, announce: bool = True,
+                         advance: Callable[[Tx, int], Awaitable[None]] | None = None) -> int:
+        """Write the wave of batches from `start`, each in its own transaction, `concurrency`
+        at a time; how many memberships they changed. `advance` is called in each batch's
+        transaction with its count (a job's progress). After a failure no further batch
+        starts, and the ones running are waited for before it is raised."""
+        slots = asyncio.Semaphore(self.concurrency)
+        failed: list[BaseException] = []
+
+        async def one(index: int) -> int:
+            async def work(tx: Tx) -> int:
+                written = await self.write(prepared, index, tx, announce)
+                if advance is not None:
+                    await advance(tx, written)
+                return written
+
+            async with slots:
+                if failed:
+                    return 0
+                try:
+                    written = await self.graph.write_tx(work)
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+            if announce:
+                self.committed(prepared, index)
+            return written
+
+        results = await asyncio.gather(*(one(i) for i in self.wave(prepared, start)),
+                                       return_exceptions=True)
+        if failed:
+            raise failed[0]
+        return sum(r for r in results if isinstance(r, int))
 
     async def write(self, prepared: Prepared, index: int, tx: Tx, announce: bool = True) -> int:
         """Write batch `index` of `prepared` in `tx`; how many memberships it changed. With
@@ -206,9 +266,8 @@ class Evaluator:
             return Evaluation(segment.id, segment.version, at, now_ms(), job, segment.size,
                               dict((segment.evaluation or {}).get("counts") or {}))
         prepared = await self.prepare(segment_id, at, job or uuid.uuid4().hex, fresh)
-        for index in range(len(prepared.batches)):
-            await self.graph.write_tx(functools.partial(self.write, prepared, index))
-            self.committed(prepared, index)
+        for start in self.waves(prepared):
+            await self.write_wave(prepared, start)
         return await self.save(prepared, job)
 
     async def evaluate_many(self, ids: Sequence[str] | None = None, as_of: int | None = None,

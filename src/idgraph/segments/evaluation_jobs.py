@@ -1,7 +1,9 @@
 """Segment evaluations as jobs (status, progress, error; `job(id)`).
 
 - `segment-evaluation` (one segment; params segment, asOf): progress counts memberships
-  written, `chunk` per transaction, the job's progress written in the same transaction.
+  written, `chunk` per transaction, the job's progress written in the same transaction; a
+  step of the job writes one wave of chunks, `concurrency` transactions at a time
+  (Evaluator.write_wave).
 - `segments-evaluation` (several or all; params segments, asOf): one segment per step, in
   dependency order; progress counts segments.
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from idgraph.db.graph import Tx
 from idgraph.jobs.service import Advance, Job
 from idgraph.segments.evaluation import Evaluator, Prepared
 
@@ -37,17 +38,19 @@ class EvaluateOne:
         if job.id not in self._prepared:  # resumed in a new process: decide again
             cursor = "0"
         prepared = await self._prepare(job)
-        index = int(cursor or 0)
-        if index >= len(prepared.batches):
+        start = int(cursor or 0)
+        if start >= len(prepared.batches):
             return cursor, True
-
-        async def work(tx: Tx) -> None:
-            written = await self.evaluator.write(prepared, index, tx)
-            await advance(tx, str(index + 1), written)
-
-        await self.evaluator.graph.write_tx(work)
-        self.evaluator.committed(prepared, index)
-        return str(index + 1), index + 1 >= len(prepared.batches)
+        end = str(self.evaluator.wave(prepared, start).stop)
+        try:
+            await self.evaluator.write_wave(prepared, start,
+                                            advance=lambda tx, n: advance(tx, end, n))
+        except BaseException:
+            # Some batches of the wave may have committed (and moved the cursor past the
+            # others): a resumed job decides again, which finds what this run already wrote.
+            self._prepared.pop(job.id, None)
+            raise
+        return end, int(end) >= len(prepared.batches)
 
     async def finish(self, job: Job) -> None:
         prepared = await self._prepare(job)

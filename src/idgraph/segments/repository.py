@@ -324,8 +324,9 @@ class SegmentRepository:
         return list(rows[0]["rows"]) if rows else []
 
     async def qualifying(self, query: CompiledQuery) -> list[str]:
-        """The ids of the profiles a compiled rule selects (one row, see COLLECT_IDS)."""
-        rows = await self.graph.read_plain(COLLECT_IDS % query.cypher, **query.params)
+        """The ids of the profiles a compiled rule selects, in no order (one row, see
+        COLLECT_IDS)."""
+        rows = await self.graph.read_plain(COLLECT_IDS % query.unordered, **query.params)
         return list(rows[0]["ids"]) if rows else []
 
     async def save_evaluation(self, segment_id: str, version: int, size: int,
