@@ -35,7 +35,8 @@ class EvaluateOne:
 
     async def chunk(self, job: Job, cursor: str, limit: int, advance: Advance
                     ) -> tuple[str, bool]:
-        if job.id not in self._prepared:  # resumed in a new process: decide again
+        # Resumed in a new process, or after a failed wave (`_prepared` dropped): decide again.
+        if job.id not in self._prepared:
             cursor = "0"
         prepared = await self._prepare(job)
         start = int(cursor or 0)
