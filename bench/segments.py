@@ -8,7 +8,8 @@ an attribute-only rule, an event-window count rule and their composition. For ea
 
 - idgraph `first`: an evaluation job's work (Evaluator.evaluate) on a segment without
   memberships: run the compiled rule, compare, write every member as realized
-  (IDGRAPH_SEGMENT_WRITE_CHUNK per transaction, IDGRAPH_SEGMENT_WRITE_CONCURRENCY at once); `again`: the next evaluation, which rewrites realized as existing;
+  (IDGRAPH_SEGMENT_WRITE_CHUNK per transaction, IDGRAPH_SEGMENT_WRITE_CONCURRENCY at
+  once); `again`: the next evaluation, which rewrites realized as existing;
   `steady`: the one after, nothing to write;
 - idgraph `rule`: the compiled rule's read alone (ids of members);
 - floor `read`: a hand-written query for the same members, by the bare driver;
@@ -128,7 +129,8 @@ CALL (p, s) {{
 # The floor's write in as many transactions at once as idgraph's evaluation writes
 # (IDGRAPH_SEGMENT_WRITE_CONCURRENCY, 2): not the issue's floor, which is one writer, but what
 # a hand-written query gains from the second core that idgraph's evaluation uses.
-FLOOR_WRITE_CONCURRENT = FLOOR_WRITE.replace("IN TRANSACTIONS", "IN 2 CONCURRENT TRANSACTIONS")
+FLOOR_WRITE_CONCURRENT = FLOOR_WRITE.replace("IN TRANSACTIONS",
+                                             "IN {writers} CONCURRENT TRANSACTIONS")
 CLEAR_FLOOR = """
 MATCH (:FloorSegment)<-[m:FLOOR_MEMBER]-()
 CALL (m) { DELETE m } IN TRANSACTIONS OF 10000 ROWS
@@ -188,6 +190,7 @@ class Bench:
         # The floor's transactions are as large as idgraph's chunks: both cost less CPU per
         # membership in smaller transactions (1,000 rows against 5,000: a fifth to a third).
         self.chunk = settings.segment_write_chunk
+        self.writers = settings.segment_write_concurrency
         self.as_of = to_millis(NOW)
 
     async def define(self) -> None:
@@ -234,8 +237,8 @@ class Bench:
                     session.run(CLEAR_FLOOR).consume()
                     time.sleep(SETTLE)
                 cpu, start = server_cpu(self.state_dir), time.perf_counter()
-                session.run(statement.format(query=FLOOR[name], chunk=self.chunk),
-                            params).consume()
+                session.run(statement.format(query=FLOOR[name], chunk=self.chunk,
+                                             writers=self.writers), params).consume()
                 figures[label] = time.perf_counter() - start
                 figures[f"{label}_cpu"] = server_cpu(self.state_dir) - cpu
         return figures

@@ -167,15 +167,19 @@ class Evaluator:
         return [Batch(step, ids) for step, all_ids in steps
                 for ids in chunks(all_ids, self.chunk)]
 
+    @property
+    def wave_size(self) -> int:
+        """Batches per wave: `wave_depth` per writer, so a writer that finishes early takes
+        the next batch instead of waiting at every pair."""
+        return self.concurrency * self.wave_depth
+
     def waves(self, prepared: Prepared) -> range:
         """Where each wave of `prepared` starts."""
-        return range(0, len(prepared.batches), self.concurrency * self.wave_depth)
+        return range(0, len(prepared.batches), self.wave_size)
 
     def wave(self, prepared: Prepared, start: int) -> range:
-        """The indexes of the batches of the wave from `start`: WAVE_DEPTH per writer, so a
-        writer that finishes early takes the next batch instead of waiting at every pair."""
-        end = start + self.concurrency * self.wave_depth
-        return range(start, min(end, len(prepared.batches)))
+        """The indexes of the batches of the wave from `start`."""
+        return range(start, min(start + self.wave_size, len(prepared.batches)))
 
     async def write_wave(self, prepared: Prepared, start: int, announce: bool = True,
                          advance: Callable[[Tx, int], Awaitable[None]] | None = None) -> int:
