@@ -52,3 +52,10 @@ def test_memberships_of_a_merged_away_id_exit_then_are_purged():
                     m("old", Status.EXITED, changed_at=5, live=False),
                     m("recent", Status.EXITED, changed_at=50, live=False)], [], 1, 10)
     assert changes.exit == ["gone"] and changes.delete == ["old"] and changes.still_exited == 1
+
+
+def test_new_members_keep_the_rules_order_each_once():
+    # The rule's order is the store's for a scan: writing in it keeps each chunk's records
+    # together (a sorted list scattered them).
+    first = plan([m("k", Status.EXITED)], ["z", "k", "a", "z", "m"], 1, 0)
+    assert first.create == ["z", "a", "m"] and first.enter == ["k"] and first.size == 4
