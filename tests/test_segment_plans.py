@@ -1,5 +1,6 @@
-"""Membership statements use the (segment, profile) index: a members page reads in index
-order and stops at its end; a chunk's updates seek each membership."""
+"""Membership statements have plans that cannot go wrong: a members page reads the (segment,
+profile) index in order and stops at its end; a chunk's updates find each membership by its
+element id (an index seek could read every membership of the segment per row)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ async def test_a_members_page_reads_the_index_in_order_without_sorting(services)
     assert "Top" not in plan and "Sort" not in plan
 
 
-async def test_membership_updates_seek_each_membership_by_the_index(services):
+async def test_membership_updates_find_each_membership_by_its_element_id(services):
     for statement, extra in ((r.SET_STATUS, {"status": "exited", "run": "x"}),
                              (r.DELETE_MEMBERSHIPS, {})):
-        plan = await plan_of(services, statement, segment="s", ids=["a"], at=1, **extra)
-        assert "RelationshipIndexSeek" in plan and "profile = id" in plan
+        plan = await plan_of(services, statement, segment="s", rows=[["5:x:1", "a"]], at=1,
+                             **extra)
+        assert "RelationshipByElementIdSeek" in plan and "IndexSeek" not in plan, plan
 
 
 def test_plan_text_lists_operators_with_their_figures():

@@ -87,6 +87,9 @@ class Prepared:
     run: str
     changes: Transitions
     batches: list[Batch]
+    # The element id of each stored membership read, by profile: exits, updates and deletes
+    # find their relationship by it (segments/repository.py, SET_STATUS).
+    refs: dict[str, str] = field(default_factory=dict)
 
     def result(self, job: str | None) -> Evaluation:
         return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
@@ -146,7 +149,8 @@ class Evaluator:
         current = [Membership.of(r) for r in rows]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
-        return Prepared(segment, as_of, run, changes, self._batches(changes))
+        refs = {m.profile: m.ref for m in current if m.ref is not None}
+        return Prepared(segment, as_of, run, changes, self._batches(changes), refs)
 
     async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                     run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -220,17 +224,19 @@ class Evaluator:
         `announce`, its entries or exits go to the change feed in the same transaction (call
         `committed` after the commit)."""
         batch = prepared.batches[index]
-        params: dict[str, Any] = {"segment": prepared.segment.id, "ids": batch.ids,
-                                  "at": prepared.as_of, "run": prepared.run}
+        params: dict[str, Any] = {"segment": prepared.segment.id, "at": prepared.as_of,
+                                  "run": prepared.run}
         if batch.step in (Step.ENTER, Step.CREATE):
             statement = ENTER
-            params["version"] = prepared.segment.version
-        elif batch.step is Step.DELETE:
-            statement = DELETE_MEMBERSHIPS
-        else:
-            statement = SET_STATUS
-            params["status"] = (Status.EXITED if batch.step is Step.EXIT
-                                else Status.EXISTING).value
+            params.update(ids=batch.ids, version=prepared.segment.version)
+        else:  # memberships read by the evaluation: each found by its element id
+            params["rows"] = [[prepared.refs.get(i), i] for i in batch.ids]
+            if batch.step is Step.DELETE:
+                statement = DELETE_MEMBERSHIPS
+            else:
+                statement = SET_STATUS
+                params["status"] = (Status.EXITED if batch.step is Step.EXIT
+                                    else Status.EXISTING).value
         await tx.run(statement, **params)
         if announce and self.feed is not None and (events := self._events(prepared, batch)):
             await self.feed.record(tx, events)

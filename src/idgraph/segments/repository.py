@@ -94,12 +94,14 @@ DELETE m
 RETURN count(*) AS n
 """
 # Every membership of a segment, for the evaluation's comparison, as ONE row of lists
-# [profile, status, version, changedAt, live, run] (the driver's cost is per row: a million
-# rows cost seconds). A membership left on a profile id that was merged away (its node is now
-# a ProfileAlias) says so in `live`.
+# [profile, status, version, changedAt, live, run, ref] (the driver's cost is per row: a
+# million rows cost seconds). A membership left on a profile id that was merged away (its node
+# is now a ProfileAlias) says so in `live`; `ref` is the relationship's element id, by which
+# the evaluation's chunks find it again (SET_STATUS).
 MEMBERSHIPS = """
 MATCH (p)-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile IS NOT NULL
-RETURN collect([m.profile, m.status, m.version, m.changedAt, p:Profile, m.run]) AS rows
+RETURN collect([m.profile, m.status, m.version, m.changedAt, p:Profile, m.run,
+                elementId(m)]) AS rows
 """
 # The ids a compiled rule selects, as one row (a compiled rule returns rows `id`).
 COLLECT_IDS = """
@@ -130,21 +132,31 @@ CALL (held) {
       held.version = $version, held.run = $run, held.cause = 'evaluation'
 }
 """
-# Each membership by the index on (segment, profile), whatever the planner's statistics say
-# (bench/results/segments.md: a first re-evaluation on a fresh store took 50-190 s, where the
-# same statements re-run took 2 s; a plan without the index is the suspect, not proven).
+# Each membership by the element id the evaluation read it with (`rows`: [ref, profile]),
+# checked to still be that profile's membership of the segment (a deleted relationship's id
+# can be reused). Not by the index on (segment, profile): even with an index hint the planner
+# could seek on `segment` alone and filter on the profile, reading every membership of the
+# segment for each row, and did after the first evaluation of a fresh segment: a chunk of
+# 1,000 ran for minutes, a re-evaluation of 250,000 members took 146 s instead of 5
+# (bench/results/segments.md). A seek by element id has no other plan; the check is outside
+# the subquery, else the planner folds it into the MATCH and seeks the index again
+# (tests/test_segment_plans.py).
 SET_STATUS = """
-UNWIND $ids AS id
-MATCH ()-[m:IN_SEGMENT]->()
-USING INDEX m:IN_SEGMENT(segment, profile)
-WHERE m.segment = $segment AND m.profile = id
+UNWIND $rows AS row
+CALL (row) {
+  MATCH ()-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
+  RETURN m
+}
+WITH m, row WHERE m.segment = $segment AND m.profile = row[1]
 SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
 """
 DELETE_MEMBERSHIPS = """
-UNWIND $ids AS id
-MATCH ()-[m:IN_SEGMENT]->()
-USING INDEX m:IN_SEGMENT(segment, profile)
-WHERE m.segment = $segment AND m.profile = id
+UNWIND $rows AS row
+CALL (row) {
+  MATCH ()-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
+  RETURN m
+}
+WITH m, row WHERE m.segment = $segment AND m.profile = row[1]
 DELETE m
 """
 # Members in profile id order from the index on (segment, profile): a page costs its own

@@ -36,13 +36,15 @@ class Membership:
     changed_at: int
     live: bool = True  # False: the profile id was merged away (its node is an alias now)
     run: str | None = None  # the evaluation that last changed it
+    ref: str | None = None  # the stored relationship's element id, to find it again
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Membership:
-        """From [profile, status, version, changedAt, live, run] (segments/repository.py)."""
-        profile, status, version, changed_at, live, run = row
+        """From [profile, status, version, changedAt, live, run, ref]
+        (segments/repository.py)."""
+        profile, status, version, changed_at, live, run, ref = row
         return cls(profile, Status(status), int(version or 0), int(changed_at or 0),
-                   bool(live), run)
+                   bool(live), run, ref)
 
 
 @dataclass
