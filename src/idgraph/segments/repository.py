@@ -141,24 +141,18 @@ CALL (held) {
 # (bench/results/segments.md). A seek by element id has no other plan; the check is outside
 # the subquery, else the planner folds it into the MATCH and seeks the index again
 # (tests/test_segment_plans.py).
-SET_STATUS = """
+_MEMBERSHIP_BY_REF = """
 UNWIND $rows AS row
 CALL (row) {
   MATCH ()-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
   RETURN m
 }
 WITH m, row WHERE m.segment = $segment AND m.profile = row[1]
+"""
+SET_STATUS = _MEMBERSHIP_BY_REF + """\
 SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
 """
-DELETE_MEMBERSHIPS = """
-UNWIND $rows AS row
-CALL (row) {
-  MATCH ()-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
-  RETURN m
-}
-WITH m, row WHERE m.segment = $segment AND m.profile = row[1]
-DELETE m
-"""
+DELETE_MEMBERSHIPS = _MEMBERSHIP_BY_REF + "DELETE m\n"
 # Members in profile id order from the index on (segment, profile): a page costs its own
 # rows (plus the memberships of other statuses it skips), never a scan of the segment.
 MEMBERS_PAGE = """
