@@ -1,10 +1,12 @@
-"""A first evaluation CREATEs memberships (segments/evaluation.py): never a second membership
-of one profile in one segment when a streaming write creates it between the evaluation's
-read of the memberships and its write, committed before or still open."""
+"""Streaming writes between an evaluation's read and its write (segments/evaluation.py): never
+a second membership of one profile in one segment (a first evaluation CREATEs them), and never
+the evaluation's older decision over the write's fresher one, whether the write changed the
+membership or, finding it right, left no trace in it."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 
 import neo4j
@@ -15,7 +17,9 @@ from idgraph.segments.evaluation import WAVE_DEPTH, Prepared, Step
 from idgraph.segments.repository import STREAM_WRITE
 from idgraph.segments.service import SegmentSpec
 from tests.conftest import execute_counting_round_trips
+from tests.identity_helpers import INGEST as INGEST_EVENTS
 from tests.identity_helpers import record
+from tests.profile_helpers import event
 
 INGEST = "mutation($records: [RecordInput!]) { ingest(records: $records) { accepted } }"
 AS_OF = 1_767_225_600_000  # 2026-01-01
@@ -25,8 +29,8 @@ RETURN p.id AS id, count(m) AS n, collect(m.status) AS statuses
 """
 
 
-async def ingest(services, record_id: str, crm: str, age: int) -> None:
-    item = record(record_id, f"crm:{crm}", day=1, attributes={"age": age})
+async def ingest(services, record_id: str, crm: str, age: int, day: int = 1) -> None:
+    item = record(record_id, f"crm:{crm}", day=day, attributes={"age": age})
     result, _ = await execute_counting_round_trips(services, INGEST, {"records": [item]},
                                                    Role.ADMIN)
     assert not result.errors, result.errors
@@ -54,6 +58,64 @@ async def write_all(services, prepared: Prepared) -> None:
 def memberships(driver: neo4j.Driver) -> dict[str, tuple[int, list[str]]]:
     with driver.session() as session:
         return {r["id"]: (r["n"], r["statuses"]) for r in session.run(COUNT)}
+
+
+def profile_of(driver: neo4j.Driver, crm: str) -> str:
+    with driver.session() as session:
+        return session.run("MATCH (:Identity {key: $key})-[:IN_PROFILE]->(p) RETURN p.id AS id",
+                           key=f"crm:{crm}").single(strict=True)["id"]
+
+
+async def test_a_profile_streaming_found_no_longer_qualifying_is_not_made_a_member(
+        services, driver):
+    # Streaming finds C1 (now 40) not a member, as it was not one: it writes nothing, and the
+    # evaluation, which read C1 at 60, must not create its membership afterwards.
+    prepared = await decided(services)
+    await ingest(services, "r1-later", "C1", 40, day=2)
+    assert memberships(driver) == {}
+    await write_all(services, prepared)
+    assert memberships(driver) == {profile_of(driver, "C2"): (1, ["realized"])}
+
+
+async def test_an_exit_streamed_after_the_read_is_kept(services, driver):
+    prepared = await decided(services)
+    await write_all(services, prepared)  # both realized
+    again = await services.segments.evaluator.prepare("old", AS_OF, "run-2")
+    assert [b.step for b in again.batches] == [Step.EXISTING]
+    await ingest(services, "r2-later", "C2", 40, day=2)  # streaming: C2 exits
+    await write_all(services, again)
+    assert memberships(driver) == {profile_of(driver, "C1"): (1, ["existing"]),
+                                   profile_of(driver, "C2"): (1, ["exited"])}
+
+
+async def test_a_member_streaming_found_still_qualifying_is_not_exited(services, driver):
+    # A purchase 40 days ago: a member when evaluated as of 20 days ago, not as of now. The
+    # evaluation as of now reads C1 as leaving; then a new purchase arrives, and streaming finds
+    # C1 a member, as it is: it writes nothing, and the evaluation must not exit C1 afterwards.
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def days_ago(n: int) -> dt.datetime:
+        return now - dt.timedelta(days=n)
+
+    async def purchase(event_id: str, at: dt.datetime) -> None:
+        item = event(event_id, "crm:C1", at=at.isoformat().replace("+00:00", "Z"))
+        result, _ = await execute_counting_round_trips(services, INGEST_EVENTS,
+                                                       {"events": [item]}, Role.ADMIN)
+        assert not result.errors, result.errors
+
+    await ingest(services, "r1", "C1", 60)
+    await services.segments.service.create(SegmentSpec(
+        name="Buyers", definition='events(type = "purchase", within 30 days).exists()',
+        id="old"))
+    await purchase("e1", days_ago(40))
+    evaluator = services.segments.evaluator
+    await evaluator.evaluate("old", int(days_ago(20).timestamp() * 1000))
+    assert memberships(driver) == {profile_of(driver, "C1"): (1, ["realized"])}
+    leaving = await evaluator.prepare("old", int(now.timestamp() * 1000) + 1000, "run-2")
+    assert [b.step for b in leaving.batches] == [Step.EXIT]
+    await purchase("e2", days_ago(1))
+    await write_all(services, leaving)
+    assert memberships(driver) == {profile_of(driver, "C1"): (1, ["realized"])}
 
 
 async def test_a_membership_streamed_after_the_read_is_not_created_twice(services, driver):
@@ -133,3 +195,26 @@ def test_a_first_evaluation_failing_half_way_resumes_to_one_membership_each(
     assert all(n == 1 and statuses == ["realized"] for n, statuses in found.values()), found
     counts = segment(gql, "old")["lastEvaluation"]["counts"]
     assert (counts["realized"], counts["existing"]) == (5, 0), counts
+
+
+async def test_a_new_segment_gets_every_member_from_profiles_streaming_just_stamped(
+        services, driver):
+    # Streaming stamps C1 and C2 for another segment; the new one's first evaluation decides
+    # them again (they changed since its read, as far as it can tell) and realizes both, each
+    # announced once to the change feed.
+    await services.segments.service.create(SegmentSpec(name="Young", definition="age < 30",
+                                                       id="other"))
+    await ingest(services, "r1", "C1", 60)
+    await ingest(services, "r2", "C2", 70)
+    await services.segments.service.create(SegmentSpec(name="Over 50", definition="age > 50",
+                                                       id="old"))
+    prepared = await services.segments.evaluator.prepare("old", AS_OF, "run-1")
+    await write_all(services, prepared)
+    people = {profile_of(driver, "C1"), profile_of(driver, "C2")}
+    assert memberships(driver) == {p: (1, ["realized"]) for p in people}
+    assert sorted(prepared.changed[0]) == sorted((p, "realized") for p in people)
+    with driver.session() as session:  # both decided again (stamped since), by this run
+        found = session.run("MATCH (p)-[m:IN_SEGMENT {segment: 'old'}]->() "
+                            "RETURN p._segmentsAt AS stamp, m.run AS run").data()
+    assert len(found) == 2
+    assert all(r["stamp"] >= prepared.since and r["run"] == "run-1" for r in found), found

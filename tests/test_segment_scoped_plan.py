@@ -67,7 +67,7 @@ def profiled(driver: neo4j.Driver, cypher: str, params: dict[str, Any]) -> int:
 def test_the_streaming_query_reads_as_much_per_profile_at_300_people_as_at_30(driver):
     wipe(driver)
     query = compile_scoped([ScopedRule(f"plan-s{k}", parse(rule))
-                            for k, rule in enumerate(RULES)], now_ms=NOW)
+                            for k, rule in enumerate(RULES)], now_ms=NOW, stamp=True)
     params = {**query.params, "profiles": ["p1"]}
     with driver.session() as session:  # planned now, on an empty graph, and kept
         session.run(query.cypher.replace("CYPHER replan=skip", "CYPHER replan=force PROFILE"),

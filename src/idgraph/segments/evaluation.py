@@ -6,7 +6,14 @@ wait on each other's locks; on 2 cores two writers keep both busy, where one lea
 second idle: bench/results/segments.md).
 
 Entries lock each profile, then update its membership or CREATE one (never a MERGE, which
-would lock the segment's node against streaming writes: segments/repository.py)."""
+would lock the segment's node against streaming writes: segments/repository.py).
+
+Writes meanwhile keep their decisions. Exits and updates lock each profile and write only a
+membership unchanged since the read (status, version and time). A profile that streaming decided
+for since the read (its stamp, `Recent`) may have been found a member, or not, without a trace
+in its memberships; the chunk decides it again, in its own transaction, under the profile's
+lock, with streaming's query for this one rule at `asOf`. So an evaluation never overwrites a
+fresher decision with the one it read before it."""
 
 from __future__ import annotations
 
@@ -25,20 +32,31 @@ from idgraph.pipeline.changeset import ChangeKind, MembershipChange, ProfileEven
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.outbox import Events
 from idgraph.segments.compiler import CompiledQuery, compile_rule
+from idgraph.segments.composition import expand_segments
 from idgraph.segments.objects import SavedSegment
 from idgraph.segments.repository import (
     DELETE_MEMBERSHIPS,
     ENTER,
     SET_STATUS,
+    STREAM_WRITE,
     SegmentRepository,
 )
+from idgraph.segments.scoped import ScopedRule, compile_scoped
 from idgraph.segments.service import SegmentService
+from idgraph.segments.streaming import StreamingSet, by_segment, decide
 from idgraph.segments.transitions import Membership, Status, Transitions, plan
 
 DAY_MS = 86_400_000
 # Batches per writer in one wave (Evaluator.write_wave): a job step, and the unit a failure
 # sends back to be decided again.
 WAVE_DEPTH = 4
+# A `since` no stamp reaches: nothing is decided again (an imported list has no rule).
+NEVER = 2**62
+# How long before its read an evaluation counts a streaming stamp as possibly unseen, beyond
+# the write timeout: a write stamps the time taken in its transaction, which the server ends
+# within the timeout, so a write that committed after the read stamped no earlier than the
+# read less the timeout (plus this, for clocks of two processes).
+RECENT_SLACK_MS = 5_000
 
 
 @dataclass(frozen=True)
@@ -87,9 +105,15 @@ class Prepared:
     run: str
     changes: Transitions
     batches: list[Batch]
-    # The element id of each stored membership read, by profile: exits, updates and deletes
-    # find their relationship by it (segments/repository.py, SET_STATUS).
-    refs: dict[str, str] = field(default_factory=dict)
+    # Each stored membership read, by profile: exits, updates and deletes find its
+    # relationship by its element id, and write only if it is unchanged (SET_STATUS).
+    held: dict[str, Membership] = field(default_factory=dict)
+    # Profiles streaming stamped at or after this (ms) are decided again by `scoped` (None: an
+    # imported list, nothing to decide again).
+    since: int = NEVER
+    scoped: ScopedRule | None = None
+    # What each written batch changed, by batch index: (profile, status) for the change feed.
+    changed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     def result(self, job: str | None) -> Evaluation:
         return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
@@ -132,11 +156,26 @@ class Evaluator:
         """Run the segment's rule at `as_of` and decide the membership changes."""
         segment = await self.service.get(segment_id)
         query = await self.compile(segment, as_of, fresh)
+        scoped = await self.scoped(segment)
+        read_at = now_ms()
         # Two reads at once, in two transactions: on 2 cores the stored memberships (250,000
         # rows for an audience of that size) are read while the rule runs.
         qualifying, current = await asyncio.gather(self.repository.qualifying(query),
                                                    self.repository.memberships(segment.id))
-        return self._decide(segment, qualifying, current, as_of, run)
+        prepared = self._decide(segment, qualifying, current, as_of, run)
+        prepared.scoped = scoped
+        prepared.since = read_at - int(self.graph.timeout * 1000) - RECENT_SLACK_MS
+        return prepared
+
+    async def scoped(self, segment: SavedSegment) -> ScopedRule | None:
+        """The segment's rule as streaming evaluates it (included segments inlined), to decide
+        again the profiles a write decided for since the evaluation's read."""
+        if segment.imported:
+            return None
+        rules = await self.service.rules_for(segment.references) if segment.references else {}
+        return ScopedRule(segment.id, expand_segments(segment.rule, rules.get,
+                                                      origin=segment.id),
+                          segment.include_test)
 
     async def decide(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                      run: str) -> Prepared:
@@ -149,8 +188,8 @@ class Evaluator:
         current = [Membership.of(r) for r in rows]
         purge_before = as_of - int(self.retention_days * DAY_MS)
         changes = plan(current, qualifying, segment.version, purge_before, run)
-        refs = {m.profile: m.ref for m in current if m.ref is not None}
-        return Prepared(segment, as_of, run, changes, self._batches(changes), refs)
+        held = {m.profile: m for m in current if m.ref is not None}
+        return Prepared(segment, as_of, run, changes, self._batches(changes), held)
 
     async def store(self, segment: SavedSegment, qualifying: Iterable[str], as_of: int,
                     run: str, written: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -224,41 +263,63 @@ class Evaluator:
         `announce`, its entries or exits go to the change feed in the same transaction (call
         `committed` after the commit)."""
         batch = prepared.batches[index]
-        params: dict[str, Any] = {"segment": prepared.segment.id, "at": prepared.as_of,
-                                  "run": prepared.run}
-        if batch.step in (Step.ENTER, Step.CREATE):
-            statement = ENTER
-            params.update(ids=batch.ids, version=prepared.segment.version)
-        else:  # memberships read by the evaluation: each found by its element id
-            params["rows"] = [[prepared.refs.get(i), i] for i in batch.ids]
-            if batch.step is Step.DELETE:
-                statement = DELETE_MEMBERSHIPS
-            else:
-                statement = SET_STATUS
-                params["status"] = (Status.EXITED if batch.step is Step.EXIT
-                                    else Status.EXISTING).value
-        await tx.run(statement, **params)
-        if announce and self.feed is not None and (events := self._events(prepared, batch)):
+        statement, params = self._statement(prepared, batch)
+        [[written, recent]] = await tx.values(statement, **params)
+        again = (await self._decide_again(prepared, recent, tx)
+                 if recent and prepared.scoped is not None else [])
+        status = ANNOUNCED.get(batch.step)
+        prepared.changed[index] = ([(i, status) for i in written] if status else []) + again
+        if announce and self.feed is not None and (events := self._events(prepared, index)):
             await self.feed.record(tx, events)
-        return len(batch.ids)
+        return len(written) + len(again)
+
+    def _statement(self, prepared: Prepared, batch: Batch) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"segment": prepared.segment.id, "at": prepared.as_of,
+                                  "run": prepared.run, "since": prepared.since}
+        if batch.step in (Step.ENTER, Step.CREATE):
+            return ENTER, {**params, "ids": batch.ids, "version": prepared.segment.version}
+        # memberships read by the evaluation: each found by its element id, written if unchanged
+        rows = [[m.ref, m.profile, m.status.value, m.version, m.changed_at]
+                for m in (prepared.held[i] for i in batch.ids)]
+        if batch.step is Step.DELETE:
+            return DELETE_MEMBERSHIPS, {**params, "rows": rows}
+        status = Status.EXITED if batch.step is Step.EXIT else Status.EXISTING
+        return SET_STATUS, {**params, "rows": rows, "status": status.value,
+                            "exit": batch.step is Step.EXIT}
+
+    async def _decide_again(self, prepared: Prepared, ids: list[str],
+                            tx: Tx) -> list[tuple[str, str]]:
+        """Decide `ids` (locked by this transaction, stamped by streaming since the read) as
+        streaming does, for this segment at `asOf`, and write what changed: realized or exited."""
+        assert prepared.scoped is not None
+        query = compile_scoped([prepared.scoped], now_ms=prepared.as_of)
+        rows = [{"id": id, "node": node, "hits": hits, "held": held} for id, node, hits, held
+                in await tx.values(query.cypher, profiles=ids, **query.params)]
+        writes = decide(rows, StreamingSet(True, (prepared.scoped,),
+                                           (prepared.segment.version,)), "evaluation")
+        if not writes:
+            return []
+        segments = [{**seg, "run": prepared.run} for seg in by_segment(writes)]
+        written = await tx.values(STREAM_WRITE, now=prepared.as_of, segments=segments)
+        return [(profile, status) for profile, _, status in written]
 
     def committed(self, prepared: Prepared, index: int) -> None:
         """After batch `index` (written with `announce`) committed: its entries or exits
         reach this process's subscribers."""
-        if self.feed is not None and (events := self._events(prepared,
-                                                             prepared.batches[index])):
+        if self.feed is not None and (events := self._events(prepared, index)):
             self.feed.committed(events)
 
     @staticmethod
-    def _events(prepared: Prepared, batch: Batch) -> Events | None:
-        """A batch's change for the feed (made only if someone listens): profiles that entered
-        or exited; None for other batches."""
-        status = ANNOUNCED.get(batch.step)
-        if status is None:
+    def _events(prepared: Prepared, index: int) -> Events | None:
+        """A written batch's change for the feed (made only if someone listens): profiles that
+        entered or exited; None when there are none."""
+        changed = prepared.changed.get(index)
+        if not changed:
             return None
-        change = MembershipChange(prepared.segment.id, status, "evaluation", prepared.as_of)
-        return lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation", (change,))
-                        for i in batch.ids]
+        segment, at = prepared.segment.id, prepared.as_of
+        return lambda: [ProfileEvent(i, ChangeKind.MEMBERSHIP, (), "evaluation",
+                                     (MembershipChange(segment, status, "evaluation", at),))
+                        for i, status in changed]
 
     async def save(self, prepared: Prepared, job: str | None) -> Evaluation:
         """Record the evaluation on the segment (unless a new version was saved meanwhile)."""

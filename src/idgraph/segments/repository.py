@@ -111,48 +111,69 @@ CALL () {
 RETURN collect(id) AS ids
 """
 # Entries of an evaluation chunk (see the module's docstring): each profile locked, then its
-# membership set realized, or created when it has none.
+# membership set realized, or created when it has none. A profile streaming decided for since
+# `$since` (its `_segmentsAt`, read under the lock) is left alone and returned in `recent`: the
+# evaluation decides it again in this transaction (segments/evaluation.py, `Recent`).
 ENTER = """
 MATCH (s:Segment {id: $segment})
 UNWIND $ids AS id
 MATCH (p:Profile {id: id})
 SET p._locked = true
 REMOVE p._locked
-WITH s, p, id
+WITH s, p, id, coalesce(p._segmentsAt, 0) >= $since AS recent
 OPTIONAL MATCH (p)-[held:IN_SEGMENT]->(s)
-CALL (s, p, id, held) {
-  WITH * WHERE held IS NULL
+CALL (s, p, id, held, recent) {
+  WITH * WHERE held IS NULL AND NOT recent
   CREATE (p)-[:IN_SEGMENT {segment: $segment, profile: id, status: 'realized', since: $at,
                            changedAt: $at, version: $version, run: $run,
                            cause: 'evaluation'}]->(s)
 }
-CALL (held) {
-  WITH * WHERE held IS NOT NULL
+CALL (held, recent) {
+  WITH * WHERE held IS NOT NULL AND NOT recent
   SET held.status = 'realized', held.since = $at, held.changedAt = $at,
       held.version = $version, held.run = $run, held.cause = 'evaluation'
 }
+RETURN collect(CASE WHEN NOT recent THEN id END) AS written,
+       collect(CASE WHEN recent THEN id END) AS recent
 """
-# Each membership by the element id the evaluation read it with (`rows`: [ref, profile]),
-# checked to still be that profile's membership of the segment (a deleted relationship's id
-# can be reused). Not by the index on (segment, profile): even with an index hint the planner
+# Each membership by the element id the evaluation read it with (`rows`: [ref, profile,
+# status, version, changedAt] as read), its profile locked, then checked to be unchanged: still
+# that profile's membership of the segment (a deleted relationship's id can be reused), with
+# the status, version and time read. A membership a write changed since is left as that write
+# decided. Not found by the index on (segment, profile): even with an index hint the planner
 # could seek on `segment` alone and filter on the profile, reading every membership of the
 # segment for each row, and did after the first evaluation of a fresh segment: a chunk of
 # 1,000 ran for minutes, a re-evaluation of 250,000 members took 146 s instead of 5
-# (bench/results/segments.md). A seek by element id has no other plan; the check is outside
-# the subquery, else the planner folds it into the MATCH and seeks the index again
+# (bench/results/segments.md). A seek by element id has no other plan; the checks are outside
+# the subquery, else the planner folds them into the MATCH and seeks the index again
 # (tests/test_segment_plans.py).
 _MEMBERSHIP_BY_REF = """
 UNWIND $rows AS row
 CALL (row) {
-  MATCH ()-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
-  RETURN m
+  MATCH (p)-[m:IN_SEGMENT]->() WHERE elementId(m) = row[0]
+  RETURN p, m
 }
-WITH m, row WHERE m.segment = $segment AND m.profile = row[1]
+SET p._locked = true
+REMOVE p._locked
+WITH p, m, row
+WHERE m.segment = $segment AND m.profile = row[1] AND m.status = row[2]
+  AND coalesce(m.version, 0) = row[3] AND coalesce(m.changedAt, 0) = row[4]
 """
+# Exits also return in `recent` the profiles streaming decided for since `$since` (see ENTER),
+# unchanged: streaming may have found one still a member, which writes nothing.
 SET_STATUS = _MEMBERSHIP_BY_REF + """\
-SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
+WITH m, row, $exit AND coalesce(p._segmentsAt, 0) >= $since AS recent
+CALL (m, recent) {
+  WITH * WHERE NOT recent
+  SET m.status = $status, m.changedAt = $at, m.run = $run, m.cause = 'evaluation'
+}
+RETURN collect(CASE WHEN NOT recent THEN row[1] END) AS written,
+       collect(CASE WHEN recent THEN row[1] END) AS recent
 """
-DELETE_MEMBERSHIPS = _MEMBERSHIP_BY_REF + "DELETE m\n"
+DELETE_MEMBERSHIPS = _MEMBERSHIP_BY_REF + """\
+DELETE m
+RETURN collect(row[1]) AS written, [] AS recent
+"""
 # Members in profile id order from the index on (segment, profile): a page costs its own
 # rows (plus the memberships of other statuses it skips), never a scan of the segment.
 MEMBERS_PAGE = """
@@ -209,7 +230,8 @@ ORDER BY id
 """
 # The memberships a write changed, in one statement: only for the segment version the
 # transitions were decided for (a segment changed since by another process writes nothing, and
-# the caller's cached list is refreshed). Returns what was written.
+# the caller's cached list is refreshed). Returns what was written. `seg.run`: the evaluation
+# that decided (segments/evaluation.py decides again with this statement), absent for streaming.
 # CREATE, not MERGE, for a profile's first membership of a segment: a MERGE of a relationship
 # locks both its nodes, so every write that changed a membership held the segment's node until
 # it committed, and concurrent ingest batches queued behind one another (a CREATE leaves a
@@ -231,12 +253,12 @@ CALL (p, s, seg, row, held) {
   WITH * WHERE held IS NULL
   CREATE (p)-[:IN_SEGMENT {segment: seg.segment, profile: row.profile, status: row.status,
                            version: seg.version, changedAt: $now, cause: row.cause,
-                           since: $now}]->(s)
+                           since: $now, run: seg.run}]->(s)
 }
 CALL (seg, row, held) {
   WITH * WHERE held IS NOT NULL
   SET held.status = row.status, held.version = seg.version, held.changedAt = $now,
-      held.cause = row.cause, held.run = null,
+      held.cause = row.cause, held.run = seg.run,
       held.since = CASE WHEN row.status = 'realized' THEN $now ELSE held.since END
 }
 RETURN row.profile AS profile, seg.segment AS segment, row.status AS status

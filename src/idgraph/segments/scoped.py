@@ -51,9 +51,13 @@ from idgraph.segments.layout import STEP, Fragment, Text, junction, render
 # tests lists stays good whatever the statistics were.
 SCOPE = """CYPHER replan=skip
 UNWIND $profiles AS pid
-MATCH (p:Profile {id: pid})-[:VIEW]->(v:ProfileView)
+MATCH (p:Profile {id: pid})-[:VIEW]->(v:ProfileView)%s
 WITH p, v, [(p)<-[:IN_PROFILE]-(i) | i] AS ids,
      COLLECT { MATCH (p)<-[:IN_PROFILE]-()<-[:ABOUT]-(e) RETURN DISTINCT e } AS events"""
+# Streaming stamps each profile it decides for (`compile_scoped(stamp=True)`): a batch
+# evaluation decides again, in its write's transaction, a profile stamped since its read, so
+# its older decision never overwrites this one (segments/evaluation.py, `Recent`).
+STAMP = "SET p._segmentsAt = $evaluatedAt"
 # The profile's memberships of the segments asked about: [segment, status, version]. The
 # pattern has no property to seek on, so the membership index is never where it starts.
 HELD = """[m IN [(p)-[m:IN_SEGMENT]->() | m] WHERE m.segment IN $segments
@@ -127,16 +131,21 @@ class _Prefixed(_Compiler):
         return _extreme(values, "<" if node.function is a.Aggregate.MIN else ">")
 
 
-def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int) -> CompiledQuery:
+def compile_scoped(rules: Sequence[ScopedRule], *, now_ms: int,
+                   stamp: bool = False) -> CompiledQuery:
     """One query answering every rule for each profile of `$profiles` (a parameter the caller
     adds), with rows `{id, node, hits, held}`: `node` the profile's element id (the write finds
     it by that, read in the same transaction), `hits` the indexes k of the rules the profile
-    satisfies, `held` its memberships of these segments as [segment, status, version]."""
+    satisfies, `held` its memberships of these segments as [segment, status, version]. With
+    `stamp`, each profile is marked as decided for at `now_ms` (STAMP: streaming's query)."""
     params: dict[str, Any] = {"segments": [r.segment for r in rules]}
+    if stamp:
+        params["evaluatedAt"] = now_ms
     branches = "".join(f"\n{STEP * 3}WHEN {k} THEN "
                        + render_hit(r, _Prefixed(now_ms, f"s{k}_", params))
                        for k, r in enumerate(rules))
-    text = (f"{SCOPE}\nCALL (p, v, ids, events) {{\n"
+    scope = SCOPE % ("\n" + STAMP if stamp else "")
+    text = (f"{scope}\nCALL (p, v, ids, events) {{\n"
             f"{STEP}UNWIND range(0, size($segments) - 1) AS k\n"
             f"{STEP}WITH p, v, ids, events, k\n{STEP}WHERE CASE k{branches}\n{STEP * 2}END\n"
             f"{STEP}RETURN collect(k) AS hits\n}}\n"

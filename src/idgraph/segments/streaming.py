@@ -204,7 +204,7 @@ class SegmentStage:
 
     async def _evaluate(self, tx: Tx, change: ChangeSet, profiles: list[str],
                         streaming: StreamingSet) -> None:
-        query = compile_scoped(streaming.rules, now_ms=change.now)
+        query = compile_scoped(streaming.rules, now_ms=change.now, stamp=True)
         # Plain lists (`values`): the driver's dict rows convert every nested list again, a
         # third of the stage's Python time with ten segments.
         rows = [{"id": id, "node": node, "hits": hits, "held": held} for id, node, hits, held
