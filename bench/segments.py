@@ -61,6 +61,7 @@ from idgraph.db.graph import Graph
 from idgraph.db.schema import apply_schema
 from idgraph.demo.dataset import parse_now, write_dataset
 from idgraph.identity.items import to_millis
+from idgraph.segments.evaluation import NEVER
 from idgraph.segments.repository import COLLECT_IDS, ENTER
 from idgraph.segments.service import SegmentSpec
 from idgraph.services import Services
@@ -271,7 +272,7 @@ class Bench:
             for start in range(0, len(ids), self.chunk):
                 result = tx.run("PROFILE " + ENTER, segment=name, at=self.as_of,
                                 ids=ids[start:start + self.chunk], version=saved.version,
-                                run="plan")
+                                run="plan", since=NEVER)
                 hits += db_hits(dict(result.consume().profile or {}))
             tx.rollback()
         params = {"now": self.as_of, "since": self.as_of - 90 * DAY, "segment": name,
@@ -334,7 +335,7 @@ def plan_lines(plans: dict) -> list[str]:
 
 
 def report(profiles: int, manifest: dict, load_seconds: float, results: dict,
-           store: str = "") -> list[str]:
+           store: str = "", writers: int = 2) -> list[str]:
     data = (f"{manifest['records']:,} records, {manifest['events']:,} events), ingested in "
             f"{load_seconds:.0f} s" if manifest else "the store of an earlier run)")
     about = store or (f"{profiles:,} generated people (`idgraph demo generate --seed 1`, "
@@ -343,7 +344,7 @@ def report(profiles: int, manifest: dict, load_seconds: float, results: dict,
              "| rule | members | floor read | idgraph rule read | read / floor read | floor write "
              "| idgraph first | first / floor write | Neo4j CPU: floor write | idgraph first "
              "| ratio | again (Neo4j CPU) | steady (Neo4j CPU) | guarded floor write "
-             "| first / guarded | floor write, 2 at once | first / that |",
+             f"| first / guarded | floor write, {writers} at once | first / that |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
              "| ---: | ---: | ---: | ---: | ---: |"]
     for name, r in results.items():
@@ -413,8 +414,9 @@ async def measure_and_report(args: argparse.Namespace, uri: str, auth: tuple[str
     finally:
         await bench.close()
     path = write_report("segments", "Segment evaluation: idgraph vs hand-written Cypher",
-                        report(args.profiles, manifest, load_seconds, results, store)
-                        + plan_lines(plans) + notes())
+                        report(args.profiles, manifest, load_seconds, results, store,
+                               bench.writers)
+                        + plan_lines(plans) + notes(bench.writers))
     print(path.read_text())
     write_figures("segments", [
         Figure(f"segment evaluation ({name}) at {args.profiles:,} profiles", r["first"], "s",
@@ -422,7 +424,7 @@ async def measure_and_report(args: argparse.Namespace, uri: str, auth: tuple[str
         for name, r in results.items()], {"profiles": args.profiles, "seed": args.seed})
 
 
-def notes() -> list[str]:
+def notes(writers: int = 2) -> list[str]:
     return ["", "Columns: `floor read` the hand-written query for the members (bare driver); "
             "`idgraph rule read` the compiled rule alone; `floor write` the hand-written query "
             "creating each member's membership (the eight properties idgraph stores, under an "
@@ -435,8 +437,9 @@ def notes() -> list[str]:
             "write` the floor's write with the guarantees idgraph's memberships keep (each "
             "profile locked, then its membership looked for and created only if missing; "
             "FLOOR_WRITE_GUARDED), not the issue's floor but the price of those guarantees "
-            "written by hand; `floor write, 2 at once` the floor's write in two concurrent "
-            "transactions (FLOOR_WRITE_CONCURRENT), as idgraph writes its chunks two at a time "
+            f"written by hand; `floor write, {writers} at once` the floor's write in {writers} "
+            "concurrent transactions (FLOOR_WRITE_CONCURRENT), as idgraph writes its chunks "
+            f"{writers} at a time "
             "(IDGRAPH_SEGMENT_WRITE_CONCURRENCY), again not the issue's floor. The composition is "
             "evaluated as `evaluateSegments` does, its parts fresh, reading their memberships."]
 
