@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from idgraph.cli.common import fail, services_for
 from idgraph.config import Settings
 from idgraph.db.errors import DatabaseError
 from idgraph.errors import IdgraphError
@@ -38,7 +39,6 @@ def import_audience(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Import an audience from a file of identities; ends with a summary."""
-    from idgraph.cli import fail
     from idgraph.segments.audiences import summary_lines
     from idgraph.segments.import_files import ImportFileError, format_of
 
@@ -62,7 +62,6 @@ def import_audience(
 async def _import(settings: Settings, file: Path, fmt: ImportFormat, name: str,
                   description: str | None, include_test: bool,
                   show: bool) -> AudienceImport:
-    from idgraph.cli import _services
     from idgraph.segments.import_files import open_identities, read_rows
 
     lines = _count_lines(file)
@@ -75,7 +74,7 @@ async def _import(settings: Settings, file: Path, fmt: ImportFormat, name: str,
         def written(done: int, total: int) -> None:
             bars.update(writing, completed=done, total=total, visible=True)
 
-        async with _services(settings) as services:
+        async with services_for(settings) as services:
             importer = services.segments.importer(services.identity.normalise)
             with open_identities(str(file)) as handle:
                 return await importer.import_rows(
