@@ -67,10 +67,12 @@ MATCH (a:Activation) WHERE a.schedule IN ['interval', 'on_change']
 RETURN """ + ACTIVATION_FIELDS
 TOUCH_ACTIVATION = "MATCH (a:Activation {id: $id}) SET a.lastRunAt = $now"
 # Has any membership of the segment changed since `since` (an on-change activation is due)?
+# The first one found answers: counting them all read every membership of a changed segment.
 CHANGED_SINCE = """
 MATCH ()-[m:IN_SEGMENT]->() WHERE m.segment = $segment AND m.profile IS NOT NULL
   AND m.changedAt > $since
-RETURN count(m) > 0 AS changed LIMIT 1
+WITH m LIMIT 1
+RETURN count(m) > 0 AS changed
 """
 
 CREATE_RUN = """
