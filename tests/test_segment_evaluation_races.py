@@ -75,6 +75,8 @@ async def test_a_profile_streaming_found_no_longer_qualifying_is_not_made_a_memb
     assert memberships(driver) == {}
     await write_all(services, prepared)
     assert memberships(driver) == {profile_of(driver, "C2"): (1, ["realized"])}
+    result = prepared.result(None)  # the counts say what was written, not what was planned
+    assert (result.size, result.counts["realized"]) == (1, 1)
 
 
 async def test_an_exit_streamed_after_the_read_is_kept(services, driver):
@@ -116,6 +118,8 @@ async def test_a_member_streaming_found_still_qualifying_is_not_exited(services,
     await purchase("e2", days_ago(1))
     await write_all(services, leaving)
     assert memberships(driver) == {profile_of(driver, "C1"): (1, ["realized"])}
+    result = leaving.result(None)
+    assert (result.size, result.counts["exitedNow"]) == (1, 0)
 
 
 async def test_a_membership_streamed_after_the_read_is_not_created_twice(services, driver):

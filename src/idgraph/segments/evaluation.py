@@ -114,10 +114,17 @@ class Prepared:
     scoped: ScopedRule | None = None
     # What each written batch changed, by batch index: (profile, status) for the change feed.
     changed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # How the profiles a batch decided again ended against the plan, by batch index: the
+    # counts to correct (an entry that is not a member after all, an exit that still is).
+    corrections: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def result(self, job: str | None) -> Evaluation:
+        counts = self.changes.counts()
+        for correction in self.corrections.values():
+            for name, delta in correction.items():
+                counts[name] += delta
         return Evaluation(self.segment.id, self.segment.version, self.as_of, now_ms(), job,
-                          self.changes.size, self.changes.counts())
+                          counts["realized"] + counts["existing"], counts)
 
 
 @dataclass
@@ -265,7 +272,7 @@ class Evaluator:
         batch = prepared.batches[index]
         statement, params = self._statement(prepared, batch)
         [[written, recent]] = await tx.values(statement, **params)
-        again = (await self._decide_again(prepared, recent, tx)
+        again = (await self._decide_again(prepared, index, recent, tx)
                  if recent and prepared.scoped is not None else [])
         status = ANNOUNCED.get(batch.step)
         prepared.changed[index] = ([(i, status) for i in written] if status else []) + again
@@ -287,14 +294,17 @@ class Evaluator:
         return SET_STATUS, {**params, "rows": rows, "status": status.value,
                             "exit": batch.step is Step.EXIT}
 
-    async def _decide_again(self, prepared: Prepared, ids: list[str],
+    async def _decide_again(self, prepared: Prepared, index: int, ids: list[str],
                             tx: Tx) -> list[tuple[str, str]]:
-        """Decide `ids` (locked by this transaction, stamped by streaming since the read) as
-        streaming does, for this segment at `asOf`, and write what changed: realized or exited."""
+        """Decide `ids` of batch `index` (locked by this transaction, stamped by streaming since
+        the read) as streaming does, for this segment at `asOf`; write what changed (realized
+        or exited), and note how they ended against the plan."""
         assert prepared.scoped is not None
         query = compile_scoped([prepared.scoped], now_ms=prepared.as_of)
         rows = [{"id": id, "node": node, "hits": hits, "held": held} for id, node, hits, held
                 in await tx.values(query.cypher, profiles=ids, **query.params)]
+        members = sum(1 for row in rows if row["hits"])
+        prepared.corrections[index] = _correction(prepared.batches[index].step, len(ids), members)
         writes = decide(rows, StreamingSet(True, (prepared.scoped,),
                                            (prepared.segment.version,)), "evaluation")
         if not writes:
@@ -365,6 +375,15 @@ class Evaluator:
         graph = {r["id"]: list(r["references"] or ()) for r in catalog}
         clocked = {r["id"] for r in catalog if r["timeDependent"]}
         return [i for i in sorted(graph) if reaches(graph, i, clocked)]
+
+
+def _correction(step: Step, decided: int, members: int) -> dict[str, int]:
+    """The counts to correct when `decided` profiles planned for `step` (an entry or an exit)
+    were decided again and `members` of them are members after all."""
+    if step is Step.EXIT:  # planned as exits; the members stay (as `existing`)
+        return {"exited": -members, "exitedNow": -members, "existing": members}
+    missed = decided - members  # planned as entries; these are not members
+    return {"realized": -missed, "entered": -missed}
 
 
 def chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
