@@ -10,7 +10,7 @@ would lock the segment's node against streaming writes: segments/repository.py).
 
 Writes meanwhile keep their decisions. Exits and updates lock each profile and write only a
 membership unchanged since the read (status, version and time). A profile that streaming decided
-for since the read (its stamp, `Recent`) may have been found a member, or not, without a trace
+for since the read (its stamp, `_segmentsAt`) may have been found a member, or not, without a trace
 in its memberships; the chunk decides it again, in its own transaction, under the profile's
 lock, with streaming's query for this one rule at `asOf`. So an evaluation never overwrites a
 fresher decision with the one it read before it."""

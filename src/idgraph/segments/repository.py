@@ -113,7 +113,7 @@ RETURN collect(id) AS ids
 # Entries of an evaluation chunk (see the module's docstring): each profile locked, then its
 # membership set realized, or created when it has none. A profile streaming decided for since
 # `$since` (its `_segmentsAt`, read under the lock) is left alone and returned in `recent`: the
-# evaluation decides it again in this transaction (segments/evaluation.py, `Recent`).
+# evaluation decides it again in this transaction (`Evaluator._decide_again`).
 ENTER = """
 MATCH (s:Segment {id: $segment})
 UNWIND $ids AS id

@@ -56,7 +56,7 @@ WITH p, v, [(p)<-[:IN_PROFILE]-(i) | i] AS ids,
      COLLECT { MATCH (p)<-[:IN_PROFILE]-()<-[:ABOUT]-(e) RETURN DISTINCT e } AS events"""
 # Streaming stamps each profile it decides for (`compile_scoped(stamp=True)`): a batch
 # evaluation decides again, in its write's transaction, a profile stamped since its read, so
-# its older decision never overwrites this one (segments/evaluation.py, `Recent`).
+# its older decision never overwrites this one (segments/evaluation.py, `Evaluator._decide_again`).
 STAMP = "SET p._segmentsAt = $evaluatedAt"
 # The profile's memberships of the segments asked about: [segment, status, version]. The
 # pattern has no property to seek on, so the membership index is never where it starts.
