@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 from websockets.sync.client import connect
 
@@ -21,11 +22,27 @@ mutation($identity: IdentityInput!) { deleteProfile(identity: $identity) { profi
 
 @contextlib.contextmanager
 def open_socket(live_api):
+    if hasattr(live_api, "app"):  # the in-process server: start with no subscriptions left
+        registered(live_api, 0)
     with connect(live_api.url.replace("http", "ws") + "/graphql",
                  subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
         yield ws
+
+
+def registered(live_api, listeners: int) -> None:
+    """Wait until the in-process server's change feed has exactly `listeners` subscriptions. A
+    subscribe message is served asynchronously, and a write that commits before its
+    subscription is registered is (rightly) not pushed to it: a test writing right after
+    subscribing raced the registration, and lost it now and then on a busy machine (a push
+    awaited for 20 s). Subscriptions of an earlier test end asynchronously too."""
+    feed = live_api.app.state.services.changes
+    deadline = time.monotonic() + 30
+    while feed.listeners != listeners:
+        assert time.monotonic() < deadline, (
+            f"{feed.listeners} subscriptions registered, not {listeners}")
+        time.sleep(0.01)
 
 
 def subscribe(ws, op_id: str, identity: str) -> None:
@@ -47,6 +64,7 @@ def test_watcher_receives_a_merge_then_the_deletion(gql, live_api):
     ingest(gql, [record("1", "email:a@x.com", "ecid:E1", day=1)])
     with open_socket(live_api) as ws:
         subscribe(ws, "1", "email:a@x.com")
+        registered(live_api, 1)
         ingest(gql, [record("2", "crm:C9", "ecid:K2", day=2)])  # unrelated: no push
         ingest(gql, [record("3", "ecid:E1", "crm:C1", day=3)])
         merged = next_payload(ws)["data"]["profileChanged"]
@@ -75,6 +93,7 @@ def test_new_data_without_a_merge_is_pushed_too(gql, live_api):
     ingest(gql, [record("1", "email:a@x.com", "ecid:E1", day=1)])
     with open_socket(live_api) as ws:
         subscribe(ws, "1", "ecid:E1")
+        registered(live_api, 1)
         ingest(gql, [record("2", "email:a@x.com", "ecid:E1", day=2)])  # same pair, new record
         pushed = next_payload(ws)["data"]["profileChanged"]
         assert pushed["kind"] == "UPDATED" and pushed["profile"]["size"] == 2

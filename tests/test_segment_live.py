@@ -10,7 +10,7 @@ import httpx
 
 from tests.identity_helpers import ident
 from tests.segment_helpers import create, evaluate, person
-from tests.test_live_updates import next_payload, open_socket
+from tests.test_live_updates import next_payload, open_socket, registered
 
 AUDIENCE = """
 subscription($id: ID!) {
@@ -33,6 +33,7 @@ def test_a_member_is_pushed_realized_then_exited_in_order(gql, live_api):
     create(gql, "Over 50", "age > 50", id="old")
     with open_socket(live_api) as ws:
         watch(ws, "1", AUDIENCE, {"id": "old"})
+        registered(live_api, 1)
         person(gql, 2, age=20)  # not a member: nothing pushed
         member = person(gql, 1, age=60)
         person(gql, 1, day=2, age=40)
@@ -50,6 +51,7 @@ def test_batch_evaluation_and_profile_changed_carry_memberships(gql, live_api):
     with open_socket(live_api) as ws:
         watch(ws, "a", AUDIENCE, {"id": "old"})
         watch(ws, "p", PROFILE_CHANGED, {"identity": ident("crm:C1")})
+        registered(live_api, 2)
         evaluate(gql, "old")
         pushed = {}
         for _ in range(2):
