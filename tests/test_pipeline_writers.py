@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 
 import pytest
 
 from tests.identity_helpers import ident, ingest, profile, record
 from tests.materialised_helpers import assert_views_match
 from tests.profile_helpers import ago, create_policy, delete_policy, event, update_policy, wait_job
-from tests.test_live_updates import next_payload, open_socket
+from tests.test_live_updates import next_payload, open_socket, registered
 from tests.test_profile_computed import computed, define
 
 WATCH = """
@@ -48,18 +47,11 @@ REBUILD = "mutation { rebuildViews { id kind status } }"
 def watching(live_api, *identities: str):
     """A WebSocket with one profileChanged subscription per identity (op id = identity), each
     registered with the change feed before the block runs."""
-    feed = live_api.app.state.services.changes
     with open_socket(live_api) as ws:
         for identity in identities:
             ws.send(json.dumps({"id": identity, "type": "subscribe", "payload": {
                 "query": WATCH, "variables": {"identity": ident(identity)}}}))
-        for _ in range(600):  # bounded: 30 s; earlier tests' sockets may still be closing
-            if feed.listeners == len(identities):
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"{feed.listeners} subscriptions registered, not "
-                                 f"{len(identities)}")
+        registered(live_api, len(identities))
         yield ws
 
 
