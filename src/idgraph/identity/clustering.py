@@ -132,13 +132,16 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
     component = Component()
     groups = _Groups()
     known = visited or {}
+    node_of: dict[str, str] = {}  # a link's far end -> its node id, for the next step
     frontier = set(seeds)
     while frontier:
         rows = [known[k] for k in frontier if k in known]
         missing = sorted(k for k in frontier if k not in known)
         if missing:
-            rows += (await tx.values(q.EXPAND_COMPONENT, keys=missing, now=now,
-                                     **limit.params()))[0][0]
+            rows += (await tx.values(
+                q.EXPAND_COMPONENT, nodes=[node_of[k] for k in missing if k in node_of],
+                keys=[k for k in missing if k not in node_of], now=now,
+                **limit.params()))[0][0]
         discovered: set[str] = set()
         for key, profile_id, created_at, links, identity_node, profile_node in rows:
             _check_size(groups, key, links, limit.max_identities)
@@ -147,10 +150,11 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
             if profile_id:
                 component.created_at[profile_id] = created_at or 0
                 component.profile_node[profile_id] = profile_node
-            for other, source, last_seen, status in links:
+            for other, source, last_seen, status, other_node in links:
                 pair = (key, other, source) if key < other else (other, key, source)
                 component.links[pair] = {"lastSeen": last_seen, "status": status}
                 discovered.add(other)
+                node_of[other] = other_node
         frontier = discovered - component.profile_of.keys()
     return component
 

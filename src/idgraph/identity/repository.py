@@ -31,7 +31,8 @@ RETURN collect([i.key, p.id, p.createdAt,
                           WHERE l.status <> 'unlinked'
                             AND NOT (l.status = 'refused' AND j.namespace = i.namespace
                                      AND i.namespace IN $unique)
-                          RETURN [j.key, l.source, l.lastSeen, l.status] LIMIT $maxLinks },
+                          RETURN [j.key, l.source, l.lastSeen, l.status, elementId(j)]
+                          LIMIT $maxLinks },
                 elementId(i), elementId(p)]) AS expanded
 """
 # A batch is written in two statements. First each item key is claimed: the items this
@@ -139,14 +140,23 @@ RETURN [node IN nodes | elementId(node)] AS nodeIds, fresh, unsettled, expanded
 # One breadth-first step from the identities `i`, over all links: locks each visited profile (by
 # writing to it) so that concurrent writers touching the same clusters serialise instead of
 # racing. One row holding a list of [key, profileId, profileCreatedAt, [[other, source,
-# lastSeen, status], ...], identity node id, profile node id] per identity (lists, not maps,
-# and one row, not one per identity: this is the hottest read of an ingest, and the driver's
-# cost is per row). The node ids let the write-back find the nodes without an index: in an
-# updating statement every lookup by a unique key is a locking index seek, which opens a fresh
-# index reader each time (a JFR profile put them at ~15% of an ingest's Neo4j CPU).
+# lastSeen, status, other's node id], ...], identity node id, profile node id] per identity
+# (lists, not maps, and one row, not one per identity: this is the hottest read of an ingest,
+# and the driver's cost is per row). The node ids let later steps and the write-back find the
+# nodes without an index: in an updating statement every lookup by a unique key is a locking
+# index seek, which opens a fresh index reader each time (a JFR profile put them at ~15% of an
+# ingest's Neo4j CPU). So identities are found by node id where an earlier step read it (a
+# link's far end), by key only where nothing was read yet (the seeds of a writer).
 EXPAND_COMPONENT = """
-UNWIND $keys AS k
-MATCH (i:Identity {key: k})
+CALL () {
+  UNWIND $nodes AS node
+  MATCH (i:Identity) WHERE elementId(i) = node
+  RETURN i
+  UNION
+  UNWIND $keys AS k
+  MATCH (i:Identity {key: k})
+  RETURN i
+}
 """ + EXPAND_STEP
 # Everything re-clustering changed, written back in one statement (each part may be empty):
 # new profiles with the members they take, kept ones (size, primary), members that moved into

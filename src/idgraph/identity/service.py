@@ -392,7 +392,7 @@ def _links_of_new(evidence: Evidence, new_identities: set[str],
     for (a, b, source), link in evidence.links.items():
         for mine, other in ((a, b), (b, a)):
             if mine in rows:
-                rows[mine][3].append([other, source, link.last_seen, "active"])
+                rows[mine][3].append([other, source, link.last_seen, "active", node_of[other]])
     return rows
 
 

@@ -13,7 +13,7 @@ docs/profiles.md, "The materialised view").
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +48,26 @@ class Views:
         fresh_keys = {k for _, members in report.fresh.values() for k in members}
         keys = {k for it in records for k in it.identity_keys} - fresh_keys
         ids = (report.changed_profiles | change.updated) - report.fresh.keys() - change.deleted
-        await refresh(tx, ids, keys, built)
+        keys, held = _profiles_held(keys, change)
+        await refresh(tx, ids, keys, built, nodes=report.profile_nodes, held=held)
         if change.deleted:
             await drop(tx, change.deleted)
+
+
+def _profiles_held(keys: set[str], change: ChangeSet) -> tuple[set[str], set[str]]:
+    """The record identities whose profile must still be found by key, and the node ids of
+    the profiles this transaction already read for the others. An identity it created was
+    re-clustered: its profile is built or among the changed ones. One it read (and locked) keeps
+    the profile read, unless re-clustering moved it, and then both ends are changed profiles; a
+    read profile merged away is a ProfileAlias now, which READ_FOR_VIEWS does not match."""
+    by_key, held = set(), set()
+    for key in keys - change.fresh:
+        row = change.visited.get(key)
+        if row is not None and row[5] is not None:
+            held.add(row[5])
+        else:
+            by_key.add(key)
+    return by_key, held
 
 
 def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]], nodes: dict[str, str],
@@ -74,17 +91,24 @@ def _fresh_rows(fresh: dict[str, tuple[str, frozenset[str]]], nodes: dict[str, s
 
 
 async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = (),
-                  built: list[dict[str, Any]] | None = None) -> None:
+                  built: list[dict[str, Any]] | None = None, *,
+                  nodes: Mapping[str, str] | None = None, held: Iterable[str] = ()) -> None:
     """Recompute the views of the profiles `ids` and of the profiles holding `keys`, batched;
     drop the views of ids that are no profile any more (merged away, deleted). `built`: rows
-    (as READ_FOR_VIEWS returns them) of profiles whose fragments the caller already has."""
-    ids, keys = sorted(set(ids)), sorted(set(keys))
-    if not ids and not keys and not built:
+    (as READ_FOR_VIEWS returns them) of profiles whose fragments the caller already has.
+    `nodes`: node ids (of this transaction) of some of the `ids`; `held`: node ids of more
+    profiles to recompute, found without an index seek."""
+    ids, keys, held = sorted(set(ids)), sorted(set(keys)), sorted(set(held))
+    if not ids and not keys and not held and not built:
         return
     now = now_ms()
     policies, rows = None, list(built or [])
-    if ids or keys:
-        [[policies, found]] = await tx.values(q.READ_FOR_VIEWS, ids=ids, keys=keys, now=now)
+    if ids or keys or held:
+        nodes = nodes or {}
+        by_node = sorted({nodes[pid] for pid in ids if pid in nodes} | set(held))
+        [[policies, found]] = await tx.values(
+            q.READ_FOR_VIEWS, nodes=by_node, ids=[pid for pid in ids if pid not in nodes],
+            keys=keys, now=now)
         rows += [{"id": pid, "primaryKey": primary, "size": size, "fragments": fragments,
                   "isTest": is_test, "node": node}
                  for pid, primary, size, fragments, is_test, node in found]

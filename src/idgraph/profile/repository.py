@@ -188,12 +188,17 @@ DEFAULT_POLICY = """
 OPTIONAL MATCH (mp:MergePolicy {isDefault: true})
 RETURN collect(mp {.*}) AS policies
 """
-# Everything a refresh needs for many profiles in one round trip: the profiles named or
-# holding the identities given (a retired or deleted id yields no entry), their fragments, test
-# flag and the stored default policy. Record keys are read only when that policy stitches off.
+# Everything a refresh needs for many profiles in one round trip: the profiles named (by node
+# id where the transaction read or made them, else by id) or holding the identities given (a
+# retired or deleted one yields no entry: a retired profile's node is a ProfileAlias), their
+# fragments, test flag and the stored default policy. Record keys are read only when that policy
+# stitches off. Node ids first: in this updating statement a lookup by key or id is a locking
+# index seek (see the identity repository's EXPAND_STEP).
 READ_FOR_VIEWS = """
 CALL () {""" + DEFAULT_POLICY + """}
 CALL () {
+  UNWIND $nodes AS node MATCH (p:Profile) WHERE elementId(p) = node RETURN p
+  UNION
   UNWIND $ids AS id MATCH (p:Profile {id: id}) RETURN p
   UNION
   UNWIND $keys AS k MATCH (:Identity {key: k})-[:IN_PROFILE]->(p:Profile) RETURN p
