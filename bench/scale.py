@@ -7,9 +7,12 @@ its floor alternate, `--rounds` times each:
   HTTP (the API served by uvicorn, a partner key), against the bare driver's
   `UNWIND $keys AS k OPTIONAL MATCH (:Identity {key: k})-[:IN_PROFILE]->(p:Profile)
   RETURN collect(p.id)` (the issue's floor);
-- ingest of 30,000 new records of 3 identities each: `idgraph ingest FILE` (the CLI, a process
-  of its own) and the GraphQL `ingest` mutation in batches of 1,000, against bench/ingest.py's
-  FLOOR_SAME_DATA by the bare driver, 1,000 rows per transaction.
+- ingest of 30,000 records: `idgraph ingest FILE` (the CLI, a process of its own) and the
+  GraphQL `ingest` mutation in batches of 1,000, against bench/ingest.py's FLOOR_SAME_DATA by
+  the bare driver, 1,000 rows per transaction; for each of three files (`--shapes`, SHAPES):
+  `new`, every record a new person of 3 identities (the worst case: a profile per record);
+  `repeat`, new people in 2.5 records each (bench/ingest.py's shape); `update`, people the store
+  knows, each record a known e-mail and a new device id.
 With `--explain`, the report adds the statements' PROFILEs and, with py-spy installed, where the
 API's CPU went during the resolves and the mutation ingest.
 Run: `python -m bench.scale [--profiles N --port P]`; the report: bench/results/scale-<N>.md.
@@ -28,6 +31,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,9 +96,74 @@ def new_records(count: int) -> list[dict]:
     return out
 
 
+def repeat_records(count: int, loaded: int = 0, seed: int = 7) -> list[dict]:
+    """Records of new people that repeat them, as bench/ingest.py's: 2.5 records per person on
+    average, from three sources, each showing 2-3 of the person's 4 identities."""
+    rng = random.Random(seed)
+    people = max(1, count * 2 // 5)
+    out = []
+    for i in range(count):
+        n = NEW_PEOPLE + rng.randrange(people)
+        pool = [("crm", f"C{n}"), ("email", store.email(n)), ("ecid", f"k{n}a"),
+                ("ecid", f"k{n}b")]
+        out.append({"source": rng.choice(("crm", "web", "pos")), "recordId": f"R{i}",
+                    "timestamp": store.TS0 + NEW_PEOPLE + i,
+                    "identities": [{"namespace": ns, "value": v}
+                                   for ns, v in rng.sample(pool, rng.choice((2, 3)))]})
+    return out
+
+
+def update_records(count: int, loaded: int, seed: int = 11) -> list[dict]:
+    """Records of people the store knows, as a till's daily file holds them: one of their
+    e-mails and a device id never seen before, so each joins a known profile."""
+    rng = random.Random(seed)
+    return [{"source": "pos", "recordId": f"U{i}", "timestamp": store.TS0 + loaded + i,
+             "identities": [{"namespace": "email", "value": store.email(n)},
+                            {"namespace": "ecid", "value": f"k{n}u"}]}
+            for i, n in enumerate(rng.sample(range(loaded), min(count, loaded)))]
+
+
 def added_keys(records: list[dict]) -> tuple[list[str], list[str]]:
     return ([f"{r['source']}|{r['recordId']}" for r in records],
-            [f"{i['namespace']}:{i['value']}" for r in records for i in r["identities"]])
+            sorted({f"{i['namespace']}:{i['value']}" for r in records
+                    for i in r["identities"]}))
+
+
+def remove_new_people(driver: neo4j.Driver, records: list[dict]) -> None:
+    store.remove_keys(driver, *added_keys(records))
+
+
+def remove_updates(driver: neo4j.Driver, records: list[dict]) -> None:
+    """The records and the new device ids; the known people and their profiles stay (a profile
+    keeps the size it had with the device: the next run writes it again)."""
+    record_keys, identity_keys = added_keys(records)
+    store.remove_keys(driver, record_keys, [])
+    store.remove_identities_only(driver, [k for k in identity_keys if k.startswith("ecid:")])
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A partner's file: what its records hold, how a run's additions are removed again."""
+
+    name: str
+    heading: str  # "Ingest of 30,000 <heading>"
+    figure: str  # the figures' "ingest of <figure> by ..."
+    records: Callable[[int, int], list[dict]]  # (records, profiles in the store)
+    remove: Callable[[neo4j.Driver, list[dict]], None]
+    model: bool  # MODEL_FLOOR (a new profile per record) applies
+
+
+SHAPES = {
+    "new": Shape("new", "new records (3 identities each, every record a new person)",
+                 "new records", lambda count, loaded: new_records(count), remove_new_people,
+                 True),
+    "repeat": Shape("repeat", "records repeating new people (2.5 records per person, 2-3 of "
+                    "their 4 identities each, bench/ingest.py's shape)",
+                    "records repeating new people", repeat_records, remove_new_people, False),
+    "update": Shape("update", "records of known people (a known e-mail and a new device id "
+                    "each: every record joins a profile of the store)",
+                    "records of known people", update_records, remove_updates, False),
+}
 
 
 class Api:
@@ -221,10 +291,9 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int,
-                 count: int) -> dict[str, list[float]]:
-    records = new_records(count)
-    record_keys, identity_keys = added_keys(records)
+def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int, count: int,
+                 shape: Shape = SHAPES["new"], loaded: int = 0) -> dict[str, list[float]]:
+    records = shape.records(count, loaded)
     times: dict[str, list[float]] = {"floor": [], "model": [], "cli": [], "graphql": []}
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "records.jsonl"
@@ -233,17 +302,20 @@ def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int,
                 "model": lambda: ingest_model(driver, records),
                 "cli": lambda: ingest_cli(api, file),
                 "graphql": lambda: ingest_graphql(api, records)}
+        if not shape.model:
+            del runs["model"], times["model"]
         warm = records[:max(500, count // 10)]  # every kind of work once, on a few records
         ingest_floor(driver, warm)
-        store.remove_keys(driver, *added_keys(warm))
+        shape.remove(driver, warm)
         ingest_graphql(api, warm)
-        store.remove_keys(driver, *added_keys(warm))
+        shape.remove(driver, warm)
         for r in range(rounds):
             for name, run in runs.items():
                 seconds = run()
-                store.remove_keys(driver, record_keys, identity_keys)
+                shape.remove(driver, records)
                 times[name].append(seconds)
-                print(f"  ingest round {r} {name}: {count / seconds:,.0f} records/s", flush=True)
+                print(f"  ingest ({shape.name}) round {r} {name}: {count / seconds:,.0f} "
+                      "records/s", flush=True)
     return times
 
 
@@ -335,6 +407,8 @@ def main() -> None:
     parser.add_argument("--resolve", type=int, default=10_000, help="identities per resolve")
     parser.add_argument("--records", type=int, default=30_000, help="records per ingest run")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--shapes", default=",".join(SHAPES),
+                        help=f"ingest files measured, of {', '.join(SHAPES)}")
     parser.add_argument("--explain", action="store_true", help="PROFILEs and py-spy too")
     args = parser.parse_args()
     with Timer() as load:
@@ -349,9 +423,11 @@ def main() -> None:
             loaded = store.loaded(driver)
             res = bench_resolve(driver, api, loaded, args.rounds, args.resolve)
             lines += _resolve_report(res, loaded, args)
-            if not args.skip_ingest:
-                ing = bench_ingest(driver, api, args.ingest_rounds, args.records)
-                lines += _ingest_report(ing, args)
+            ings: dict[str, dict[str, list[float]]] = {}
+            for name in [] if args.skip_ingest else args.shapes.split(","):
+                ings[name] = bench_ingest(driver, api, args.ingest_rounds, args.records,
+                                          SHAPES[name], loaded)
+                lines += _ingest_report(ings[name], args, SHAPES[name])
             if args.explain:
                 lines += ["## Where the time goes", "", "### Statement PROFILEs (10,000 keys)",
                           ""] + statement_profiles(driver, loaded)
@@ -368,25 +444,35 @@ def main() -> None:
     path = write_report(f"scale-{args.profiles}", f"Benchmark at scale: {args.profiles:,} "
                         "profiles", lines)
     print(path.read_text())
-    write_figures(f"scale-{args.profiles}", figures(args.profiles, args.resolve, args.records,
-                                                    res, None if args.skip_ingest else ing),
+    figs = figures(args.profiles, args.resolve, args.records, res, None)
+    for name, ing in ings.items():
+        figs += ingest_figures(args.profiles, args.records, ing, SHAPES[name])
+    write_figures(f"scale-{args.profiles}", figs,
                   {"profiles": args.profiles, "rounds": args.rounds,
                    "ingest_rounds": args.ingest_rounds})
 
 
 def figures(profiles: int, resolve: int, records: int, res: dict[str, list[float]],
             ing: dict[str, list[float]] | None) -> list[Figure]:
-    """Issue #19's goals: bulk resolve <= 1.5x its floor, ingest >= 0.8x (medians of rounds)."""
+    """Issue #19's goals: bulk resolve <= 1.5x its floor, ingest >= 0.8x (medians of rounds);
+    `ing`: the ingest of new records, if measured."""
+    med = statistics.median
+    out = [Figure(f"bulk resolve of {resolve:,} e-mails at {profiles:,} profiles",
+                  med(res["idgraph"]), "s", med(res["floor"]),
+                  med(res["idgraph"]) / med(res["floor"]), "ratio <= 1.5")]
+    return out + ([] if ing is None else ingest_figures(profiles, records, ing, SHAPES["new"]))
+
+
+def ingest_figures(profiles: int, records: int, ing: dict[str, list[float]],
+                   shape: Shape) -> list[Figure]:
     med = statistics.median
     at = f"at {profiles:,} profiles"
-    out = [Figure(f"bulk resolve of {resolve:,} e-mails {at}", med(res["idgraph"]), "s",
-                  med(res["floor"]), med(res["idgraph"]) / med(res["floor"]), "ratio <= 1.5")]
+    out = []
     for name, label in (("cli", "`idgraph ingest FILE`"), ("graphql", "GraphQL mutation")):
-        if ing is not None:
-            ours, floor = records / med(ing[name]), records / med(ing["floor"])
-            out.append(Figure(f"ingest of new records by {label} {at}", ours, "records/s",
-                              floor, ours / floor, "ratio >= 0.8"))
-    if ing is not None and ing.get("model"):  # no goal: the most a serial writer can reach
+        ours, floor = records / med(ing[name]), records / med(ing["floor"])
+        out.append(Figure(f"ingest of {shape.figure} by {label} {at}", ours, "records/s",
+                          floor, ours / floor, "ratio >= 0.8"))
+    if ing.get("model"):  # no goal: the most a serial writer can reach
         model, floor = records / med(ing["model"]), records / med(ing["floor"])
         out.append(Figure(f"bound of the design: idgraph's own data by the bare driver "
                           f"(MODEL_FLOOR) {at}", model, "records/s", floor, model / floor))
@@ -411,7 +497,7 @@ def _median_ratio(ours: list[float], floor: list[float]) -> float:
     return statistics.median(ours) / statistics.median(floor)
 
 
-def _ingest_report(ing: dict[str, list[float]], args) -> list[str]:
+def _ingest_report(ing: dict[str, list[float]], args, shape: Shape) -> list[str]:
     n = args.records
 
     def row(label: str, name: str) -> str:
@@ -420,14 +506,13 @@ def _ingest_report(ing: dict[str, list[float]], args) -> list[str]:
         return (f"| {label} | {rates} | {n / median:,.0f} | "
                 f"{statistics.median(ing['floor']) / median:.2f} |")
 
-    return [f"## Ingest of {n:,} new records (3 identities each), {args.ingest_rounds} rounds",
-            "",
+    model = [row("bound of the design: MODEL_FLOOR, idgraph's own data by the bare driver, "
+                 "1,000 rows per tx", "model")] if "model" in ing else []
+    return [f"## Ingest of {n:,} {shape.heading}, {args.ingest_rounds} rounds", "",
             "| run | records/s (each round) | median records/s | idgraph / floor |",
             "| --- | --- | ---: | ---: |",
             row("floor: bench/ingest.py FLOOR_SAME_DATA, bare driver, 1,000 rows per tx",
-                "floor"),
-            row("bound of the design: MODEL_FLOOR, idgraph's own data by the bare driver, "
-                "1,000 rows per tx", "model"),
+                "floor"), *model,
             row("idgraph: `idgraph ingest FILE` (a process of its own, its start included)",
                 "cli"),
             row("idgraph: GraphQL `ingest` mutation over HTTP, batches of 1,000", "graphql"),

@@ -207,6 +207,20 @@ DETACH DELETE i, p, v
 """
 
 
+REMOVE_IDENTITY_NODES = """
+UNWIND $keys AS key
+MATCH (i:Identity {key: key})
+DETACH DELETE i
+"""
+
+
+def remove_identities_only(driver: neo4j.Driver, identity_keys: list[str],
+                           chunk: int = 5_000) -> None:
+    """Remove identities a run added to known people; their profiles stay."""
+    for start in range(0, len(identity_keys), chunk):
+        driver.execute_query(REMOVE_IDENTITY_NODES, keys=identity_keys[start:start + chunk])
+
+
 def remove_keys(driver: neo4j.Driver, record_keys: list[str], identity_keys: list[str],
                 chunk: int = 5_000) -> None:
     """Remove what a run added (records and new people), so the store keeps its size."""

@@ -4,6 +4,8 @@ benchmarks now give the page (bench/streaming.py, export.py, load.py, feed.py, s
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from bench import export, feed, growth, load, scale, scale_store, streaming
 from bench.common import Figure, parse_goal
@@ -150,6 +152,37 @@ def test_feed_and_scale_figures():
     assert cli.ratio == pytest.approx(10 / 12) and cli.met is True
     assert mutation.ratio == pytest.approx(0.5) and mutation.met is False
     assert len(scale.figures(1000, 10, 100, res, None)) == 1
+
+
+def test_the_scale_ingest_shapes_are_the_files_they_say():
+    def people(records: list[dict]) -> set[str]:
+        return {i["value"] for r in records for i in r["identities"] if i["namespace"] == "email"}
+
+    new = scale.new_records(50)
+    assert people(new) == {scale_store.email(n) for n in range(scale.NEW_PEOPLE,
+                                                                scale.NEW_PEOPLE + 50)}
+    repeat = scale.repeat_records(1000)
+    sizes = {len(r["identities"]) for r in repeat}
+    assert sizes == {2, 3} and len({r["source"] for r in repeat}) == 3
+    keys = scale.added_keys(repeat)[1]
+    assert len(keys) == len(set(keys))  # each identity removed once
+    # every identity is of a new person: removing them never touches the store's own
+    numbers = {int(re.search(r"\d+", k).group()) for k in keys}  # type: ignore[union-attr]
+    assert min(numbers) >= scale.NEW_PEOPLE
+    update = scale.update_records(500, loaded=1000)
+    known = {scale_store.email(n) for n in range(1000)}
+    assert len(update) == 500 and people(update) <= known and len(people(update)) == 500
+    assert all(r["identities"][1]["value"].endswith("u") for r in update)  # a new device each
+
+
+def test_each_ingest_shape_gives_its_own_figures():
+    ing = {"floor": [10.0], "cli": [12.0], "graphql": [20.0]}
+    names = [f.name for f in scale.ingest_figures(1000, 100, ing, scale.SHAPES["update"])]
+    assert names == ["ingest of records of known people by `idgraph ingest FILE` at 1,000 "
+                     "profiles", "ingest of records of known people by GraphQL mutation at "
+                     "1,000 profiles"]
+    with_model = scale.ingest_figures(1000, 100, ing | {"model": [15.0]}, scale.SHAPES["new"])
+    assert with_model[-1].ratio == pytest.approx(10 / 15)
 
 
 def test_the_reports_hand_written_findings_survive_a_rewrite():
