@@ -32,17 +32,6 @@ def test_items_sharing_identities_share_a_batch():
         [["0", "2", "5"]], [["1", "3", "4"]]]
 
 
-def test_items_of_one_known_profile_share_a_batch_though_they_share_no_identity():
-    items = [item(0, "crm:A", "email:a"), item(1, "crm:B"), item(2, "ecid:1", "ecid:2"),
-             item(3, "crm:C")]
-    assert [[[it.item_id for it in batch] for batch in unit]
-            for unit in plan_units(items, size=2)] == [[["0", "1"]], [["2", "3"]]]
-    known = {"email:a": "p1", "ecid:2": "p1", "crm:C": "p2"}  # items 0 and 2: one person
-    assert [[[it.item_id for it in batch] for batch in unit]
-            for unit in plan_units(items, size=2, profile_of=known)] == [[["0", "2"]],
-                                                                         [["1", "3"]]]
-
-
 def test_a_group_larger_than_a_batch_is_one_unit_of_batches_in_order():
     hub = [item(n, "email:hub", f"ecid:{n}") for n in range(7)]
     units = plan_units([item(100, "crm:X"), *hub, item(101, "crm:Y")], size=3)
@@ -186,30 +175,6 @@ async def test_records_sharing_identities_share_a_batch_however_batches_run(serv
         "MATCH (r:Record) RETURN r.recordId AS id, r.batch AS batch")}
     assert batch["r0"] == batch["r2"] and batch["r1"] == batch["r3"]
     assert batch["r0"] != batch["r1"]
-
-
-async def test_a_known_persons_records_share_a_batch_when_batches_run_side_by_side(services,
-                                                                                  cypher):
-    """Records of a known profile that share no identity (an e-mail in one, device ids in the
-    other) go in one transaction: two side by side would both lock the profile and could
-    deadlock. Other people's records still spread over the batches."""
-    service = services.identity
-    service.batch_size, service.concurrency = 2, 3
-
-    def record(n: int, *ids: tuple[str, str]) -> dict:
-        return {"source": "web", "recordId": f"r{n}", "timestamp": 1_700_000_000_000 + n,
-                "identities": [{"namespace": ns, "value": v} for ns, v in ids]}
-
-    await service.ingest([record(0, ("email", "a@x.io"), ("ecid", "k1"))])
-    # in this order, planned by identities alone: [r3, r1] and [r2, r4]
-    await service.ingest([record(3, ("email", "a@x.io"), ("crm", "A")), record(1, ("crm", "B")),
-                          record(2, ("crm", "C")), record(4, ("ecid", "k1"), ("ecid", "k2"))])
-    batch = {r["id"]: r["batch"] for r in cypher(
-        "MATCH (r:Record) RETURN r.recordId AS id, r.batch AS batch")}
-    assert batch["r3"] == batch["r4"]
-    assert len({batch["r1"], batch["r2"], batch["r3"]}) == 2
-    sizes = cypher("MATCH (p:Profile) RETURN p.size AS size ORDER BY size")
-    assert [r["size"] for r in sizes] == [1, 1, 4]
 
 
 @pytest.mark.parametrize(("items", "batch_size", "concurrency", "expected"), [

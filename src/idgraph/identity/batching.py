@@ -1,29 +1,23 @@
-"""Batches for concurrent ingest: items that share an identity, or a profile their identities
-are known to belong to, go in one batch. Pure.
+"""Batches for concurrent ingest: items that share an identity go in one batch. Pure.
 
-Batches that run at the same time then never write the same identity, and never the same
-profile unless it formed after the caller looked (a concurrent writer's), so they seldom wait
-for each other's locks or deadlock. Without the profiles, a person's records that share no
-identity (an e-mail and a CRM id in one, two device ids in another) went to batches side by
-side that both locked the person's profile. A group of connected items larger than a batch is
-split over several batches that form one unit: they run one after another, never side by side.
+Batches that run at the same time then never write the same identity, and rarely the same
+profile (only when identities of different batches already share one), so they seldom wait
+for each other's locks. A group of connected items larger than a batch is split over several
+batches that form one unit: they run one after another, never side by side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from idgraph.identity.items import Item
 
 Unit = list[list[Item]]  # batches to run in order, one transaction each
 
 
-def plan_units(items: Sequence[Item], size: int,
-               profile_of: Mapping[str, str] | None = None) -> list[Unit]:
-    """Units of batches of at most `size` items, groups in order of first appearance.
-    `profile_of`: the profile id of identity keys known to have one."""
+def plan_units(items: Sequence[Item], size: int) -> list[Unit]:
+    """Units of batches of at most `size` items, groups in order of first appearance."""
     parent: dict[str, str] = {}
-    profile_of = profile_of or {}
     for item in items:
         first, *rest = item.identity_keys
         root = find_root(parent, first)
@@ -31,12 +25,6 @@ def plan_units(items: Sequence[Item], size: int,
             other = find_root(parent, key)
             if other != root:
                 parent[other] = root
-        for key in item.identity_keys:
-            if key in profile_of:
-                # a node no identity key can be: keys are "namespace:value"
-                other = find_root(parent, "\0" + profile_of[key])
-                if other != root:
-                    parent[other] = root
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(find_root(parent, item.identity_keys[0]), []).append(item)

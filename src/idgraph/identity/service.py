@@ -194,11 +194,8 @@ class IdentityService:
         # batches meets their own profile again in each later one (read back, locked,
         # re-clustered, view rebuilt), which made sequential ingest 3-4x slower. A dry run is
         # never split: its batches roll back, so a later one would not see an earlier one's.
-        size = (self.batch_size if dry_run or slots is not None
-                else call_batch_size(len(items), self.batch_size, self.concurrency))
-        units = plan_units(items, size)
-        if not dry_run and self.concurrency > 1 and len(units) > 1:
-            units = plan_units(items, size, await self._profiles_of(items))
+        units = plan_units(items, self.batch_size if dry_run or slots is not None
+                           else call_batch_size(len(items), self.batch_size, self.concurrency))
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
             for batch in (batch for unit in units for batch in unit):
                 result.absorb(await self._write_batch(batch, index_of, dry_run))
@@ -211,14 +208,6 @@ class IdentityService:
                 result.absorb(batch_result)
         result.rejected.sort(key=lambda rejection: rejection.index)
         return result
-
-    async def _profiles_of(self, items: list[Item]) -> dict[str, str]:
-        """The profile id of each of the items' identities that has one, read before the
-        batches are planned (a profile that forms after is a concurrent writer's, and only
-        costs a wait)."""
-        keys = sorted({k for item in items for k in item.identity_keys})
-        [row] = await self.graph.read_plain(q.RESOLVE, keys=keys)
-        return {k: pid for k, pid in zip(keys, row["profileIds"], strict=True) if pid}
 
     async def _without_suppressed(self, good: list[tuple[int, Item]], bad: list[Rejection]
                                   ) -> list[tuple[int, Item]]:
