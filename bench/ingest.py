@@ -69,14 +69,16 @@ CREATE (r)-[:KEYED_BY]->(i)
 """ + MERGE_PAIRS
 
 
-def make_records(n: int, seed: int = 7, attributes: bool = False) -> list[dict]:
+def make_records(n: int, seed: int = 7, attributes: bool = False,
+                 first_person: int = 0) -> list[dict]:
     """People with a CRM id, an e-mail and two cookies; each record shows 2-3 of them
-    (and, with `attributes`, a name, a nested city and a tier that sources disagree on)."""
+    (and, with `attributes`, a name, a nested city and a tier that sources disagree on).
+    People are numbered from `first_person`."""
     rng = random.Random(seed)
     people = max(1, n * 2 // 5)
     records = []
     for i in range(n):
-        p = rng.randrange(people)
+        p = first_person + rng.randrange(people)
         pool = [("crm", f"C{p}"), ("email", f"user{p}@example.com"), ("ecid", f"k{p}a"),
                 ("ecid", f"k{p}b")]
         chosen = rng.sample(pool, rng.choice((2, 3)))

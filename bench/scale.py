@@ -42,7 +42,7 @@ import orjson
 
 from bench import scale_store as store
 from bench.common import Figure, Timer, write_figures, write_report
-from bench.ingest import FLOOR_SAME_DATA, floor_rows
+from bench.ingest import FLOOR_SAME_DATA, floor_rows, make_records
 from bench.profile_read import free_port
 from idgraph.identity.repository import RESOLVE
 
@@ -96,21 +96,10 @@ def new_records(count: int) -> list[dict]:
     return out
 
 
-def repeat_records(count: int, loaded: int = 0, seed: int = 7) -> list[dict]:
-    """Records of new people that repeat them, as bench/ingest.py's: 2.5 records per person on
-    average, from three sources, each showing 2-3 of the person's 4 identities."""
-    rng = random.Random(seed)
-    people = max(1, count * 2 // 5)
-    out = []
-    for i in range(count):
-        n = NEW_PEOPLE + rng.randrange(people)
-        pool = [("crm", f"C{n}"), ("email", store.email(n)), ("ecid", f"k{n}a"),
-                ("ecid", f"k{n}b")]
-        out.append({"source": rng.choice(("crm", "web", "pos")), "recordId": f"R{i}",
-                    "timestamp": store.TS0 + NEW_PEOPLE + i,
-                    "identities": [{"namespace": ns, "value": v}
-                                   for ns, v in rng.sample(pool, rng.choice((2, 3)))]})
-    return out
+def repeat_records(count: int) -> list[dict]:
+    """Records of new people that repeat them: bench/ingest.py's file (2.5 records per person
+    on average, from three sources, each showing 2-3 of the person's 4 identities)."""
+    return make_records(count, first_person=NEW_PEOPLE)
 
 
 def update_records(count: int, loaded: int, seed: int = 11) -> list[dict]:
@@ -159,7 +148,8 @@ SHAPES = {
                  True),
     "repeat": Shape("repeat", "records repeating new people (2.5 records per person, 2-3 of "
                     "their 4 identities each, bench/ingest.py's shape)",
-                    "records repeating new people", repeat_records, remove_new_people, False),
+                    "records repeating new people", lambda count, loaded: repeat_records(count),
+                    remove_new_people, False),
     "update": Shape("update", "records of known people (a known e-mail and a new device id "
                     "each: every record joins a profile of the store)",
                     "records of known people", update_records, remove_updates, False),

@@ -214,19 +214,20 @@ DETACH DELETE i
 """
 
 
-def remove_identities_only(driver: neo4j.Driver, identity_keys: list[str],
-                           chunk: int = 5_000) -> None:
+def remove_identities_only(driver: neo4j.Driver, identity_keys: list[str]) -> None:
     """Remove identities a run added to known people; their profiles stay."""
-    for start in range(0, len(identity_keys), chunk):
-        driver.execute_query(REMOVE_IDENTITY_NODES, keys=identity_keys[start:start + chunk])
+    _remove(driver, REMOVE_IDENTITY_NODES, identity_keys)
 
 
-def remove_keys(driver: neo4j.Driver, record_keys: list[str], identity_keys: list[str],
-                chunk: int = 5_000) -> None:
+def remove_keys(driver: neo4j.Driver, record_keys: list[str], identity_keys: list[str]) -> None:
     """Remove what a run added (records and new people), so the store keeps its size."""
-    for statement, keys in ((REMOVE_RECORDS, record_keys), (REMOVE_IDENTITIES, identity_keys)):
-        for start in range(0, len(keys), chunk):
-            driver.execute_query(statement, keys=keys[start:start + chunk])
+    _remove(driver, REMOVE_RECORDS, record_keys)
+    _remove(driver, REMOVE_IDENTITIES, identity_keys)
+
+
+def _remove(driver: neo4j.Driver, statement: str, keys: list[str], chunk: int = 5_000) -> None:
+    for start in range(0, len(keys), chunk):
+        driver.execute_query(statement, keys=keys[start:start + chunk])
 
 
 # The CSV headers of `neo4j-admin database import` (typed columns), one file per node label and
