@@ -32,7 +32,8 @@ def build_hub(gql, hub: str, refused: int = HUB_LINKS - 1) -> None:
 
 def test_items_touching_a_component_over_the_limit_are_rejected(gql, capped, cypher):
     build_hub(gql, "device:hub")
-    records = [record("touching", "device:hub", "email:new@x.com"),
+    # a new crm id may take the hub from its profile (newest evidence wins): a re-clustering
+    records = [record("touching", "device:hub", "crm:new"),
                record("apart", "crm:X1", "email:apart@x.com")]
     body = post(capped.url, INGEST, {"records": records}).json()
     done = body["data"]["ingest"]
@@ -43,8 +44,20 @@ def test_items_touching_a_component_over_the_limit_are_rejected(gql, capped, cyp
     stored = cypher("MATCH (r:Record) WHERE r.recordId IN ['touching', 'apart'] "
                     "RETURN r.recordId AS id")
     assert stored == [{"id": "apart"}]  # nothing of the rejected item was kept
-    assert cypher("MATCH (i:Identity {key: 'email:new@x.com'}) RETURN count(i) AS n") == [
-        {"n": 0}]
+    assert cypher("MATCH (i:Identity {key: 'crm:new'}) RETURN count(i) AS n") == [{"n": 0}]
+
+
+def test_new_identities_only_joining_the_hubs_profile_need_no_re_clustering(gql, capped, cypher):
+    # A join (identity/joining.py) reads nothing of the component, so the limit on what
+    # re-clustering reads does not stand in its way.
+    build_hub(gql, "device:hub")
+    body = post(capped.url, INGEST, {"records": [
+        record("joining", "device:hub", "email:new@x.com")]}).json()
+    assert body["data"]["ingest"]["accepted"] == 1, body
+    members = cypher("MATCH (:Identity {key: 'device:hub'})-[:IN_PROFILE]->(p) "
+                     "MATCH (p)<-[:IN_PROFILE]-(i) RETURN p.size AS size, collect(i.key) AS keys")
+    assert members[0]["size"] == 3
+    assert sorted(members[0]["keys"]) == ["crm:C0", "device:hub", "email:new@x.com"]
 
 
 def test_an_unlink_in_such_a_component_is_a_clear_error(gql, capped):

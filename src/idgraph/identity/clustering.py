@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from idgraph.db.graph import Tx
 from idgraph.errors import IdgraphError
 from idgraph.identity import repository as q
+from idgraph.identity.joining import IDENTITY_NODE, Join, plan_joins
 from idgraph.identity.linking import ACTIVE, Clustering, PairEvidence, cluster_component
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.profile_ids import IdPlan, plan_profile_ids
@@ -143,7 +144,7 @@ async def read_component(tx: Tx, seeds: set[str], now: int,
                 keys=[k for k in missing if k not in node_of], now=now,
                 **limit.params()))[0][0]
         discovered: set[str] = set()
-        for key, profile_id, created_at, links, identity_node, profile_node in rows:
+        for key, profile_id, created_at, links, identity_node, profile_node, *_ in rows:
             _check_size(groups, key, links, limit.max_identities)
             component.profile_of[key] = profile_id
             component.identity_node[key] = identity_node
@@ -192,8 +193,15 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                     now: int, cause: str, visited: dict[str, list[Any]] | None = None,
                     fresh: frozenset[str] | set[str] = frozenset(),
                     max_component: int = MAX_COMPONENT_IDENTITIES) -> ClusterReport:
-    component = await read_component(tx, seeds, now, visited,
-                                     ComponentLimit.of(registry, max_component))
+    visited = visited or {}
+    # New identities that only join one known profile are added to it without reading its
+    # component (identity/joining.py); the rest is re-clustered from what it touches.
+    joins, seeds = plan_joins(seeds, visited, fresh, registry.is_unique, max_size)
+    component = Component()
+    if seeds:
+        component = await read_component(tx, seeds, now, visited,
+                                         ComponentLimit.of(registry, max_component))
+        joins = _outside(joins, component)
     clustering = cluster_component(component.profile_of, component.evidence(),
                                    registry.is_unique, max_size)
     old = {k: p for k, p in component.profile_of.items() if p}
@@ -201,15 +209,39 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                             lambda: uuid.uuid4().hex)
     statuses = component.pair_statuses()
     report = _report(clustering, plan, component, statuses)
+    report.changed_profiles |= joins.keys()
     primaries = [primary_of(cluster, registry) for cluster in clustering.clusters]
     report.fresh = {pid: (primary, cluster) for cluster, pid, primary
                     in zip(clustering.clusters, plan.cluster_ids, primaries, strict=True)
                     if pid in plan.created and cluster <= fresh}
+    joined = _join_rows(joins, visited, registry)
     created, report.sizes = await _write(tx, clustering, plan, component, statuses, primaries,
-                                         now, cause)
+                                         now, cause, joined)
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
                             if pid not in plan.created} | created
+    report.profile_nodes |= {pid: join.node for pid, join in joins.items()}
     return report
+
+
+def _outside(joins: dict[str, Join], component: Component) -> dict[str, Join]:
+    """The joins whose profile the full re-clustering did not meet: one it met (a refused link
+    leads there, say) it re-clustered whole, the joining identities included."""
+    met = set(component.profile_of.values())
+    return {pid: join for pid, join in joins.items()
+            if pid not in met and not join.members & component.profile_of.keys()}
+
+
+def _join_rows(joins: dict[str, Join], visited: dict[str, list[Any]],
+               registry: NamespaceRegistry) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """WRITE_CLUSTERS' kept-profile rows and member moves for the joins."""
+    kept, moves = [], []
+    for pid, join in sorted(joins.items()):
+        primary = primary_of(frozenset(join.members | {join.primary}), registry)
+        kept.append({"id": pid, "size": join.size + len(join.members), "primary": primary,
+                     "node": join.node})
+        moves += [{"identity": visited[k][IDENTITY_NODE], "profile": join.node}
+                  for k in sorted(join.members)]
+    return kept, moves
 
 
 def _report(clustering: Clustering, plan: IdPlan, component: Component,
@@ -235,11 +267,13 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
                  statuses: dict[tuple[str, str], set[str]], primaries: list[str],
-                 now: int, cause: str
+                 now: int, cause: str,
+                 joined: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], []),
                  ) -> tuple[dict[str, str], list[tuple[int | None, int]]]:
-    """Write what changed (`primaries`: each cluster's primary identity); returns the node id
-    of each profile created and the (old, new) size of every profile written."""
-    new_rows, kept_rows, moves = [], [], []
+    """Write what changed (`primaries`: each cluster's primary identity; `joined`: the kept
+    rows and moves of the joins); returns the node id of each profile created and the (old,
+    new) size of every profile written."""
+    new_rows, kept_rows, moves = [], list(joined[0]), list(joined[1])
     node = component.identity_node
     for cluster, pid, primary in zip(clustering.clusters, plan.cluster_ids, primaries,
                                      strict=True):

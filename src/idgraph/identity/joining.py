@@ -1,0 +1,125 @@
+"""Joins that need no component read: new identities that only attach to one known profile.
+
+The commonest record of a partner's daily file names a person the store knows and one
+identifier it does not (a known e-mail and a new device id). Re-clustering would read the
+known profile's whole component (every member and every link, a second expansion step) and
+replay its evidence, only to find what this module proves without reading anything: the new
+identities join the profile, and no other decision of the component changes.
+
+Why (the linking rules, identity/linking.py): let G be new identities whose every link goes
+to another member of G or to a member of one profile P, with no identity of a unique
+namespace in G and |P| + |G| within the size limit. Replaying the component with G, every
+cluster is a cluster of the replay without G, plus perhaps part of G, and G only ever meets
+clusters inside P. A pair the old replay joined still joins: its two sides hold no unique
+namespace twice (G holds none) and together hold at most |P| + |G| identities. A pair it
+refused is still refused, for the same reason: the clusters only grew, and G adds no holder
+of a unique namespace that could change the reason. G's own pairs all join. So the result is
+the old clustering with G added to P, every old link keeping its status and reason, and G's
+new links active, as STORE_EVIDENCE wrote them.
+
+Anything else (a unique namespace in G, two profiles or none among G's known neighbours, a
+profile at its size limit, a new link between two known identities) goes through
+the full re-clustering. The property tests hold the result against the model of the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Columns of an expansion row (EXPAND_STEP; identity/service.py _links_of_new for new ones).
+PROFILE, LINKS, IDENTITY_NODE, PROFILE_NODE, PROFILE_SIZE, PROFILE_PRIMARY = 1, 3, 4, 5, 6, 7
+
+
+@dataclass
+class Join:
+    """New identities joining one known profile (held and locked by this transaction)."""
+
+    profile: str
+    node: str  # the profile's node id
+    size: int  # members before
+    primary: str  # primary identity before
+    members: set[str] = field(default_factory=set)  # the new identities joining
+
+
+def plan_joins(seeds: set[str], visited: dict[str, list[Any]], fresh: set[str] | frozenset[str],
+               is_unique: Callable[[str], bool], max_size: int
+               ) -> tuple[dict[str, Join], set[str]]:
+    """The joins proven without a read (by profile id), and the seeds left to re-cluster."""
+    candidates, blocked = _candidate_joins(seeds, visited, fresh, is_unique)
+    blocked |= _profiles_with_known_pairs(seeds - fresh, visited)
+    joins = {pid: join for pid, join in candidates.items()
+             if pid not in blocked and join.size + len(join.members) <= max_size}
+    settled = {k for join in joins.values() for k in join.members}
+    settled |= {k for k in seeds - fresh if k in visited and visited[k][PROFILE] in joins}
+    return joins, seeds - settled
+
+
+def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
+                     fresh: set[str] | frozenset[str], is_unique: Callable[[str], bool],
+                     ) -> tuple[dict[str, Join], set[str | None]]:
+    """Groups of linked new identities whose known neighbours all share one profile, merged
+    per profile; and the profiles some group makes ineligible (it also touches another
+    profile, or holds an identity of a unique namespace)."""
+    joins: dict[str, Join] = {}
+    blocked: set[str | None] = set()
+    for group in _fresh_groups(seeds & fresh, visited, fresh):
+        profiles: set[str | None] = set()
+        for key in group:
+            for other, *_ in visited[key][LINKS]:
+                if other not in fresh:
+                    row = visited.get(other)
+                    profiles.add(None if row is None else row[PROFILE])
+        if not profiles:
+            continue  # a new profile of new identities: re-clustering reads nothing for it
+        unique = any(is_unique(key.split(":", 1)[0]) for key in group)
+        pids = {pid for pid in profiles if pid is not None}
+        if len(profiles) != 1 or not pids or unique:
+            blocked |= pids
+            continue
+        [pid] = pids
+        row = next(visited[o] for k in group for o, *_ in visited[k][LINKS] if o not in fresh)
+        if row[PROFILE_SIZE] is None or row[PROFILE_PRIMARY] is None:
+            blocked.add(pid)
+            continue
+        join = joins.setdefault(pid, Join(pid, row[PROFILE_NODE], row[PROFILE_SIZE],
+                                          row[PROFILE_PRIMARY]))
+        join.members |= group
+    return joins, blocked
+
+
+def _fresh_groups(new: set[str], visited: dict[str, list[Any]],
+                  fresh: set[str] | frozenset[str]) -> list[set[str]]:
+    """The new identities split into groups joined by this batch's links between them."""
+    groups: list[set[str]] = []
+    placed: set[str] = set()
+    for start in sorted(new):
+        if start in placed:
+            continue
+        group, frontier = {start}, [start]
+        while frontier:
+            for other, *_ in visited[frontier.pop()][LINKS]:
+                if other in fresh and other not in group:
+                    group.add(other)
+                    frontier.append(other)
+        placed |= group
+        groups.append(group)
+    return groups
+
+
+def _profiles_with_known_pairs(known_seeds: set[str], visited: dict[str, list[Any]]
+                               ) -> set[str | None]:
+    """Profiles of known seeds that are not explained by new identities alone: one with no
+    expansion row, or linked to another known seed (that link may be new, re-activated or
+    refused, which only the full re-clustering decides)."""
+    blocked: set[str | None] = set()
+    for key in known_seeds:
+        row = visited.get(key)
+        if row is None:
+            continue  # read by the full re-clustering; a join its component meets is dropped
+        for other, *_ in row[LINKS]:
+            if other in known_seeds:
+                other_row = visited.get(other)
+                blocked |= {row[PROFILE], None if other_row is None else other_row[PROFILE]}
+    return blocked

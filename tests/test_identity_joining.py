@@ -1,0 +1,156 @@
+"""Joins without a component read (identity/joining.py): new identities attached to one known
+profile are added to it only where the full linking rules would do exactly that.
+
+The property test replays the linking rules themselves (identity/linking.py, a pure function)
+on the whole graph before and after a batch, and holds every join plan_joins proves against
+that replay; the ingest property tests (test_identity_properties.py) check the same end to end
+in Neo4j."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from idgraph.identity.joining import plan_joins
+from idgraph.identity.linking import ACTIVE, PairEvidence, cluster_component
+
+MAX_SIZE = 4
+KNOWN = (["crm:C0", "crm:C1"] + [f"email:e{i}" for i in range(4)]
+         + [f"ecid:k{i}" for i in range(4)])
+NEW = ["crm:N0", "email:n0", "ecid:n1", "ecid:n2", "device:n3"]
+
+
+def is_unique(namespace: str) -> bool:
+    return namespace == "crm"
+
+
+def pairs_of(records: list[tuple[list[str], int]]) -> dict[tuple[str, str], int]:
+    newest: dict[tuple[str, str], int] = {}
+    for keys, day in records:
+        ordered = sorted(set(keys))
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                newest[(a, b)] = max(newest.get((a, b), day), day)
+    return newest
+
+
+def clustering_of(identities: set[str], newest: dict[tuple[str, str], int]):
+    return cluster_component(identities, [PairEvidence(a, b, t) for (a, b), t in newest.items()],
+                             is_unique, MAX_SIZE)
+
+
+def primary(members: set[str]) -> str:
+    rank = {"crm": 1, "email": 4, "ecid": 9, "device": 8}
+    return min(members, key=lambda k: (rank[k.split(":")[0]], k))
+
+
+def rows_for(batch: list[tuple[list[str], int]], old: dict[tuple[str, str], int],
+             decisions: dict, profile_of: dict[str, str], members: dict[str, set[str]]
+             ) -> tuple[set[str], dict[str, list[Any]], set[str]]:
+    """Seeds, expansion rows and new identities, as STORE_EVIDENCE and _links_of_new give them:
+    a pair is unsettled when it is new or its link is not active."""
+    fresh = {k for keys, _ in batch for k in keys if k not in profile_of}
+    new_pairs = pairs_of(batch)
+    unsettled = {k for pair in new_pairs if pair not in old or decisions[pair].status != ACTIVE
+                 for k in pair}
+    every = old | {p: max(t, old.get(p, t)) for p, t in new_pairs.items()}
+    attached = {k for keys, _ in batch for k in keys}
+    visited: dict[str, list[Any]] = {}
+    for key in attached:
+        links = [[b if a == key else a, "src", t, "active", f"node:{b if a == key else a}"]
+                 for (a, b), t in every.items() if key in (a, b)]
+        if key in fresh:
+            links = [link for link in links if tuple(sorted((key, link[0]))) in new_pairs]
+            visited[key] = [key, None, None, links, f"node:{key}", None, None, None]
+        else:
+            pid = profile_of[key]
+            visited[key] = [key, pid, 0, links, f"node:{key}", f"pnode:{pid}",
+                            len(members[pid]), primary(members[pid])]
+    return unsettled | fresh, visited, fresh
+
+
+# A batch record: mostly one identity the store may know and 1-2 new ones (a join), else
+# 0-2 of each (bridges, new links between known identities, new people).
+joining_record = st.tuples(st.sampled_from(KNOWN),
+                           st.lists(st.sampled_from(NEW), min_size=1, max_size=2, unique=True)
+                           ).map(lambda parts: [parts[0], *parts[1]])
+any_record = st.tuples(st.lists(st.sampled_from(KNOWN), max_size=2, unique=True),
+                       st.lists(st.sampled_from(NEW), max_size=2, unique=True)
+                       ).map(lambda parts: parts[0] + parts[1]).filter(bool)
+batch_record = st.one_of(joining_record, joining_record, any_record)
+batches = st.lists(st.tuples(batch_record, st.integers(1, 8)), min_size=1, max_size=3)
+history = st.lists(st.tuples(st.lists(st.sampled_from(KNOWN), min_size=1, max_size=3,
+                                      unique=True), st.integers(1, 8)),
+                   min_size=1, max_size=10)
+
+
+@settings(max_examples=400)
+@given(old_records=history, batch=batches)
+# a new link between two known people in the batch that also gives one of them a new device
+@example(old_records=[(["email:e0"], 1)],
+         batch=[(["email:e0", "email:e1"], 5), (["email:e0", "ecid:n1"], 5)])
+def test_every_join_is_what_the_linking_rules_decide(old_records, batch):
+    old = pairs_of(old_records)
+    identities = set(KNOWN)  # the store knows each (alone, if no record links it)
+    before = clustering_of(identities, old)
+    members = {min(c): set(c) for c in before.clusters}
+    profile_of = {k: pid for pid, c in members.items() for k in c}
+    seeds, visited, fresh = rows_for(batch, old, before.decisions, profile_of, members)
+
+    joins, rest = plan_joins(seeds, visited, fresh, is_unique, MAX_SIZE)
+
+    every = old | {p: max(t, old.get(p, t)) for p, t in pairs_of(batch).items()}
+    after = clustering_of(identities | fresh, every)
+    for pid, join in joins.items():
+        assert members[pid] | join.members in after.clusters
+        assert join.size == len(members[pid])
+    joined = {k for join in joins.values() for k in join.members}
+    for pair, decision in before.decisions.items():
+        if {profile_of[pair[0]], profile_of[pair[1]]} & joins.keys():
+            assert after.decisions[pair] == decision  # no old decision of a joined profile moves
+    for pair in pairs_of(batch):
+        if set(pair) & joined:
+            assert after.decisions[pair].status == ACTIVE
+    assert not rest & joined and rest <= seeds
+
+
+def row(key: str, profile: str | None, links: list[str], size: int | None = None,
+        primary_key: str | None = None) -> list[Any]:
+    return [key, profile, 0 if profile else None,
+            [[other, "src", 1, "active", f"node:{other}"] for other in links],
+            f"node:{key}", f"pnode:{profile}" if profile else None, size, primary_key]
+
+
+def test_a_new_device_of_a_known_person_joins_without_a_read():
+    visited = {"email:a": row("email:a", "P", ["crm:A", "ecid:new"], 2, "crm:A"),
+               "ecid:new": row("ecid:new", None, ["email:a"])}
+    joins, rest = plan_joins({"email:a", "ecid:new"}, visited, {"ecid:new"}, is_unique, 4)
+    assert rest == set()
+    assert joins["P"].members == {"ecid:new"} and joins["P"].size == 2
+    assert joins["P"].node == "pnode:P"
+
+
+def test_what_the_full_rules_must_decide_is_left_to_them():
+    def plan(visited, fresh, max_size=4):
+        return plan_joins(set(visited), visited, fresh, is_unique, max_size)
+
+    # a unique namespace may steal the person from the profile (newest evidence wins)
+    crm = {"email:a": row("email:a", "P", ["crm:A", "crm:new"], 2, "crm:A"),
+           "crm:new": row("crm:new", None, ["email:a"])}
+    assert plan(crm, {"crm:new"}) == ({}, set(crm))
+    # new identities bridging two profiles merge them
+    bridge = {"email:a": row("email:a", "P", ["ecid:new"], 1, "email:a"),
+              "email:b": row("email:b", "Q", ["ecid:new"], 1, "email:b"),
+              "ecid:new": row("ecid:new", None, ["email:a", "email:b"])}
+    assert plan(bridge, {"ecid:new"}) == ({}, set(bridge))
+    # a profile at its size limit
+    full = {"email:a": row("email:a", "P", ["ecid:new"], 4, "email:a"),
+            "ecid:new": row("ecid:new", None, ["email:a"])}
+    assert plan(full, {"ecid:new"}) == ({}, set(full))
+    # a new link between two known identities in the same batch
+    known = {"email:a": row("email:a", "P", ["ecid:new", "email:b"], 1, "email:a"),
+             "email:b": row("email:b", "Q", ["email:a"], 1, "email:b"),
+             "ecid:new": row("ecid:new", None, ["email:a"])}
+    assert plan(known, {"ecid:new"}) == ({}, set(known))
