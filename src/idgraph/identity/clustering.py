@@ -98,7 +98,8 @@ class ComponentLimit:
 
     def params(self) -> dict[str, Any]:
         """EXPAND_STEP's parameters: one link past the limit shows it is exceeded."""
-        return {"unique": list(self.unique), "maxLinks": self.max_identities + 1}
+        return {"unique": list(self.unique), "maxLinks": self.max_identities + 1,
+                "holders": False}
 
 
 class _Groups:

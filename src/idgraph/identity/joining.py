@@ -7,19 +7,24 @@ replay its evidence, only to find what this module proves without reading anythi
 identities join the profile, and no other decision of the component changes.
 
 Why (the linking rules, identity/linking.py): let G be new identities whose every link goes
-to another member of G or to a member of one profile P, with no identity of a unique
-namespace in G and |P| + |G| within the size limit. Replaying the component with G, every
-cluster is a cluster of the replay without G, plus perhaps part of G, and G only ever meets
-clusters inside P. A pair the old replay joined still joins: its two sides hold no unique
-namespace twice (G holds none) and together hold at most |P| + |G| identities. A pair it
-refused is still refused, for the same reason: the clusters only grew, and G adds no holder
-of a unique namespace that could change the reason. G's own pairs all join. So the result is
-the old clustering with G added to P, every old link keeping its status and reason, and G's
+to another member of G or to a member of one profile P, holding at most one identity of each
+unique namespace and none of a unique namespace P holds, with |P| + |G| within the size limit.
+Replaying the component with G, every cluster is a cluster of the replay without G, plus
+perhaps part of G, and G only ever meets clusters inside P. A pair the old replay joined still
+joins: its two sides lie inside P, so they hold none of G's unique namespaces, and together
+hold at most |P| + |G| identities. A pair it refused is still refused: the clusters only grew,
+and so did the unique namespaces they hold. (Its reason may read differently, a unique
+namespace where it said the size limit, but re-clustering writes a link's status and reason
+only when the status changes, so the stored link is the same either way.) G's own pairs all
+join. So the result is the old clustering with G added to P, every old link as it was, and G's
 new links active, as STORE_EVIDENCE wrote them.
 
-Anything else (a unique namespace in G, two profiles or none among G's known neighbours, a
-profile at its size limit, a new link between two known identities) goes through
-the full re-clustering. The property tests hold the result against the model of the rules.
+Which unique namespaces P holds is read with the batch's first step only when the batch has
+an identity of a unique namespace (STORE_EVIDENCE's $holders). Anything else (two identities of
+one unique namespace, two profiles or none among G's known neighbours, a profile at its size
+limit, a new link between two known identities) goes through the full re-clustering.
+tests/test_identity_joining.py holds every join against the linking rules replayed on the
+whole graph.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 # Columns of an expansion row (EXPAND_STEP; identity/service.py _links_of_new for new ones).
 PROFILE, LINKS, IDENTITY_NODE, PROFILE_NODE, PROFILE_SIZE, PROFILE_PRIMARY = 1, 3, 4, 5, 6, 7
+PROFILE_UNIQUE = 8  # the unique namespaces the profile holds; None when not read
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Join:
     node: str  # the profile's node id
     size: int  # members before
     primary: str  # primary identity before
+    held: list[str] | None  # the unique namespaces it holds (None: not read)
     members: set[str] = field(default_factory=set)  # the new identities joining
 
 
@@ -50,7 +57,8 @@ def plan_joins(seeds: set[str], visited: dict[str, list[Any]], fresh: set[str] |
     candidates, blocked = _candidate_joins(seeds, visited, fresh, is_unique)
     blocked |= _profiles_with_known_pairs(seeds - fresh, visited)
     joins = {pid: join for pid, join in candidates.items()
-             if pid not in blocked and join.size + len(join.members) <= max_size}
+             if pid not in blocked and join.size + len(join.members) <= max_size
+             and _no_unique_clash(join, is_unique)}
     settled = {k for join in joins.values() for k in join.members}
     settled |= {k for k in seeds - fresh if k in visited and visited[k][PROFILE] in joins}
     return joins, seeds - settled
@@ -73,9 +81,8 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
                     profiles.add(None if row is None else row[PROFILE])
         if not profiles:
             continue  # a new profile of new identities: re-clustering reads nothing for it
-        unique = any(is_unique(key.split(":", 1)[0]) for key in group)
         pids = {pid for pid in profiles if pid is not None}
-        if len(profiles) != 1 or not pids or unique:
+        if len(profiles) != 1 or not pids:
             blocked |= pids
             continue
         [pid] = pids
@@ -83,10 +90,21 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
         if row[PROFILE_SIZE] is None or row[PROFILE_PRIMARY] is None:
             blocked.add(pid)
             continue
+        held = row[PROFILE_UNIQUE] if len(row) > PROFILE_UNIQUE else None
         join = joins.setdefault(pid, Join(pid, row[PROFILE_NODE], row[PROFILE_SIZE],
-                                          row[PROFILE_PRIMARY]))
+                                          row[PROFILE_PRIMARY], held))
         join.members |= group
     return joins, blocked
+
+
+def _no_unique_clash(join: Join, is_unique: Callable[[str], bool]) -> bool:
+    """Whether the joining identities hold at most one identity of each unique namespace, none
+    of which the profile holds (known only when the expansion read what it holds)."""
+    unique = [ns for ns in (key.split(":", 1)[0] for key in join.members) if is_unique(ns)]
+    if not unique:
+        return True
+    return (join.held is not None and len(set(unique)) == len(unique)
+            and not set(unique) & set(join.held))
 
 
 def _fresh_groups(new: set[str], visited: dict[str, list[Any]],

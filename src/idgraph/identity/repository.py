@@ -33,7 +33,10 @@ RETURN collect([i.key, p.id, p.createdAt,
                                      AND i.namespace IN $unique)
                           RETURN [j.key, l.source, l.lastSeen, l.status, elementId(j)]
                           LIMIT $maxLinks },
-                elementId(i), elementId(p), p.size, p.primaryKey]) AS expanded
+                elementId(i), elementId(p), p.size, p.primaryKey,
+                CASE WHEN $holders AND p IS NOT NULL
+                     THEN [(p)<-[:IN_PROFILE]-(m:Identity) WHERE m.namespace IN $unique
+                           | m.namespace] END]) AS expanded
 """
 # A batch is written in two statements. First each item key is claimed: the items this
 # transaction created come back with their node ids (re-ingest is a no-op, so an item that
@@ -141,7 +144,8 @@ RETURN [node IN nodes | elementId(node)] AS nodeIds, fresh, unsettled, expanded
 # writing to it) so that concurrent writers touching the same clusters serialise instead of
 # racing. One row holding a list of [key, profileId, profileCreatedAt, [[other, source,
 # lastSeen, status, other's node id], ...], identity node id, profile node id, profile size,
-# profile primary identity] per identity
+# profile primary identity, the unique namespaces the profile holds (only with $holders, for
+# identity/joining.py)] per identity
 # (lists, not maps, and one row, not one per identity: this is the hottest read of an ingest,
 # and the driver's cost is per row). The node ids let later steps and the write-back find the
 # nodes without an index: in an updating statement every lookup by a unique key is a locking

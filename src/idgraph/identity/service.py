@@ -370,8 +370,12 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
     if not stored:
         return [], set(), {}, set()
     evidence = aggregate(stored)
+    # A new identity of a unique namespace joins a known profile without a read only if the
+    # profile holds none of that namespace (identity/joining.py): then the step says which.
+    holders = any(row[1] in limit.unique for row in evidence.identities)
     [[node_ids, fresh, unsettled, expanded]] = await tx.values(
-        q.STORE_EVIDENCE, **evidence.parameters(), **limit.params(), batch=batch_id, now=now)
+        q.STORE_EVIDENCE, **evidence.parameters(), **(limit.params() | {"holders": holders}),
+        batch=batch_id, now=now)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
     node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,
@@ -387,7 +391,8 @@ def _links_of_new(evidence: Evidence, new_identities: set[str],
     the batch's own evidence: such an identity has no profile, and its only links are the ones
     this batch made, one per pair and source, active, last seen at the newest item's time.
     `node_of`: node id by identity key."""
-    rows: dict[str, list[Any]] = {key: [key, None, None, [], node_of[key], None, None, None]
+    rows: dict[str, list[Any]] = {key: [key, None, None, [], node_of[key], None, None, None,
+                                           None]
                              for key in new_identities}
     for (a, b, source), link in evidence.links.items():
         for mine, other in ((a, b), (b, a)):
