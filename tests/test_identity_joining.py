@@ -4,7 +4,7 @@ profile are added to it only where the full linking rules would do exactly that.
 The property test replays the linking rules themselves (identity/linking.py, a pure function)
 on the whole graph before and after a batch, and holds every join plan_joins proves against
 that replay; the ingest property tests (test_identity_properties.py) check the same end to end
-in Neo4j."""
+in Neo4j, and the last tests here what a join writes there (members, size, primary, counters)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from idgraph.identity.joining import plan_joins
 from idgraph.identity.linking import ACTIVE, PairEvidence, cluster_component
+from tests.identity_helpers import ingest, members, record
+from tests.test_profile_counters import holds
 
 MAX_SIZE = 4
 KNOWN = (["crm:C0", "crm:C1"] + [f"email:e{i}" for i in range(4)]
@@ -39,6 +41,26 @@ def pairs_of(records: list[tuple[list[str], int]]) -> dict[tuple[str, str], int]
 def clustering_of(identities: set[str], newest: dict[tuple[str, str], int]):
     return cluster_component(identities, [PairEvidence(a, b, t) for (a, b), t in newest.items()],
                              is_unique, MAX_SIZE)
+
+
+def reached(seeds: set[str], pairs: dict[tuple[str, str], int], old_decisions: dict) -> set[str]:
+    """What re-clustering reads from `seeds`: every link but a refused one between two
+    identities of one unique namespace (EXPAND_STEP)."""
+    def followed(a: str, b: str) -> bool:
+        decision = old_decisions.get((a, b))
+        same_unique = a.split(":")[0] == b.split(":")[0] and is_unique(a.split(":")[0])
+        return not (decision is not None and decision.status != ACTIVE and same_unique)
+
+    seen, frontier = set(seeds), list(seeds)
+    while frontier:
+        key = frontier.pop()
+        for a, b in pairs:
+            if key in (a, b) and followed(a, b):
+                other = b if key == a else a
+                if other not in seen:
+                    seen.add(other)
+                    frontier.append(other)
+    return seen
 
 
 def primary(members: set[str]) -> str:
@@ -92,6 +114,10 @@ history = st.lists(st.tuples(st.lists(st.sampled_from(KNOWN), min_size=1, max_si
 # a new link between two known people in the batch that also gives one of them a new device
 @example(old_records=[(["email:e0"], 1)],
          batch=[(["email:e0", "email:e1"], 5), (["email:e0", "ecid:n1"], 5)])
+# ... and gives the other one a new device too: neither profile's join may ignore that link
+@example(old_records=[(["email:e0"], 1)],
+         batch=[(["email:e0", "email:e1"], 5), (["email:e0", "ecid:n1"], 5),
+                (["email:e1", "ecid:n2"], 5)])
 def test_every_join_is_what_the_linking_rules_decide(old_records, batch):
     old = pairs_of(old_records)
     identities = set(KNOWN)  # the store knows each (alone, if no record links it)
@@ -101,8 +127,13 @@ def test_every_join_is_what_the_linking_rules_decide(old_records, batch):
     seeds, visited, fresh = rows_for(batch, old, before.decisions, profile_of, members)
 
     joins, rest = plan_joins(seeds, visited, fresh, is_unique, MAX_SIZE)
-
     every = old | {p: max(t, old.get(p, t)) for p, t in pairs_of(batch).items()}
+    # the rest is re-clustered in full, and so is a join's profile if that meets it
+    # (identity/clustering.py, _outside)
+    met = reached(rest, every, before.decisions)
+    joins = {pid: join for pid, join in joins.items()
+             if not (members[pid] | join.members) & met}
+
     after = clustering_of(identities | fresh, every)
     for pid, join in joins.items():
         assert members[pid] | join.members in after.clusters
@@ -168,3 +199,28 @@ def test_what_the_full_rules_must_decide_is_left_to_them():
              "email:b": row("email:b", "Q", ["email:a"], 1, "email:b"),
              "ecid:new": row("ecid:new", None, ["email:a"])}
     assert plan(known, {"ecid:new"}) == ({}, set(known))
+
+
+def test_a_join_writes_the_members_size_and_primary_the_rules_give(gql, cypher):
+    ingest(gql, [record("r1", "email:ann@x.com", "ecid:k1")])
+    ingest(gql, [record("r2", "email:ann@x.com", "device:phone", day=2),  # a join
+                 record("r3", "email:ann@x.com", "crm:ANN", day=2)])  # a first crm id: too
+    assert members(gql, "device:phone") == {"email:ann@x.com", "ecid:k1", "device:phone",
+                                            "crm:ANN"}
+    [row] = cypher("MATCH (:Identity {key: 'ecid:k1'})-[:IN_PROFILE]->(p) "
+                   "RETURN p.size AS size, p.primaryKey AS primary")
+    assert row == {"size": 4, "primary": "crm:ANN"}
+    holds(gql, cypher)
+
+
+def test_a_join_the_full_re_clustering_meets_is_left_to_it(gql, cypher):
+    ingest(gql, [record("r0", "email:x@x.com", "ecid:x"), record("r1", "crm:A", "ecid:p"),
+                 record("r2", "crm:A", "email:a@x.com")])
+    ingest(gql, [record("r3", "crm:B", "email:a@x.com", day=2)])  # crm:A - email:a refused
+    # crm:A's cookie meets a new one (a join), while a new link between two known e-mails is
+    # re-clustered in full, which reaches crm:A's profile over the refused link
+    ingest(gql, [record("r4", "ecid:p", "ecid:new", day=3),
+                 record("r5", "email:a@x.com", "email:x@x.com", day=3)])
+    assert members(gql, "crm:A") == {"crm:A", "ecid:p", "ecid:new"}
+    assert members(gql, "crm:B") == {"crm:B", "email:a@x.com", "email:x@x.com", "ecid:x"}
+    holds(gql, cypher)  # each profile's size counted once

@@ -19,6 +19,13 @@ only when the status changes, so the stored link is the same either way.) G's ow
 join. So the result is the old clustering with G added to P, every old link as it was, and G's
 new links active, as STORE_EVIDENCE wrote them.
 
+This holds for a component the batch changes by G alone. So the join leaves the seeds it
+settles (G and the known identities linked to G) out of the full re-clustering, a profile whose
+known seed has a possibly new link to another known seed is never joined (that link may
+change the component), and a join whose profile the full re-clustering of the remaining seeds
+meets anyway (through a refused link, say) is dropped: that re-clustering covers the profile
+and G whole (identity/clustering.py, _outside).
+
 Which unique namespaces P holds is read with the batch's first step only when the batch has
 an identity of a unique namespace (STORE_EVIDENCE's $holders). Anything else (two identities of
 one unique namespace, two profiles or none among G's known neighbours, a profile at its size
