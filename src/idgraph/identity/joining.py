@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from idgraph.identity.linking import namespace_of
+
 # Columns of an expansion row (EXPAND_STEP; identity/service.py _links_of_new for new ones).
 PROFILE, LINKS, IDENTITY_NODE, PROFILE_NODE, PROFILE_SIZE, PROFILE_PRIMARY = 1, 3, 4, 5, 6, 7
 PROFILE_UNIQUE = 8  # the unique namespaces the profile holds; None when not read
@@ -76,7 +78,7 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
                      ) -> tuple[dict[str, Join], set[str | None]]:
     """Groups of linked new identities whose known neighbours all share one profile, merged
     per profile; and the profiles some group makes ineligible (it also touches another
-    profile, or holds an identity of a unique namespace)."""
+    profile, or the profile's size or primary identity is unknown)."""
     joins: dict[str, Join] = {}
     blocked: set[str | None] = set()
     for group in _fresh_groups(seeds & fresh, visited, fresh):
@@ -97,9 +99,8 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
         if row[PROFILE_SIZE] is None or row[PROFILE_PRIMARY] is None:
             blocked.add(pid)
             continue
-        held = row[PROFILE_UNIQUE] if len(row) > PROFILE_UNIQUE else None
         join = joins.setdefault(pid, Join(pid, row[PROFILE_NODE], row[PROFILE_SIZE],
-                                          row[PROFILE_PRIMARY], held))
+                                          row[PROFILE_PRIMARY], row[PROFILE_UNIQUE]))
         join.members |= group
     return joins, blocked
 
@@ -107,7 +108,7 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
 def _no_unique_clash(join: Join, is_unique: Callable[[str], bool]) -> bool:
     """Whether the joining identities hold at most one identity of each unique namespace, none
     of which the profile holds (known only when the expansion read what it holds)."""
-    unique = [ns for ns in (key.split(":", 1)[0] for key in join.members) if is_unique(ns)]
+    unique = [ns for ns in map(namespace_of, join.members) if is_unique(ns)]
     if not unique:
         return True
     return (join.held is not None and len(set(unique)) == len(unique)

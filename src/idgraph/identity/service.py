@@ -391,9 +391,9 @@ def _links_of_new(evidence: Evidence, new_identities: set[str],
     the batch's own evidence: such an identity has no profile, and its only links are the ones
     this batch made, one per pair and source, active, last seen at the newest item's time.
     `node_of`: node id by identity key."""
-    rows: dict[str, list[Any]] = {key: [key, None, None, [], node_of[key], None, None, None,
-                                           None]
-                             for key in new_identities}
+    rows: dict[str, list[Any]] = {
+        key: [key, None, None, [], node_of[key], None, None, None, None]
+        for key in new_identities}
     for (a, b, source), link in evidence.links.items():
         for mine, other in ((a, b), (b, a)):
             if mine in rows:
