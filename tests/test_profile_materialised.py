@@ -103,6 +103,59 @@ def test_delete_source_refreshes_touched_profiles_and_delete_profile_drops_the_v
     assert [json.loads(v["_json"]) for v in views] == [{"y": 1}]
 
 
+def test_a_join_of_records_that_say_nothing_keeps_the_view_and_counts_the_members(gql,
+                                                                                 cypher):
+    # A till's file: a known e-mail and a new device id, no attributes (or only nulls).
+    ingest(gql, [record("1", "email:a@x.com", "crm:C1", day=1, attributes={"tier": "gold"})])
+    before = view_of(cypher, "crm:C1")
+    ingest(gql, [record("2", "email:a@x.com", "ecid:k1", source="pos", day=2),
+                 record("3", "email:a@x.com", "device:d1", source="pos", day=3,
+                        attributes={"tier": None})])
+    assert_views_match(gql, cypher)
+    after = view_of(cypher, "crm:C1")
+    assert after["_size"] == 4 and after["_json"] == before["_json"] == '{"tier":"gold"}'
+    assert after["_updatedAt"] >= before["_updatedAt"]
+
+
+def test_a_join_whose_records_say_something_merges_them(gql, cypher):
+    ingest(gql, [record("1", "email:a@x.com", day=1, attributes={"tier": "gold"}),
+                 record("2", "email:b@x.com", day=1, attributes={"tier": "gold"}),
+                 record("3", "email:c@x.com", day=1)])
+    ingest(gql, [
+        # a's data comes by the new identity only, in a record of its own
+        record("4", "email:a@x.com", "ecid:ka", source="pos", day=2),
+        record("5", "ecid:ka", source="web", day=3, attributes={"tier": "silver"}),
+        # b's by the record that joins it
+        record("6", "email:b@x.com", "ecid:kb", source="pos", day=2,
+               attributes={"address": {"city": "Oslo"}}),
+        # c's record says it is test data
+        record("7", "email:c@x.com", "ecid:kc", source="pos", day=2,
+               attributes={"testProfile": True})])
+    assert_views_match(gql, cypher)
+    assert view_of(cypher, "email:a@x.com")["tier"] == "silver"
+    assert view_of(cypher, "email:b@x.com")["address.city"] == "Oslo"
+    assert view_of(cypher, "email:c@x.com")["_isTest"] is True
+
+
+def test_a_join_that_changes_the_primary_identity_remerges_an_unstitched_view(gql, cypher):
+    ingest(gql, [record("1", "email:a@x.com", "ecid:k0", day=1, attributes={"x": "mail"})])
+    create_policy(gql, "own", kind="TIMESTAMP_ORDERED", stitching=False, isDefault=True)
+    assert view_of(cypher, "email:a@x.com")["x"] == "mail"
+    # crm outranks email: crm:C1 becomes the primary identity, and its only record says
+    # nothing, so the primary identity's view is empty now.
+    ingest(gql, [record("2", "email:a@x.com", "crm:C1", source="pos", day=2)])
+    assert_views_match(gql, cypher)
+    assert view_of(cypher, "crm:C1")["_json"] == "{}"
+
+
+def test_a_join_builds_the_view_a_profile_lacked(gql, cypher):
+    ingest(gql, [record("1", "email:a@x.com", day=1, attributes={"tier": "gold"})])
+    cypher("MATCH (v:ProfileView) DETACH DELETE v")  # a store from before views
+    ingest(gql, [record("2", "email:a@x.com", "ecid:k1", source="pos", day=2)])
+    assert_views_match(gql, cypher)
+    assert view_of(cypher, "ecid:k1")["tier"] == "gold"
+
+
 def test_default_policy_changes_recompute_every_view(gql, cypher):
     ingest(gql, [record("1", "crm:C1", "email:a@x.com", source="crm", day=1,
                         attributes={"x": "crm", "only_crm": 1}),

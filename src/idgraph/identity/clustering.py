@@ -38,6 +38,20 @@ class ClusterReport:
     # (size before, size after) of every profile the write-back wrote: None before for a new
     # profile, 0 after for a retired one. Sizes are the stored `size` (members).
     sizes: list[tuple[int | None, int]] = field(default_factory=list)
+    # Profiles that only gained new identities (identity/joining.py), by id: nothing of theirs
+    # changed but the members, so their merged data changes only by what the change's records
+    # say (the views stage, profile/materialise.py, relies on it).
+    joined: dict[str, Joined] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A profile new identities joined: its new members, its size after and whether its primary
+    identity stayed (a primary outranked by a joining identity changes an unstitched view)."""
+
+    members: frozenset[str]
+    size: int
+    primary_kept: bool
 
 
 @dataclass
@@ -216,6 +230,9 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
                     in zip(clustering.clusters, plan.cluster_ids, primaries, strict=True)
                     if pid in plan.created and cluster <= fresh}
     joined = _join_rows(joins, visited, registry)
+    report.joined = {row["id"]: Joined(frozenset(joins[row["id"]].members), row["size"],
+                                       row["primary"] == joins[row["id"]].primary)
+                     for row in joined[0]}
     created, report.sizes = await _write(tx, clustering, plan, component, statuses, primaries,
                                          now, cause, joined)
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from idgraph.clock import now_ms
 from idgraph.db.graph import Graph, Tx
+from idgraph.identity.clustering import Joined
 from idgraph.identity.items import Item
+from idgraph.identity.joining import PROFILE, PROFILE_NODE
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.pipeline import Pipeline
 from idgraph.profile import repository as q
 from idgraph.profile.attributes import ATTRIBUTE_PATH, storable
 from idgraph.profile.facts import says_test
-from idgraph.profile.merge import Fragment, Policy, merge, merged_attributes
+from idgraph.profile.merge import Fragment, Policy, flatten, merge, merged_attributes
 from idgraph.profile.policies import pick
 
 if TYPE_CHECKING:
@@ -47,24 +49,57 @@ class Views:
         built = _fresh_rows(report.fresh, report.profile_nodes, records)
         fresh_keys = {k for _, members in report.fresh.values() for k in members}
         keys = {k for it in records for k in it.identity_keys} - fresh_keys
-        ids = (report.changed_profiles | change.updated) - report.fresh.keys() - change.deleted
-        keys, held = _profiles_held(keys, change)
+        bare = _bare_joins(change)
+        ids = ((report.changed_profiles | change.updated) - report.fresh.keys() - change.deleted
+               - bare.keys())
+        keys, held = _profiles_held(keys, change, skip=bare.keys())
+        held |= await touch(tx, {report.profile_nodes[pid]: j.size for pid, j in bare.items()})
         await refresh(tx, ids, keys, built, nodes=report.profile_nodes, held=held)
         if change.deleted:
             await drop(tx, change.deleted)
 
 
-def _profiles_held(keys: set[str], change: ChangeSet) -> tuple[set[str], set[str]]:
+def _bare_joins(change: ChangeSet) -> dict[str, Joined]:
+    """The joined profiles whose merged view stays as it is but for its size: every record of
+    the change holding one of their identities says nothing (no attribute, no test flag), and
+    the primary identity stayed. A record that says nothing adds no candidate to any merge
+    (profile/merge.py), whatever the policy; a joined profile changed nothing else
+    (identity/clustering.py, ClusterReport.joined). Saves reading back all of the profile's
+    records to merge them again: the commonest record of a till's or an app's daily file (a
+    known e-mail and a new device id) is such a join."""
+    bare = {pid: j for pid, j in change.report.joined.items()
+            if j.primary_kept and pid not in change.updated}
+    if not bare:
+        return {}
+    owner = {k: pid for pid, j in bare.items() for k in j.members}
+    for item in change.records:
+        if _says_something(item.payload):
+            for key in item.identity_keys:
+                row = change.visited.get(key)
+                pid = owner.get(key) or (row[PROFILE] if row is not None else None)
+                if pid is not None:
+                    bare.pop(pid, None)
+    return bare
+
+
+def _says_something(payload: str) -> bool:
+    return payload != "{}" and bool(flatten(json.loads(payload)))
+
+
+def _profiles_held(keys: set[str], change: ChangeSet, skip: Iterable[str] = ()
+                   ) -> tuple[set[str], set[str]]:
     """The record identities whose profile must still be found by key, and the node ids of
-    the profiles this transaction already read for the others. An identity it created was
-    re-clustered: its profile is built or among the changed ones. One it read (and locked) keeps
-    the profile read, unless re-clustering moved it, and then both ends are changed profiles; a
-    read profile merged away is a ProfileAlias now, which READ_FOR_VIEWS does not match."""
-    by_key, held = set(), set()
+    the profiles this transaction already read for the others (but those in `skip`). An
+    identity it created was re-clustered: its profile is built or among the changed ones. One
+    it read (and locked) keeps the profile read, unless re-clustering moved it, and then both
+    ends are changed profiles; a read profile merged away is a ProfileAlias now, which
+    READ_FOR_VIEWS does not match."""
+    by_key, held, skip = set(), set(), set(skip)
     for key in keys - change.fresh:
         row = change.visited.get(key)
-        if row is not None and row[5] is not None:
-            held.add(row[5])
+        if row is not None and row[PROFILE_NODE] is not None:
+            if row[PROFILE] not in skip:
+                held.add(row[PROFILE_NODE])
         else:
             by_key.add(key)
     return by_key, held
@@ -121,6 +156,16 @@ async def refresh(tx: Tx, ids: Iterable[str], keys: Iterable[str] = (),
     gone = set(ids) - {r["id"] for r in rows}
     if gone:
         await drop(tx, gone)
+
+
+async def touch(tx: Tx, sizes: Mapping[str, int]) -> set[str]:
+    """Set the size (and time) of the views of the profiles `sizes` names by node id, whose
+    merged data stays; returns the node ids of those that have no view yet."""
+    if not sizes:
+        return set()
+    [[missing]] = await tx.values(q.TOUCH_VIEWS, now=now_ms(), rows=[
+        {"node": node, "size": size} for node, size in sorted(sizes.items())])
+    return set(missing)
 
 
 async def drop(tx: Tx, ids: Iterable[str]) -> None:

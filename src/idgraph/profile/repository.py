@@ -229,6 +229,17 @@ MATCH (p:Profile) WHERE elementId(p) = row.node
 MERGE (p)-[:VIEW]->(v:ProfileView)
 SET v = row.props
 """
+# Profiles new identities joined with records that say nothing (profile/materialise.py,
+# _bare_joins): their merged data is the same, only the size and the time change. Returns the
+# ones without a view (a store from before views, say), which are then built in full.
+TOUCH_VIEWS = """
+UNWIND $rows AS row
+MATCH (p:Profile) WHERE elementId(p) = row.node
+OPTIONAL MATCH (p)-[:VIEW]->(v:ProfileView)
+SET v._size = row.size, v._updatedAt = $now
+WITH row, v WHERE v IS NULL
+RETURN collect(row.node) AS missing
+"""
 DROP_VIEWS = """
 UNWIND $ids AS id
 MATCH (v:ProfileView {_profile: id})
