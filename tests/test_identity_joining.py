@@ -1,10 +1,12 @@
 """Joins without a component read (identity/joining.py): new identities attached to one known
-profile are added to it only where the full linking rules would do exactly that.
+profile are added to it, and new identities linked to nothing known found a profile of their
+own, only where the full linking rules would do exactly that.
 
 The property test replays the linking rules themselves (identity/linking.py, a pure function)
-on the whole graph before and after a batch, and holds every join plan_joins proves against
-that replay; the ingest property tests (test_identity_properties.py) check the same end to end
-in Neo4j, and the last tests here what a join writes there (members, size, primary, counters)."""
+on the whole graph before and after a batch, and holds every join and new profile plan_joins
+proves against that replay; the ingest property tests (test_identity_properties.py) check the
+same end to end in Neo4j, and the last tests here what a join writes there (members, size,
+primary, counters)."""
 
 from __future__ import annotations
 
@@ -126,7 +128,8 @@ def test_every_join_is_what_the_linking_rules_decide(old_records, batch):
     profile_of = {k: pid for pid, c in members.items() for k in c}
     seeds, visited, fresh = rows_for(batch, old, before.decisions, profile_of, members)
 
-    joins, rest = plan_joins(seeds, visited, fresh, is_unique, MAX_SIZE)
+    settled = plan_joins(seeds, visited, fresh, is_unique, MAX_SIZE)
+    joins, rest = settled.joins, settled.rest
     every = old | {p: max(t, old.get(p, t)) for p, t in pairs_of(batch).items()}
     # the rest is re-clustered in full, and so is a join's profile if that meets it
     # (identity/clustering.py, _outside)
@@ -144,10 +147,13 @@ def test_every_join_is_what_the_linking_rules_decide(old_records, batch):
             # no old decision of a joined profile moves (re-clustering writes a link's reason
             # only with a new status, so only the status must stay)
             assert after.decisions[pair].status == decision.status
+    founded = {k for group in settled.founded for k in group}
+    for group in settled.founded:
+        assert group in after.clusters and not group & met
     for pair in pairs_of(batch):
-        if set(pair) & joined:
+        if set(pair) & (joined | founded):
             assert after.decisions[pair].status == ACTIVE
-    assert not rest & joined and rest <= seeds
+    assert not rest & (joined | founded) and rest <= seeds
 
 
 def row(key: str, profile: str | None, links: list[str], size: int | None = None,
@@ -160,8 +166,9 @@ def row(key: str, profile: str | None, links: list[str], size: int | None = None
 def test_a_new_device_of_a_known_person_joins_without_a_read():
     visited = {"email:a": row("email:a", "P", ["crm:A", "ecid:new"], 2, "crm:A"),
                "ecid:new": row("ecid:new", None, ["email:a"])}
-    joins, rest = plan_joins({"email:a", "ecid:new"}, visited, {"ecid:new"}, is_unique, 4)
-    assert rest == set()
+    settled = plan_joins({"email:a", "ecid:new"}, visited, {"ecid:new"}, is_unique, 4)
+    joins = settled.joins
+    assert settled.rest == set() and settled.founded == []
     assert joins["P"].members == {"ecid:new"} and joins["P"].size == 2
     assert joins["P"].node == "pnode:P"
 
@@ -169,13 +176,40 @@ def test_a_new_device_of_a_known_person_joins_without_a_read():
 def test_a_first_crm_id_joins_a_profile_holding_none():
     visited = {"email:a": row("email:a", "P", ["crm:new"], 1, "email:a", []),
                "crm:new": row("crm:new", None, ["email:a"])}
-    joins, rest = plan_joins(set(visited), visited, {"crm:new"}, is_unique, 4)
-    assert rest == set() and joins["P"].members == {"crm:new"}
+    settled = plan_joins(set(visited), visited, {"crm:new"}, is_unique, 4)
+    assert settled.rest == set() and settled.joins["P"].members == {"crm:new"}
+
+
+def test_new_identities_linked_to_nothing_known_found_a_profile_each_group():
+    visited = {"crm:n": row("crm:n", None, ["email:n"]),
+               "email:n": row("email:n", None, ["crm:n", "ecid:n"]),
+               "ecid:n": row("ecid:n", None, ["email:n"]),
+               "ecid:alone": row("ecid:alone", None, [])}
+    settled = plan_joins(set(visited), visited, set(visited), is_unique, 4)
+    assert sorted(settled.founded, key=len) == [{"ecid:alone"}, {"crm:n", "email:n", "ecid:n"}]
+    assert settled.joins == {} and settled.rest == set()
+
+
+def test_new_identities_the_rules_may_split_are_left_to_them():
+    def plan(visited, max_size=4):
+        return plan_joins(set(visited), visited, set(visited), is_unique, max_size)
+
+    # two crm ids in one group: the rules refuse one of their links
+    two_crm = {"crm:a": row("crm:a", None, ["email:n"]),
+               "email:n": row("email:n", None, ["crm:a", "crm:b"]),
+               "crm:b": row("crm:b", None, ["email:n"])}
+    assert plan(two_crm).founded == [] and plan(two_crm).rest == set(two_crm)
+    # a group over the size limit (a lone identity beside it still founds its own)
+    pair = {"email:n": row("email:n", None, ["ecid:n"]), "ecid:n": row("ecid:n", None, ["email:n"]),
+            "ecid:alone": row("ecid:alone", None, [])}
+    assert plan(pair, max_size=1).rest == {"email:n", "ecid:n"}
+    assert plan(pair, max_size=1).founded == [{"ecid:alone"}]
 
 
 def test_what_the_full_rules_must_decide_is_left_to_them():
     def plan(visited, fresh, max_size=4):
-        return plan_joins(set(visited), visited, fresh, is_unique, max_size)
+        settled = plan_joins(set(visited), visited, fresh, is_unique, max_size)
+        return settled.joins, settled.rest
 
     # a second crm id may take the person from the profile (newest evidence wins)
     crm = {"email:a": row("email:a", "P", ["crm:A", "crm:new"], 2, "crm:A", ["crm"]),

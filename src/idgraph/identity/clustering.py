@@ -211,7 +211,9 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
     visited = visited or {}
     # New identities that only join one known profile are added to it without reading its
     # component (identity/joining.py); the rest is re-clustered from what it touches.
-    joins, seeds = plan_joins(seeds, visited, fresh, registry.is_unique, max_size)
+    # So are groups of new identities that link to nothing known: each is a new profile.
+    settled = plan_joins(seeds, visited, fresh, registry.is_unique, max_size)
+    joins, seeds = settled.joins, settled.rest
     component = Component()
     if seeds:
         component = await read_component(tx, seeds, now, visited,
@@ -233,8 +235,13 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
     report.joined = {row["id"]: Joined(frozenset(joins[row["id"]].members), row["size"],
                                        row["primary"] == joins[row["id"]].primary)
                      for row in joined[0]}
+    founded = _founded_rows(settled.founded, visited, registry, cause)
+    for row, group in zip(founded, settled.founded, strict=True):
+        report.created.append(row["id"])
+        report.fresh[row["id"]] = (row["primary"], group)
+    report.changed_profiles |= {row["id"] for row in founded}
     created, report.sizes = await _write(tx, clustering, plan, component, statuses, primaries,
-                                         now, cause, joined)
+                                         now, cause, (*joined, founded))
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
                             if pid not in plan.created} | created
     report.profile_nodes |= {pid: join.node for pid, join in joins.items()}
@@ -262,6 +269,17 @@ def _join_rows(joins: dict[str, Join], visited: dict[str, list[Any]],
     return kept, moves
 
 
+def _founded_rows(groups: list[frozenset[str]], visited: dict[str, list[Any]],
+                  registry: NamespaceRegistry, cause: str) -> list[dict[str, Any]]:
+    """WRITE_CLUSTERS' new-profile rows for the groups of new identities alone."""
+    rows = []
+    for group in groups:
+        rows.append({"id": uuid.uuid4().hex, "size": len(group),
+                     "primary": primary_of(group, registry), "createdBy": cause,
+                     "members": [visited[k][IDENTITY_NODE] for k in sorted(group)]})
+    return rows
+
+
 def _report(clustering: Clustering, plan: IdPlan, component: Component,
             statuses: dict[tuple[str, str], set[str]]) -> ClusterReport:
     report = ClusterReport()
@@ -286,12 +304,12 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
                  statuses: dict[tuple[str, str], set[str]], primaries: list[str],
                  now: int, cause: str,
-                 joined: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], []),
+                 settled: tuple[list[dict[str, Any]], ...] = ([], [], []),
                  ) -> tuple[dict[str, str], list[tuple[int | None, int]]]:
-    """Write what changed (`primaries`: each cluster's primary identity; `joined`: the kept
-    rows and moves of the joins); returns the node id of each profile created and the (old,
-    new) size of every profile written."""
-    new_rows, kept_rows, moves = [], list(joined[0]), list(joined[1])
+    """Write what changed (`primaries`: each cluster's primary identity; `settled`: the kept
+    rows and moves of the joins, the rows of new profiles founded without a read); returns the
+    node id of each profile created and the (old, new) size of every profile written."""
+    kept_rows, moves, new_rows = list(settled[0]), list(settled[1]), list(settled[2])
     node = component.identity_node
     for cluster, pid, primary in zip(clustering.clusters, plan.cluster_ids, primaries,
                                      strict=True):
@@ -313,6 +331,7 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
         statuses=status_rows, changes=changes, now=now, cause=cause)
     sizes: list[tuple[int | None, int]] = [(None, len(c)) for c, pid in zip(
         clustering.clusters, plan.cluster_ids, strict=True) if pid in plan.created]
+    sizes += [(None, row["size"]) for row in settled[2]]
     sizes += [(old, new) for old, new in kept_sizes] + [(old, 0) for old in retired_sizes]
     return dict(created), sizes
 

@@ -26,6 +26,14 @@ change the component), and a join whose profile the full re-clustering of the re
 meets anyway (through a refused link, say) is dropped: that re-clustering covers the profile
 and G whole (identity/clustering.py, _outside).
 
+New identities none of which links to a known one need no read either (`founded`): a group of
+them joined by the batch's links, holding at most one identity of each unique namespace and
+no more than the size limit, is one new profile. The linking rules join every pair of it (no
+union of its parts can hold two identities of one unique namespace or pass the limit), the
+group is connected by its own links, and it meets nothing else. Every link of it is active, as
+STORE_EVIDENCE wrote it. That is the record of a new person, the commonest record of all when
+a partner loads its customers the first time.
+
 Which unique namespaces P holds is read with the batch's first step only when the batch has
 an identity of a unique namespace (STORE_EVIDENCE's $holders). Anything else (two identities of
 one unique namespace, two profiles or none among G's known neighbours, a profile at its size
@@ -59,27 +67,40 @@ class Join:
     members: set[str] = field(default_factory=set)  # the new identities joining
 
 
+@dataclass
+class Settled:
+    """What a batch's seeds settle without a read, and what is left to re-cluster in full."""
+
+    joins: dict[str, Join]  # by profile id
+    founded: list[frozenset[str]]  # new profiles, each of new identities alone
+    rest: set[str]  # the seeds left to the full re-clustering
+
+
 def plan_joins(seeds: set[str], visited: dict[str, list[Any]], fresh: set[str] | frozenset[str],
-               is_unique: Callable[[str], bool], max_size: int
-               ) -> tuple[dict[str, Join], set[str]]:
-    """The joins proven without a read (by profile id), and the seeds left to re-cluster."""
-    candidates, blocked = _candidate_joins(seeds, visited, fresh, is_unique)
+               is_unique: Callable[[str], bool], max_size: int) -> Settled:
+    """The joins and new profiles proven without a read, and the seeds left to re-cluster."""
+    candidates, founding, blocked = _candidate_joins(seeds, visited, fresh, is_unique)
     blocked |= _profiles_with_known_pairs(seeds - fresh, visited)
     joins = {pid: join for pid, join in candidates.items()
              if pid not in blocked and join.size + len(join.members) <= max_size
              and _no_unique_clash(join, is_unique)}
+    founded = [group for group in founding
+               if len(group) <= max_size and _unique_distinct(group, is_unique)]
     settled = {k for join in joins.values() for k in join.members}
+    settled |= {k for group in founded for k in group}
     settled |= {k for k in seeds - fresh if k in visited and visited[k][PROFILE] in joins}
-    return joins, seeds - settled
+    return Settled(joins, founded, seeds - settled)
 
 
 def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
                      fresh: set[str] | frozenset[str], is_unique: Callable[[str], bool],
-                     ) -> tuple[dict[str, Join], set[str | None]]:
+                     ) -> tuple[dict[str, Join], list[frozenset[str]], set[str | None]]:
     """Groups of linked new identities whose known neighbours all share one profile, merged
-    per profile; and the profiles some group makes ineligible (it also touches another
-    profile, or the profile's size or primary identity is unknown)."""
+    per profile; the groups with no known neighbour; and the profiles some group makes
+    ineligible (it also touches another profile, or the profile's size or primary identity is
+    unknown)."""
     joins: dict[str, Join] = {}
+    founding: list[frozenset[str]] = []
     blocked: set[str | None] = set()
     for group in _fresh_groups(seeds & fresh, visited, fresh):
         profiles: set[str | None] = set()
@@ -89,7 +110,8 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
                     row = visited.get(other)
                     profiles.add(None if row is None else row[PROFILE])
         if not profiles:
-            continue  # a new profile of new identities: re-clustering reads nothing for it
+            founding.append(frozenset(group))
+            continue
         pids = {pid for pid in profiles if pid is not None}
         if len(profiles) != 1 or not pids:
             blocked |= pids
@@ -102,7 +124,7 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
         join = joins.setdefault(pid, Join(pid, row[PROFILE_NODE], row[PROFILE_SIZE],
                                           row[PROFILE_PRIMARY], row[PROFILE_UNIQUE]))
         join.members |= group
-    return joins, blocked
+    return joins, founding, blocked
 
 
 def _no_unique_clash(join: Join, is_unique: Callable[[str], bool]) -> bool:
@@ -113,6 +135,12 @@ def _no_unique_clash(join: Join, is_unique: Callable[[str], bool]) -> bool:
         return True
     return (join.held is not None and len(set(unique)) == len(unique)
             and not set(unique) & set(join.held))
+
+
+def _unique_distinct(keys: frozenset[str], is_unique: Callable[[str], bool]) -> bool:
+    """Whether `keys` hold at most one identity of each unique namespace."""
+    unique = [ns for ns in map(namespace_of, keys) if is_unique(ns)]
+    return len(set(unique)) == len(unique)
 
 
 def _fresh_groups(new: set[str], visited: dict[str, list[Any]],
