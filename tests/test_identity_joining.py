@@ -258,3 +258,31 @@ def test_a_join_the_full_re_clustering_meets_is_left_to_it(gql, cypher):
     assert members(gql, "crm:A") == {"crm:A", "ecid:p", "ecid:new"}
     assert members(gql, "crm:B") == {"crm:B", "email:a@x.com", "email:x@x.com", "ecid:x"}
     holds(gql, cypher)  # each profile's size counted once
+
+
+NEW_PERSON = """
+query P($identity: IdentityInput!) {
+  profile(identity: $identity) {
+    id size primaryIdentity { namespace value } identities { namespace value }
+    history { kind cause }
+  }
+}
+"""
+
+
+def test_new_people_get_the_profiles_the_rules_give(gql, cypher):
+    done = ingest(gql, [record("r1", "email:ann@x.com", "ecid:k1", "crm:ANN"),  # one person
+                        record("r2", "ecid:alone", source="web"),  # one identity alone
+                        # two crm ids: the full rules refuse two links (left to them)
+                        record("r3", "crm:B1", "email:b@x.com", "crm:B2", day=2)])
+    assert len(done["profilesCreated"]) == 4 and len(done["refusedLinks"]) == 2
+    ann = gql(NEW_PERSON, {"identity": {"namespace": "ecid", "value": "k1"}})["profile"]
+    assert ann["size"] == 3
+    assert ann["primaryIdentity"] == {"namespace": "crm", "value": "ANN"}
+    assert {f"{i['namespace']}:{i['value']}" for i in ann["identities"]} == {
+        "email:ann@x.com", "ecid:k1", "crm:ANN"}
+    assert [h["kind"] for h in ann["history"]] == ["created"]
+    assert ann["history"][0]["cause"].startswith("ingest:")
+    assert members(gql, "ecid:alone") == {"ecid:alone"}
+    assert len(members(gql, "crm:B1") | members(gql, "crm:B2")) == 3
+    holds(gql, cypher)  # profiles and their sizes counted once
