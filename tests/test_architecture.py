@@ -68,3 +68,18 @@ def test_activation_builds_on_segments_and_nothing_below_depends_on_it() -> None
              for p in modules_under(name)]
     assert offenders(below, "idgraph.activation") == []
     assert offenders(modules_under("activation"), "idgraph.api") == []
+
+
+def test_the_driver_is_imported_without_its_dataframe_extras() -> None:
+    # In a process of its own: this one imported the driver (with numpy) long ago. pyarrow is
+    # installed (Parquet exports) and must stay importable after the driver.
+    import subprocess
+    import sys
+
+    script = ("import sys, idgraph.cli, idgraph.services\n"
+              "print(sorted(n for n in ('numpy', 'pandas', 'pyarrow') if n in sys.modules))\n"
+              "import pyarrow.parquet\n"
+              "from idgraph.db.graph import Graph\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
