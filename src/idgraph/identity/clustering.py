@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from idgraph.db.graph import Tx
 from idgraph.errors import IdgraphError
@@ -52,6 +52,14 @@ class Joined:
     members: frozenset[str]
     size: int
     primary_kept: bool
+
+
+class SettledRows(NamedTuple):
+    """WRITE_CLUSTERS' rows for what was settled without a read (identity/joining.py)."""
+
+    kept: list[dict[str, Any]]  # the joined profiles
+    moves: list[dict[str, Any]]  # the identities joining them
+    created: list[dict[str, Any]]  # new profiles, each of new identities alone
 
 
 @dataclass
@@ -231,17 +239,17 @@ async def recluster(tx: Tx, seeds: set[str], registry: NamespaceRegistry, max_si
     report.fresh = {pid: (primary, cluster) for cluster, pid, primary
                     in zip(clustering.clusters, plan.cluster_ids, primaries, strict=True)
                     if pid in plan.created and cluster <= fresh}
-    joined = _join_rows(joins, visited, registry)
+    kept, moves = _join_rows(joins, visited, registry)
     report.joined = {row["id"]: Joined(frozenset(joins[row["id"]].members), row["size"],
                                        row["primary"] == joins[row["id"]].primary)
-                     for row in joined[0]}
+                     for row in kept}
     founded = _founded_rows(settled.founded, visited, registry, cause)
     for row, group in zip(founded, settled.founded, strict=True):
         report.created.append(row["id"])
         report.fresh[row["id"]] = (row["primary"], group)
     report.changed_profiles |= {row["id"] for row in founded}
     created, report.sizes = await _write(tx, clustering, plan, component, statuses, primaries,
-                                         now, cause, (*joined, founded))
+                                         now, cause, SettledRows(kept, moves, founded))
     report.profile_nodes = {pid: component.profile_node[pid] for pid in plan.cluster_ids
                             if pid not in plan.created} | created
     report.profile_nodes |= {pid: join.node for pid, join in joins.items()}
@@ -272,12 +280,9 @@ def _join_rows(joins: dict[str, Join], visited: dict[str, list[Any]],
 def _founded_rows(groups: list[frozenset[str]], visited: dict[str, list[Any]],
                   registry: NamespaceRegistry, cause: str) -> list[dict[str, Any]]:
     """WRITE_CLUSTERS' new-profile rows for the groups of new identities alone."""
-    rows = []
-    for group in groups:
-        rows.append({"id": uuid.uuid4().hex, "size": len(group),
-                     "primary": primary_of(group, registry), "createdBy": cause,
-                     "members": [visited[k][IDENTITY_NODE] for k in sorted(group)]})
-    return rows
+    return [{"id": uuid.uuid4().hex, "size": len(group), "primary": primary_of(group, registry),
+             "createdBy": cause, "members": [visited[k][IDENTITY_NODE] for k in sorted(group)]}
+            for group in groups]
 
 
 def _report(clustering: Clustering, plan: IdPlan, component: Component,
@@ -303,13 +308,12 @@ def _report(clustering: Clustering, plan: IdPlan, component: Component,
 
 async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Component,
                  statuses: dict[tuple[str, str], set[str]], primaries: list[str],
-                 now: int, cause: str,
-                 settled: tuple[list[dict[str, Any]], ...] = ([], [], []),
+                 now: int, cause: str, settled: SettledRows,
                  ) -> tuple[dict[str, str], list[tuple[int | None, int]]]:
-    """Write what changed (`primaries`: each cluster's primary identity; `settled`: the kept
-    rows and moves of the joins, the rows of new profiles founded without a read); returns the
-    node id of each profile created and the (old, new) size of every profile written."""
-    kept_rows, moves, new_rows = list(settled[0]), list(settled[1]), list(settled[2])
+    """Write what changed (`primaries`: each cluster's primary identity; `settled`: the rows of
+    what was settled without a read); returns the node id of each profile created and the (old,
+    new) size of every profile written."""
+    kept_rows, moves, new_rows = list(settled.kept), list(settled.moves), list(settled.created)
     node = component.identity_node
     for cluster, pid, primary in zip(clustering.clusters, plan.cluster_ids, primaries,
                                      strict=True):
@@ -331,7 +335,7 @@ async def _write(tx: Tx, clustering: Clustering, plan: IdPlan, component: Compon
         statuses=status_rows, changes=changes, now=now, cause=cause)
     sizes: list[tuple[int | None, int]] = [(None, len(c)) for c, pid in zip(
         clustering.clusters, plan.cluster_ids, strict=True) if pid in plan.created]
-    sizes += [(None, row["size"]) for row in settled[2]]
+    sizes += [(None, row["size"]) for row in settled.created]
     sizes += [(old, new) for old, new in kept_sizes] + [(old, 0) for old in retired_sizes]
     return dict(created), sizes
 

@@ -130,14 +130,13 @@ def _candidate_joins(seeds: set[str], visited: dict[str, list[Any]],
 def _no_unique_clash(join: Join, is_unique: Callable[[str], bool]) -> bool:
     """Whether the joining identities hold at most one identity of each unique namespace, none
     of which the profile holds (known only when the expansion read what it holds)."""
-    unique = [ns for ns in map(namespace_of, join.members) if is_unique(ns)]
-    if not unique:
-        return True
-    return (join.held is not None and len(set(unique)) == len(unique)
-            and not set(unique) & set(join.held))
+    if not _unique_distinct(join.members, is_unique):
+        return False
+    unique = {ns for ns in map(namespace_of, join.members) if is_unique(ns)}
+    return not unique or (join.held is not None and not unique & set(join.held))
 
 
-def _unique_distinct(keys: frozenset[str], is_unique: Callable[[str], bool]) -> bool:
+def _unique_distinct(keys: set[str] | frozenset[str], is_unique: Callable[[str], bool]) -> bool:
     """Whether `keys` hold at most one identity of each unique namespace."""
     unique = [ns for ns in map(namespace_of, keys) if is_unique(ns)]
     return len(set(unique)) == len(unique)
