@@ -53,6 +53,8 @@ RETURN collect(p.id) AS ids"""
 RESOLVE_DOC = "query R($ids: [IdentityInput!]!) { resolve(identities: $ids) { profileId } }"
 INGEST_DOC = """mutation I($records: [RecordInput!]) { ingest(records: $records) {
   accepted rejected profilesCreated } }"""
+DEFERRED_DOC = """mutation D($records: [RecordInput!]) { ingestDeferred(records: $records) {
+  accepted rejected } }"""
 NEW_PEOPLE = 10_000_000  # new people are numbered from here: never in the store
 # Not the issue's floor, a bound of this design: the bare driver writing, for each new person,
 # exactly the nodes, relationships and properties an idgraph ingest leaves (its profile with 3
@@ -259,22 +261,43 @@ def ingest_model(driver: neo4j.Driver, records: list[dict], batch: int = 1000) -
     return t.seconds
 
 
-def ingest_cli(api: Api, file: Path) -> float:
+def ingest_cli(api: Api, file: Path, *options: str) -> float:
     """`idgraph ingest FILE`, as a partner runs it (the process's start included)."""
     idgraph = shutil.which("idgraph", path=str(Path(sys.executable).parent)) or "idgraph"
     with Timer() as t:
-        subprocess.run([idgraph, "ingest", str(file), "--no-progress"], env=api.env,
+        subprocess.run([idgraph, "ingest", str(file), "--no-progress", *options], env=api.env,
                        check=True, stdout=subprocess.DEVNULL)
     return t.seconds
 
 
-def ingest_graphql(api: Api, records: list[dict], batch: int = 1000) -> float:
+def ingest_graphql(api: Api, records: list[dict], batch: int = 1000,
+                   document: str = INGEST_DOC, field: str = "ingest") -> float:
     records = [{**r, "timestamp": _iso(r["timestamp"])} for r in records]  # a DateTime there
     with Timer() as t:
         for start in range(0, len(records), batch):
-            done = api.post(INGEST_DOC, {"records": records[start:start + batch]})["ingest"]
+            done = api.post(document, {"records": records[start:start + batch]})[field]
             assert done["accepted"] == len(records[start:start + batch]), done
     return t.seconds
+
+
+class Deferred:
+    """A deferred ingest's two times: until its last answer (`accepted`), and until the API's
+    settler has emptied the backlog (`settled`, from the same start: the profiles exist)."""
+
+    def __init__(self, driver: neo4j.Driver) -> None:
+        self.driver = driver
+        self.settled: list[float] = []
+
+    def run(self, ingest: Callable[[], float]) -> float:
+        start = time.perf_counter()
+        accepted = ingest()
+        while self.driver.execute_query(BACKLOG_LEFT).records[0]["n"]:
+            time.sleep(0.02)
+        self.settled.append(time.perf_counter() - start)
+        return accepted
+
+
+BACKLOG_LEFT = "MATCH (b:BacklogEntry) RETURN count(b) AS n"
 
 
 def _iso(ms: int) -> str:
@@ -284,14 +307,19 @@ def _iso(ms: int) -> str:
 def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int, count: int,
                  shape: Shape = SHAPES["new"], loaded: int = 0) -> dict[str, list[float]]:
     records = shape.records(count, loaded)
-    times: dict[str, list[float]] = {"floor": [], "model": [], "cli": [], "graphql": []}
+    times: dict[str, list[float]] = {"floor": [], "model": [], "cli": [], "graphql": [],
+                                     "cli-defer": [], "graphql-defer": []}
+    cli_deferred, graphql_deferred = Deferred(driver), Deferred(driver)
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "records.jsonl"
         file.write_text("".join(json.dumps(r) + "\n" for r in records))
         runs = {"floor": lambda: ingest_floor(driver, records),
                 "model": lambda: ingest_model(driver, records),
                 "cli": lambda: ingest_cli(api, file),
-                "graphql": lambda: ingest_graphql(api, records)}
+                "graphql": lambda: ingest_graphql(api, records),
+                "cli-defer": lambda: cli_deferred.run(lambda: ingest_cli(api, file, "--defer")),
+                "graphql-defer": lambda: graphql_deferred.run(lambda: ingest_graphql(
+                    api, records, document=DEFERRED_DOC, field="ingestDeferred"))}
         if not shape.model:
             del runs["model"], times["model"]
         warm = records[:max(500, count // 10)]  # every kind of work once, on a few records
@@ -310,6 +338,8 @@ def bench_ingest(driver: neo4j.Driver, api: Api, rounds: int, count: int,
                 times[name].append(seconds)
                 print(f"  ingest ({shape.name}) round {r} {name}: {count / seconds:,.0f} "
                       "records/s", flush=True)
+    times["cli-defer-settled"] = cli_deferred.settled
+    times["graphql-defer-settled"] = graphql_deferred.settled
     return times
 
 
@@ -462,10 +492,20 @@ def ingest_figures(profiles: int, records: int, ing: dict[str, list[float]],
     med = statistics.median
     at = f"at {profiles:,} profiles"
     out = []
-    for name, label in (("cli", "`idgraph ingest FILE`"), ("graphql", "GraphQL mutation")):
+    for name, label in (("cli", "`idgraph ingest FILE`"), ("graphql", "GraphQL mutation"),
+                        ("cli-defer", "`idgraph ingest FILE --defer` (accepted)"),
+                        ("graphql-defer", "GraphQL `ingestDeferred` (accepted)")):
+        if not ing.get(name):
+            continue
         ours, floor = records / med(ing[name]), records / med(ing["floor"])
         out.append(Figure(f"ingest of {shape.figure} by {label} {at}", ours, "records/s",
                           floor, ours / floor, "ratio >= 0.8"))
+    for name, label in (("cli-defer-settled", "`idgraph ingest FILE --defer`"),
+                        ("graphql-defer-settled", "GraphQL `ingestDeferred`")):
+        if ing.get(name):  # no goal: the profiles' lag behind the answers
+            ours, floor = records / med(ing[name]), records / med(ing["floor"])
+            out.append(Figure(f"ingest of {shape.figure} by {label}, until settled {at}",
+                              ours, "records/s", floor, ours / floor))
     if ing.get("model"):  # no goal: the most a serial writer can reach
         model, floor = records / med(ing["model"]), records / med(ing["floor"])
         out.append(Figure(f"bound of the design: idgraph's own data by the bare driver "
@@ -511,6 +551,13 @@ def _ingest_report(ing: dict[str, list[float]], args, shape: Shape) -> list[str]
             row("idgraph: `idgraph ingest FILE` (a process of its own, its start included)",
                 "cli"),
             row("idgraph: GraphQL `ingest` mutation over HTTP, batches of 1,000", "graphql"),
+            row("idgraph, deferred, accepted: `idgraph ingest FILE --defer`", "cli-defer"),
+            row("idgraph, deferred, settled: the same until the API's settler emptied the "
+                "backlog", "cli-defer-settled"),
+            row("idgraph, deferred, accepted: GraphQL `ingestDeferred`, batches of 1,000",
+                "graphql-defer"),
+            row("idgraph, deferred, settled: the same until the API's settler emptied the "
+                "backlog", "graphql-defer-settled"),
             ""]
 
 

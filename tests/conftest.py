@@ -115,10 +115,13 @@ def empty_graph(driver: neo4j.Driver) -> neo4j.Driver:
 
 
 def settings_for(server: Neo4jServer, **overrides) -> Settings:
-    """Test settings: this server, and open loopback mode (keyless test clients are admins
-    while no key is configured; tests of the refusals turn it off)."""
+    """Test settings: this server, open loopback mode (keyless test clients are admins while
+    no key is configured; tests of the refusals turn it off), no settler of deferred ingests."""
     values = {"neo4j_uri": server.uri, "neo4j_user": "neo4j",
-              "neo4j_password": server.auth[1] if server.auth else "", "open_loopback": True}
+              "neo4j_password": server.auth[1] if server.auth else "", "open_loopback": True,
+              # No settler: one running in a shared server would settle other tests' deferred
+              # ingests behind their backs (tests/test_ingest_deferred.py starts its own).
+              "settle_poll_seconds": 0}
     values.update(overrides)
     return Settings(**values)
 

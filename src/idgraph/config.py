@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # `idgraph ingest FILE` holds a group of lines sharing identities until its last line has
     # been read, at most this many lines at once (ingest/planning.py; ~0.5 KB a held line).
     ingest_hold_lines: int = Field(default=200_000, ge=0)
+    # Deferred ingest (`ingestDeferred`, `idgraph ingest --defer`; pipeline/backlog.py): every
+    # API process's settler looks for accepted batches to settle this often (at once after its
+    # own process accepted one); 0: this process never settles (`idgraph settle` does).
+    settle_poll_seconds: float = Field(default=1.0, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
     # A job is held by the process running it for this long from each renewal (its heartbeat

@@ -17,6 +17,7 @@ from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.outbox import Outbox
 from idgraph.pipeline.pipeline import Pipeline
+from idgraph.pipeline.settler import Settler
 from idgraph.privacy.suppression import Suppressions
 from idgraph.profile.attributes import load_attribute_schema
 from idgraph.profile.counters import Counters
@@ -37,6 +38,8 @@ class Services:
     explorations: ExplorationService
     segments: Segments
     activation: Activation
+    # Deferred ingests' profiles, built by this process (pipeline/settler.py).
+    settler: Settler
 
     @property
     def changes(self) -> ChangeFeed:
@@ -78,4 +81,5 @@ class Services:
         return cls(settings=settings, graph=graph, pipeline=pipeline, identity=identity,
                    profiles=profiles, jobs=jobs, explorations=explorations,
                    segments=segments,
-                   activation=Activation.build(settings, graph, segments, jobs))
+                   activation=Activation.build(settings, graph, segments, jobs),
+                   settler=Settler(pipeline, settings.settle_poll_seconds))

@@ -15,6 +15,7 @@ from idgraph.cli.server import serve_settings
 app = typer.Typer(help="idgraph: customer identity graph service on Neo4j.", no_args_is_help=True)
 app.command()(server.serve)
 app.command()(data.ingest)
+app.command()(data.settle)
 app.command()(data.cypher)
 app.command("export")(exports.export)
 app.add_typer(server.neo4j_app, name="neo4j")

@@ -1,5 +1,5 @@
-"""`idgraph ingest`, `idgraph demo generate` and `idgraph cypher`: data in, demo data, and
-saved read-only explorations."""
+"""`idgraph ingest`, `idgraph settle`, `idgraph demo generate` and `idgraph cypher`: data in,
+deferred ingests' profiles built, demo data, and saved read-only explorations."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from idgraph.db.errors import DatabaseError
 if TYPE_CHECKING:  # imported where used: the command starts fast
     from idgraph.explorations.service import Exploration
     from idgraph.ingest.runner import FileSummary
+    from idgraph.pipeline.backlog import Failed
 
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 
@@ -27,6 +28,9 @@ def ingest(
     batch_size: int = typer.Option(None, help="Items per transaction (default 1000)."),
     rejects: Path = typer.Option(None, help="Write rejected lines with their reasons here."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    defer: bool = typer.Option(False, help=(
+        "Accept the records now and build their profiles later: a running API server's "
+        "settler does it within seconds, or `idgraph settle`.")),
 ) -> None:
     """Ingest a file of records and events; ends with a summary of what was rejected and why."""
     from idgraph.ingest.runner import ingest_file
@@ -35,7 +39,7 @@ def ingest(
     check_attribute_schema(settings)
     try:
         summary = asyncio.run(_ingest(settings, file, batch_size or settings.ingest_batch_size,
-                                      rejects, progress, ingest_file))
+                                      rejects, progress, ingest_file, defer))
     except DatabaseError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
@@ -44,18 +48,63 @@ def ingest(
         typer.echo(f"  {code}: {count}")
     if rejects and summary.rejected:
         typer.echo(f"rejected lines with reasons: {rejects}")
+    if defer and summary.accepted:
+        typer.echo("profiles follow: a running `idgraph serve` settles the backlog, or run "
+                   "`idgraph settle`")
 
 
 async def _ingest(settings: Settings, file: Path, batch_size: int, rejects: Path | None,
-                  progress: bool, ingest_file: Callable[..., Awaitable[FileSummary]]
-                  ) -> FileSummary:
+                  progress: bool, ingest_file: Callable[..., Awaitable[FileSummary]],
+                  defer: bool = False) -> FileSummary:
     from idgraph.services import Services
 
     async with ready_graph(settings) as graph:
         services = Services.build(settings.model_copy(update={"ingest_batch_size": batch_size}),
                                   graph)
         return await ingest_file(services.identity, file, batch_size, rejects, progress,
-                                 max_held_lines=settings.ingest_hold_lines)
+                                 max_held_lines=settings.ingest_hold_lines, defer=defer)
+
+
+def settle(
+    retry_failed: bool = typer.Option(False, help=(
+        "First put entries that failed back in the queue (after fixing the cause, e.g. an "
+        "unlink).")),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Build the profiles of deferred ingests now: settle the ingest backlog until it is empty,
+    oldest first (alongside any running server's settler); ends with what failed and why."""
+    settings = Settings()
+    try:
+        settled, failed = asyncio.run(_settle(settings, retry_failed, progress))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"settled {settled} items")
+    if failed:
+        typer.echo(f"{len(failed)} entries kept as failed (see `ingestBacklog` in the API):")
+        for entry in failed:
+            typer.echo(f"  {entry.seq}: {entry.code}: {entry.error}")
+        raise typer.Exit(1)
+
+
+async def _settle(settings: Settings, retry_failed: bool, show: bool
+                  ) -> tuple[int, list[Failed]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from idgraph.pipeline.settler import drain
+    from idgraph.services import Services
+
+    async with ready_graph(settings) as graph:
+        pipeline = Services.build(settings, graph).pipeline
+        if retry_failed:
+            await pipeline.backlog.retry_failed()
+        waiting = await pipeline.backlog.status()
+        bar = Progress("settling", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       disable=not show, transient=False)
+        with bar:
+            task = bar.add_task("settling", total=waiting.items or None)
+            done = await drain(pipeline, lambda s: bar.update(task, advance=s.items))
+        return (sum(s.items for s in done if not s.failed),
+                (await pipeline.backlog.status()).failed)
 
 
 @demo_app.command("generate")

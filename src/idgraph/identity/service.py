@@ -178,11 +178,16 @@ class IdentityService:
     async def ingest(self, records: Sequence[dict[str, Any]] = (),
                      events: Sequence[dict[str, Any]] = (),
                      dry_run: bool = False, on_batch: Callable[[int], None] | None = None,
-                     slots: asyncio.Semaphore | None = None) -> IngestResult:
+                     slots: asyncio.Semaphore | None = None, defer: bool = False
+                     ) -> IngestResult:
         """Validate, then write in batches. `on_batch` is told the item count of each batch
         as it commits (progress for long calls). `slots`: the batch transactions in flight,
         shared with other calls (a file ingest overlapping its windows); by default the call
-        has `concurrency` of its own."""
+        has `concurrency` of its own. `defer`: each batch commits its items, identities and
+        links with an entry of the ingest backlog, and its profiles are built when the
+        settler takes the entry (pipeline/backlog.py); the result reports no cluster change."""
+        if defer and dry_run:
+            raise ValueError("a dry run cannot be deferred")
         good, bad = await self.validate(records, events)
         good = await self._without_suppressed(good, bad)
         result = IngestResult(rejected=bad)
@@ -198,12 +203,12 @@ class IdentityService:
                            else call_batch_size(len(items), self.batch_size, self.concurrency))
         if dry_run or self.concurrency == 1 or (len(units) == 1 and slots is None):
             for batch in (batch for unit in units for batch in unit):
-                result.absorb(await self._write_batch(batch, index_of, dry_run))
+                result.absorb(await self._write_batch(batch, index_of, dry_run, defer))
                 if on_batch:
                     on_batch(len(batch))
             result.rejected.sort(key=lambda rejection: rejection.index)
             return result
-        for unit_results in await self._run_units(units, index_of, on_batch, slots):
+        for unit_results in await self._run_units(units, index_of, on_batch, slots, defer):
             for batch_result in unit_results:
                 result.absorb(batch_result)
         result.rejected.sort(key=lambda rejection: rejection.index)
@@ -232,7 +237,8 @@ class IdentityService:
 
     async def _run_units(self, units: list[Unit], index_of: dict[tuple[str, str], int],
                          on_batch: Callable[[int], None] | None = None,
-                         slots: asyncio.Semaphore | None = None) -> list[list[IngestResult]]:
+                         slots: asyncio.Semaphore | None = None, defer: bool = False
+                         ) -> list[list[IngestResult]]:
         """Up to `concurrency` units at once (or as many as `slots` lets in), each batch its
         own write transaction; results in planned order. On a failure the other units stop
         (their open batches roll back)."""
@@ -242,7 +248,7 @@ class IdentityService:
             results = []
             async with slots:
                 for batch in unit:
-                    results.append(await self._write_batch(batch, index_of))
+                    results.append(await self._write_batch(batch, index_of, defer=defer))
                     if on_batch:
                         on_batch(len(batch))
             return results
@@ -257,12 +263,17 @@ class IdentityService:
             raise
 
     async def _write_batch(self, batch: list[Item], index_of: dict[tuple[str, str], int],
-                           dry_run: bool = False) -> IngestResult:
+                           dry_run: bool = False, defer: bool = False) -> IngestResult:
         """One batch through the pipeline: stored, re-clustered, facts and views, committed.
         Items touching a component too large to re-cluster are rejected (COMPONENT_TOO_LARGE)
-        and the batch is written again without them."""
+        and the batch is written again without them. Deferred: stored and put in the backlog
+        (a component too large is then found by the settle, which keeps the entry as failed)."""
         refused: list[Rejection] = []
         limit = self.component_limit
+        if defer:
+            change = await self.pipeline.defer(lambda tx: _store_batch(tx, batch, limit))
+            return IngestResult(accepted=len(change.items),
+                                duplicates=len(batch) - len(change.items))
         while batch:
             try:
                 change = await self.pipeline.write(

@@ -45,9 +45,11 @@ class FileSummary:
 
 async def ingest_file(service: IdentityService, path: Path, batch_size: int,
                       rejects_path: Path | None = None, show_progress: bool = True,
-                      window_lines: int = 20_000, max_held_lines: int = 200_000) -> FileSummary:
+                      window_lines: int = 20_000, max_held_lines: int = 200_000,
+                      defer: bool = False) -> FileSummary:
     """Two passes over the file: plan which lines belong together (ingest/planning.py), then
-    hand the service windows of whole groups of lines."""
+    hand the service windows of whole groups of lines (`defer`: into the ingest backlog, the
+    profiles built by a settler: pipeline/backlog.py)."""
     summary = FileSummary()
     # A window of lines per call: the service groups the items of a call that share identities
     # into one batch, and batches in flight then seldom meet on a profile (each meeting is a
@@ -62,7 +64,7 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
             plan = _plan(service, path, progress) if path.is_file() else LinePlan.empty()
             task = progress.add_task(f"ingesting {path.name}", total=len(plan) or None)
             regroup = Regrouper(plan, max_held_lines)
-            windows = _Windows(service, summary, rejects, progress, task)
+            windows = _Windows(service, summary, rejects, progress, task, defer)
             window: list[FileLine] = []
             try:
                 with open_text(path) as handle:
@@ -117,8 +119,9 @@ class _Windows:
     batch slots; their results are taken in file order (rejects too)."""
 
     def __init__(self, service: IdentityService, summary: FileSummary, rejects: TextIO | None,
-                 progress: Progress, task: TaskID) -> None:
+                 progress: Progress, task: TaskID, defer: bool = False) -> None:
         self.service, self.summary, self.rejects = service, summary, rejects
+        self.defer = defer
         self.progress, self.task = progress, task
         self.slots = asyncio.Semaphore(service.concurrency)
         self.in_flight: deque[asyncio.Task[Ingested]] = deque()
@@ -149,6 +152,7 @@ class _Windows:
             result = await self.service.ingest(
                 [r.item for r in records if r.item is not None],  # (all of them: readable)
                 [e.item for e in events if e.item is not None], slots=self.slots,
+                defer=self.defer,
                 on_batch=lambda items: self.progress.update(self.task, advance=items))
         return lines, records + events, result
 

@@ -11,16 +11,21 @@ all in one transaction; after the commit, the change feed.
       -> change feed            (pipeline/feed.py: profileChanged, audienceMembership)
 
 A dry run runs the same stages in a transaction that is rolled back, and publishes nothing.
+A deferred write (`defer`: the deferred ingest) commits the writer's statements and an entry of
+the backlog (pipeline/backlog.py); `settle_next` later runs the oldest entry through the stages,
+in a transaction of its own, and publishes it.
 Each stage locks what it reads before reading it, so concurrent writers never lose an update.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from idgraph.db.graph import Graph, Tx
+from idgraph.errors import IdgraphError
+from idgraph.pipeline.backlog import Backlog, counted_now
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.feed import ChangeFeed
 
@@ -46,6 +51,12 @@ class Pipeline:
     segments: Sequence[Stage] = ()
     # Dashboard counters (profile/counters.py): last, once every member count is final.
     counters: Stage | None = None
+    # Called after each deferred write commits (the settler's wake-up: pipeline/settler.py).
+    on_deferred: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def backlog(self) -> Backlog:
+        return Backlog(self.graph)
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -78,6 +89,48 @@ class Pipeline:
         self.feed.committed(change.events)
         return change
 
+    async def defer(self, work: Callable[[Tx], Awaitable[ChangeSet]]) -> ChangeSet:
+        """`work` (a deferred ingest batch's statements) and its backlog entry, in one
+        transaction; the stages run when the entry is settled (`settle_next`). The identities
+        it created are counted now: a settle cannot tell them from older ones."""
+        async def accepted(tx: Tx) -> ChangeSet:
+            change = await work(tx)
+            if change.items:
+                await self.backlog.enqueue(tx, change)
+                if self.counters is not None and change.fresh:
+                    await self.counters(tx, counted_now(change))
+            return change
+
+        change = await self.graph.write_tx(accepted)
+        if change.items:
+            for wake in self.on_deferred:
+                wake()
+        return change
+
+    async def settle_next(self) -> Settled | None:
+        """The oldest waiting backlog entry through every stage, committed (the entry deleted
+        with it) and published; None when nothing waits. An entry the stages refuse (an
+        IdgraphError: a component too large to re-cluster, say) is kept as failed, with why."""
+        if not await self.backlog.waiting():
+            return None
+        taken = None
+
+        async def work(tx: Tx) -> ChangeSet:
+            nonlocal taken
+            taken = await self.backlog.take(tx)
+            return taken.change if taken is not None else ChangeSet(cause="settle")
+
+        try:
+            change = await self.write(work)
+        except IdgraphError as exc:
+            if taken is None:
+                raise
+            await self.backlog.fail(taken.seq, exc.code, str(exc))
+            return Settled(taken.seq, taken.accepted_at, len(taken.change.items), exc.code)
+        if taken is None:
+            return None
+        return Settled(taken.seq, taken.accepted_at, len(change.items))
+
     def without(self, name: str) -> Pipeline:
         """This pipeline with one stage replaced by a no-op (benchmarks' A/B runs)."""
         skipped = Skipped(name)
@@ -90,6 +143,16 @@ class Pipeline:
         if name == "counters":
             return replace(self, counters=skipped)
         return replace(self, segments=[s for s in self.segments if s.name != name])
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One backlog entry settled (`failed`: the code of why it could not be, kept)."""
+
+    seq: int
+    accepted_at: int
+    items: int
+    failed: str | None = None
 
 
 @dataclass(frozen=True)

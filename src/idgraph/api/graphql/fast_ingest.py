@@ -6,7 +6,8 @@ identity, a DateTime each) and strawberry converting the result into RecordInput
 IdentityInput objects, which the resolver then turned back into the dictionaries the service
 takes (py-spy, bench/results/scale-1000000.md, session 10). A document of this narrow shape is
 compiled once per text into an `IngestPlan`: one mutation, one variable of type
-`[RecordInput!]` or `[RecordInput!]!`, one root field `ingest(records: $records)`, any
+`[RecordInput!]` or `[RecordInput!]!`, one root field `ingest(records: $records)` (or
+`ingestDeferred(records: $records)`), any
 selection of IngestSummary's plain fields (fast_plan.py's compiler: types, serialisers and
 permissions from the strawberry definitions).
 
@@ -27,13 +28,17 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    FieldNode,
+    GraphQLField,
     GraphQLScalarType,
     GraphQLSchema,
+    OperationDefinitionNode,
     OperationType,
     Undefined,
     ValidationRule,
     validate,
 )
+from strawberry.types.field import StrawberryField
 
 from idgraph.api.graphql.errors import failure_of
 from idgraph.api.graphql.fast_plan import (
@@ -51,7 +56,9 @@ from idgraph.api.graphql.identity import IdentityMutation, IngestSummary
 from idgraph.auth.roles import Role
 from idgraph.identity.service import IdentityService
 
-ROOT_RESOLVER = resolver_of(IdentityMutation, "ingest")
+# The root fields compiled, and whether each defers (ingestDeferred: pipeline/backlog.py).
+ROOT_RESOLVERS = ((resolver_of(IdentityMutation, "ingest"), False),
+                  (resolver_of(IdentityMutation, "ingest_deferred"), True))
 # RecordInput's fields by their GraphQL names; all but `attributes` are non-null.
 RECORD_FIELDS = frozenset({"source", "recordId", "timestamp", "identities", "attributes"})
 REQUIRED_FIELDS = RECORD_FIELDS - {"attributes"}
@@ -69,6 +76,7 @@ class IngestPlan:
     document: DocumentNode  # for the per-request rules
     parse_timestamp: Callable[[Any], Any]  # the schema's DateTime scalar, as coercion runs it
     parse_json: Callable[[Any], Any]  # the schema's JSON scalar (`attributes`)
+    deferred: bool = False  # ingestDeferred: the batches go to the ingest backlog
 
     def admits(self, role: Role | None) -> bool:
         return role in self.roles
@@ -127,9 +135,9 @@ async def ingest_answer(plan: IngestPlan, records: list[dict[str, Any]],
     completed by the plan, or its failure worded as the error masking words it (the field is
     non-null: an error nulls `data`). Never a fall back: the write may have happened."""
     try:
-        result = await service.ingest(records, (), dry_run=False)
+        result = await service.ingest(records, (), dry_run=False, defer=plan.deferred)
         return {"data": {plan.root_key: plan.complete(
-            IngestSummary.of(result, len(records), dry_run=False))}}
+            IngestSummary.of(result, len(records), dry_run=False, deferred=plan.deferred))}}
     except Exception as exc:  # noqa: BLE001 - answered, masked, as the general path does
         message, extensions = failure_of(exc, request_id)
     return {"data": None, "errors": [{"message": message, "locations": [plan.root_location],
@@ -156,8 +164,7 @@ def compile_ingest(schema: GraphQLSchema, document: DocumentNode) -> IngestPlan:
     """The plan of a (validated) bulk ingest document; NotCompilable otherwise."""
     op = one_operation(document, OperationType.MUTATION)
     variable = list_variable(op, "RecordInput", required=False)
-    node, field, definition = root_field(schema, op, ROOT_RESOLVER, "records", variable,
-                                         "ingest(records: $x)")
+    node, field, definition, deferred = _root(schema, op, variable)
     compiler = field_compiler()
     compiler.admit(definition)
     complete = compiler.output(field.type, node.selection_set)
@@ -166,7 +173,19 @@ def compile_ingest(schema: GraphQLSchema, document: DocumentNode) -> IngestPlan:
     return IngestPlan(op.name.value if op.name else None, variable, response_key(node),
                       location(node), compiler.roles, complete, document,
                       _scalar(schema, "DateTime").parse_value,
-                      _scalar(schema, "JSON").parse_value)
+                      _scalar(schema, "JSON").parse_value, deferred)
+
+
+def _root(schema: GraphQLSchema, op: OperationDefinitionNode, variable: str
+          ) -> tuple[FieldNode, GraphQLField, StrawberryField, bool]:
+    """The root field (`root_field`) of one of ROOT_RESOLVERS, and whether it defers."""
+    for resolver, deferred in ROOT_RESOLVERS:
+        try:
+            return (*root_field(schema, op, resolver, "records", variable,
+                                "ingest(records: $x)"), deferred)
+        except NotCompilable:
+            continue
+    raise NotCompilable("one root field: ingest(records: $x) or ingestDeferred(records: $x)")
 
 
 def _scalar(schema: GraphQLSchema, name: str) -> GraphQLScalarType:

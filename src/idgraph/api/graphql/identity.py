@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from idgraph.api.graphql.permissions import Role, allow
 from idgraph.api.graphql.profile import Profile, load_profile
 from idgraph.identity import service as identity_service
 from idgraph.identity.clustering import ClusterReport
+from idgraph.pipeline.backlog import Status
 
 
 @strawberry.input(description="What one source says about a set of identities, at a time.")
@@ -79,6 +80,9 @@ class RefusedLink:
 @strawberry.type(description="What an ingest did (or, for a dry run, would do) to the graph.")
 class IngestSummary:
     dry_run: bool
+    deferred: bool = strawberry.field(description=(
+        "Accepted into the ingest backlog (ingestDeferred): the profiles follow when it is "
+        "settled, and the cluster changes below are empty."))
     accepted: int
     duplicates: int = strawberry.field(description="Items already ingested; changed nothing.")
     rejected: int
@@ -90,9 +94,10 @@ class IngestSummary:
 
     @classmethod
     def of(cls, result: identity_service.IngestResult, n_records: int,
-           dry_run: bool) -> IngestSummary:
+           dry_run: bool, deferred: bool = False) -> IngestSummary:
         return cls(
-            dry_run=dry_run, accepted=result.accepted, duplicates=result.duplicates,
+            dry_run=dry_run, deferred=deferred, accepted=result.accepted,
+            duplicates=result.duplicates,
             rejected=len(result.rejected),
             errors=[_error(r.index, r.code, r.message, n_records) for r in result.rejected],
             **_changes(result.report),
@@ -185,11 +190,50 @@ Events = Annotated[list[EventInput] | None, strawberry.argument(description="Eve
 
 
 async def _ingest(info: Info[Context, None], records: list[RecordInput] | None,
-                  events: list[EventInput] | None, dry_run: bool) -> IngestSummary:
+                  events: list[EventInput] | None, dry_run: bool, defer: bool = False
+                  ) -> IngestSummary:
     recs = [record_dict(r) for r in records or []]
     evs = [event_dict(e) for e in events or []]
-    result = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run)
-    return IngestSummary.of(result, len(recs), dry_run)
+    result = await info.context.services.identity.ingest(recs, evs, dry_run=dry_run,
+                                                         defer=defer)
+    return IngestSummary.of(result, len(recs), dry_run, defer)
+
+
+@strawberry.type(description="A batch of a deferred ingest the settler could not settle.")
+class FailedBacklogEntry:
+    seq: str = strawberry.field(description="The entry's place in the backlog.")
+    accepted_at: datetime
+    failed_at: datetime
+    items: int
+    code: str
+    error: str = strawberry.field(description="Why, and what to do (then settle it again: "
+                                              "`idgraph settle --retry-failed`).")
+
+
+@strawberry.type(description="Deferred ingests waiting for their profiles.")
+class IngestBacklog:
+    entries: int = strawberry.field(description="Batches waiting (failed ones left out).")
+    items: int = strawberry.field(description="Records and events in them.")
+    oldest_accepted_at: datetime | None = strawberry.field(
+        description="When the oldest waiting batch was accepted: how far profiles lag.")
+    failed: list[FailedBacklogEntry] = strawberry.field(description="The first 100.")
+
+    @classmethod
+    def of(cls, status: Status) -> IngestBacklog:
+        return cls(entries=status.entries, items=status.items,
+                   oldest_accepted_at=_time(status.oldest_accepted_at),
+                   failed=[FailedBacklogEntry(seq=str(f.seq), accepted_at=_when(f.accepted_at),
+                                              failed_at=_when(f.failed_at), items=f.items,
+                                              code=f.code, error=f.error)
+                           for f in status.failed])
+
+
+def _time(ms: int | None) -> datetime | None:
+    return None if ms is None else _when(ms)
+
+
+def _when(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @strawberry.type
@@ -211,6 +255,11 @@ class IdentityQuery:
             to_key(info, other_identity)))
 
     @strawberry.field(permission_classes=[allow(Role.PARTNER)],
+                      description="Deferred ingests whose profiles are not built yet.")
+    async def ingest_backlog(self, info: Info[Context, None]) -> IngestBacklog:
+        return IngestBacklog.of(await info.context.services.pipeline.backlog.status())
+
+    @strawberry.field(permission_classes=[allow(Role.PARTNER)],
                       description="Dry run: what an ingest would do, writing nothing.")
     async def simulate_ingest(self, info: Info[Context, None], records: Records = None,
                               events: Events = None) -> IngestSummary:
@@ -224,6 +273,16 @@ class IdentityMutation:
     async def ingest(self, info: Info[Context, None], records: Records = None,
                      events: Events = None) -> IngestSummary:
         return await _ingest(info, records, events, dry_run=False)
+
+    @strawberry.mutation(permission_classes=[allow(Role.PARTNER)], description=(
+        "Ingest records and events now, build their profiles later: bad items are reported "
+        "and nothing of them is stored, as by `ingest`; the good ones are stored with their "
+        "identities and links when this answers, and their profiles, views, segment "
+        "memberships and change events follow when the settler takes them from the ingest "
+        "backlog (within seconds; see ingestBacklog)."))
+    async def ingest_deferred(self, info: Info[Context, None], records: Records = None,
+                              events: Events = None) -> IngestSummary:
+        return await _ingest(info, records, events, dry_run=False, defer=True)
 
     @strawberry.mutation(permission_classes=[allow()],
                          description="Remove the link between two identities (all sources, or "

@@ -56,8 +56,10 @@ def create_app(settings: Settings | None = None, graph: Graph | None = None) -> 
         await _recover_jobs(services)
         services.segments.scheduler.start()
         services.activation.scheduler.start()
+        services.settler.start()
         with bulk_collection():  # rarer full collections of what the process holds
             yield
+        await services.settler.stop()  # an entry being settled rolls back and waits
         await services.activation.scheduler.stop()
         await services.segments.scheduler.stop()
         await services.jobs.close()  # jobs still running stay resumable
