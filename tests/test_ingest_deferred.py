@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from idgraph.api.graphql.permissions import Role
 from idgraph.db.connect import graph_for
-from idgraph.pipeline.settler import drain
+from idgraph.pipeline.backlog import Ages
+from idgraph.pipeline.settler import drain, wait_before_settling
 from idgraph.services import Services
 from tests.api_support import KEY_SPEC, KEYS, api_server, codes, post
 from tests.conftest import GraphQLClient, LiveServer, settings_for, wipe
@@ -126,14 +127,39 @@ def test_the_bulk_shape_is_deferred_on_the_fast_path_too(no_settler, empty_graph
     assert gql(BACKLOG)["ingestBacklog"]["items"] == 1
 
 
-@pytest.mark.parametrize("poll_seconds", [0.2, 3600])  # woken by its own accept either way
-def test_the_api_settles_what_it_accepted_by_itself(neo4j_server, empty_graph, poll_seconds):
-    with api_server(neo4j_server, settle_poll_seconds=poll_seconds) as server:
+# (poll, quiet, max lag) seconds: settled once quiet, or once the oldest batch waited the max
+# lag though more might come; woken by its own accept, whatever the poll.
+@pytest.mark.parametrize("pacing", [(0.2, 0.2, 3600), (3600, 0.2, 3600), (3600, 3600, 1)])
+def test_the_api_settles_what_it_accepted_by_itself(neo4j_server, empty_graph, pacing):
+    poll, quiet, lag = pacing
+    with api_server(neo4j_server, settle_poll_seconds=poll, settle_quiet_seconds=quiet,
+                    settle_max_lag_seconds=lag) as server:
         gql = GraphQLClient(server.url)
         gql(DEFERRED, {"records": [record("1", "crm:C1", "email:a@x.com")]})
         wait_for_profile(gql, "email:a@x.com")
         assert profile_of(gql, "crm:C1") == profile_of(gql, "email:a@x.com")
         assert gql(BACKLOG)["ingestBacklog"]["entries"] == 0
+
+
+def test_the_settler_gives_way_while_batches_come(neo4j_server, empty_graph):
+    with api_server(neo4j_server, settle_poll_seconds=0.05, settle_quiet_seconds=3600,
+                    settle_max_lag_seconds=4) as server:
+        gql = GraphQLClient(server.url)
+        gql(DEFERRED, {"records": [record("1", "crm:C1")]})
+        time.sleep(1)  # well within the max lag, and not quiet for an hour
+        assert profile_of(gql, "crm:C1") is None
+        wait_for_profile(gql, "crm:C1")  # the max lag reached
+
+
+@pytest.mark.parametrize(("ages", "wait"), [
+    (Ages(0), None),  # nothing waits
+    (Ages(3, oldest_ms=900, newest_ms=100), 400.0),  # batches still coming: until quiet
+    (Ages(3, oldest_ms=29_900, newest_ms=100), 100.0),  # or until the max lag, if sooner
+    (Ages(1, oldest_ms=500, newest_ms=500), 0.0),  # quiet now
+    (Ages(9, oldest_ms=30_000, newest_ms=0), 0.0),  # the oldest waited the max lag
+])
+def test_the_pacing_of_the_settler(ages, wait):
+    assert wait_before_settling(ages, quiet_ms=500, max_lag_ms=30_000) == wait
 
 
 def test_the_api_settles_what_another_process_accepted(neo4j_server, empty_graph, tmp_path):

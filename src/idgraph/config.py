@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # API process's settler looks for accepted batches to settle this often (at once after its
     # own process accepted one); 0: this process never settles (`idgraph settle` does).
     settle_poll_seconds: float = Field(default=1.0, ge=0)
+    # The settler gives way to acceptance: it waits until no batch was accepted for
+    # `settle_quiet_seconds`, or until the oldest waiting one is `settle_max_lag_seconds` old.
+    settle_quiet_seconds: float = Field(default=0.5, ge=0)
+    settle_max_lag_seconds: float = Field(default=30.0, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
     # A job is held by the process running it for this long from each renewal (its heartbeat

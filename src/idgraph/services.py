@@ -82,4 +82,6 @@ class Services:
                    profiles=profiles, jobs=jobs, explorations=explorations,
                    segments=segments,
                    activation=Activation.build(settings, graph, segments, jobs),
-                   settler=Settler(pipeline, settings.settle_poll_seconds))
+                   settler=Settler(pipeline, settings.settle_poll_seconds,
+                                   settings.settle_quiet_seconds,
+                                   settings.settle_max_lag_seconds))

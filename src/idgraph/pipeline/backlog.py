@@ -29,8 +29,15 @@ from idgraph.identity.items import Item
 from idgraph.identity.normalise import IdentityKey
 from idgraph.pipeline.changeset import ChangeSet
 
+# acceptedAt: the server's clock, so settlers on hosts with skewed clocks agree on ages.
 ENQUEUE = """
-CREATE (:BacklogEntry {seq: $seq, acceptedAt: $now, items: $items, body: $body})
+CREATE (:BacklogEntry {seq: $seq, acceptedAt: timestamp(), items: $items, body: $body})
+"""
+# How long ago the oldest and the newest waiting entry were accepted (the settler's pacing).
+AGES = """
+MATCH (b:BacklogEntry) WHERE b.failedAt IS NULL
+WITH count(b) AS entries, min(b.acceptedAt) AS oldest, max(b.acceptedAt) AS newest
+RETURN entries, timestamp() - oldest AS oldestAge, timestamp() - newest AS newestAge
 """
 # Lock the head first: a second settler waits for this commit, then takes the next entry
 # (the deleted one is gone for it). Deleted here, so the commit that settles it removes it.
@@ -105,6 +112,16 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Ages:
+    """Waiting entries, and how long ago (ms, the server's clock) the oldest and the newest
+    were accepted."""
+
+    entries: int
+    oldest_ms: int = 0
+    newest_ms: int = 0
+
+
+@dataclass(frozen=True)
 class Taken:
     """The oldest waiting entry, taken (deleted) in the settle's transaction."""
 
@@ -142,8 +159,8 @@ class Backlog:
 
     async def enqueue(self, tx: Tx, change: ChangeSet) -> None:
         """In the accepting transaction: the entry commits with the batch, or neither does."""
-        await tx.run(ENQUEUE, seq=next_seq(change.now), now=change.now,
-                     items=len(change.items), body=encode(change).decode())
+        await tx.run(ENQUEUE, seq=next_seq(change.now), items=len(change.items),
+                     body=encode(change).decode())
 
     async def take(self, tx: Tx) -> Taken | None:
         """The oldest waiting entry, deleted in `tx` (None when there is none)."""
@@ -157,6 +174,12 @@ class Backlog:
             [found] = await tx.run(PROFILES_OF, keys=keys)
             change.touched = set(found["ids"])
         return Taken(row["seq"], row["acceptedAt"], change)
+
+    async def ages(self) -> Ages:
+        [row] = await self.graph.read(AGES)
+        if not row["entries"]:
+            return Ages(0)
+        return Ages(row["entries"], row["oldestAge"], row["newestAge"])
 
     async def waiting(self) -> bool:
         """Whether an entry waits (a read: an idle settler's poll writes nothing)."""

@@ -1,10 +1,18 @@
 """The settler: deferred ingest batches through the pipeline's stages, oldest first.
 
-Every API process runs one (started by the app's lifespan). It settles the backlog
-(pipeline/backlog.py) at once when its own process accepted a batch, and looks for entries
-accepted elsewhere (other API processes, `idgraph ingest --defer`) every `poll_seconds`.
+Every API process runs one (started by the app's lifespan). It looks at the backlog
+(pipeline/backlog.py) when its own process accepted a batch, and every `poll_seconds` for
+entries accepted elsewhere (other API processes, `idgraph ingest --defer`).
+
+It gives way to acceptance: while batches keep coming (the newest waiting one accepted less
+than `quiet_seconds` ago), it waits, because settling beside a load takes the same cores the
+load's statements need (on two cores, a settler running alongside slowed a partner's deferred
+calls from 0.9x to 0.6x of the floor: bench/results/scale-1000000.md). A load never holds the
+profiles back for long: once the oldest entry has waited `max_lag_seconds`, it settles anyway.
+It settles one entry at a time and looks again, so a new burst pauses it.
+
 Settlers of several processes take turns: each settle locks the backlog's head first.
-`idgraph settle` drains the backlog the same way, with a progress bar.
+`idgraph settle` drains the backlog at once, with a progress bar.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from idgraph.pipeline.backlog import Ages
 from idgraph.pipeline.pipeline import Pipeline, Settled
 
 log = logging.getLogger("idgraph.pipeline.settler")
@@ -33,10 +42,22 @@ async def drain(pipeline: Pipeline, on_settled: Callable[[Settled], None] | None
     return done
 
 
+def wait_before_settling(ages: Ages, quiet_ms: float, max_lag_ms: float) -> float | None:
+    """Milliseconds to wait before settling the oldest entry (0: now), or None when nothing
+    waits. Now once no batch came for `quiet_ms`, or once the oldest waited `max_lag_ms`."""
+    if not ages.entries:
+        return None
+    if ages.newest_ms >= quiet_ms or ages.oldest_ms >= max_lag_ms:
+        return 0.0
+    return min(quiet_ms - ages.newest_ms, max_lag_ms - ages.oldest_ms)
+
+
 @dataclass
 class Settler:
     pipeline: Pipeline
     poll_seconds: float
+    quiet_seconds: float = 0.5
+    max_lag_seconds: float = 30.0
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -60,6 +81,20 @@ class Settler:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             try:
-                await drain(self.pipeline)
+                await self.settle_paced()
             except Exception:  # noqa: BLE001 - the loop must survive a bad round
                 log.exception("settling the ingest backlog failed; retrying next round")
+
+    async def settle_paced(self) -> None:
+        """Settle entries one at a time while the pacing allows; wait while batches come."""
+        while True:
+            wait = wait_before_settling(await self.pipeline.backlog.ages(),
+                                        self.quiet_seconds * 1000, self.max_lag_seconds * 1000)
+            if wait is None:
+                return
+            if wait > 0:
+                await asyncio.sleep(wait / 1000)
+                continue
+            settled = await self.pipeline.settle_next()
+            if settled is not None and settled.failed:
+                log.warning("backlog entry %s kept as failed: %s", settled.seq, settled.failed)
