@@ -133,9 +133,9 @@ CALL (nodes) {
 }
 // An identity this batch created has no profile yet and only the links this batch made, which
 // the caller knows from its evidence (identity/service.py, _links_of_new): only `known` ones
-// are read back.
+// are read back, and none for a deferred batch ($expand false): its settle reads its own.
 CALL (known) {
-  UNWIND known AS i
+  UNWIND CASE WHEN $expand THEN known ELSE [] END AS i
 """ + EXPAND_STEP + """
 }
 RETURN [node IN nodes | elementId(node)] AS nodeIds, fresh, unsettled, expanded

@@ -271,7 +271,8 @@ class IdentityService:
         refused: list[Rejection] = []
         limit = self.component_limit
         if defer:
-            change = await self.pipeline.defer(lambda tx: _store_batch(tx, batch, limit))
+            change = await self.pipeline.defer(
+                lambda tx: _store_batch(tx, batch, limit, expand=False))
             return IngestResult(accepted=len(change.items),
                                 duplicates=len(batch) - len(change.items))
         while batch:
@@ -347,19 +348,23 @@ class IdentityService:
         return UnlinkResult(change.counts.get("unlinked", 0), change.report)
 
 
-async def _store_batch(tx: Tx, items: list[Item], limit: ComponentLimit) -> ChangeSet:
-    """An ingest batch's own writes: what the pipeline's stages then work from."""
+async def _store_batch(tx: Tx, items: list[Item], limit: ComponentLimit,
+                       expand: bool = True) -> ChangeSet:
+    """An ingest batch's own writes: what the pipeline's stages then work from (`expand`: with
+    the first step of re-clustering, read and locked; a deferred batch's settle reads its
+    own)."""
     # The batch id marks what this transaction created (items, identities, links). An
     # integer: it is written on each of them, and a long takes a quarter of the property
     # store that a 32-character id does.
     batch_id, now = secrets.randbits(62), now_ms()
-    new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit)
+    new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit, expand)
     return ChangeSet(cause=f"ingest:{batch_id:x}", items=new_items, seeds=seeds,
                      visited=visited, fresh=fresh, now=now,
                      touched={row[1] for row in visited.values() if row[1]})
 
 
 async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: ComponentLimit,
+                 expand: bool = True,
                  ) -> tuple[list[Item], set[str], dict[str, list[Any]], set[str]]:
     """Claim items, attach identities, add link evidence: (items this batch created, seeds to
     re-cluster, the expansion rows of every identity attached, the identities it created).
@@ -386,7 +391,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
     holders = any(row[1] in limit.unique for row in evidence.identities)
     [[node_ids, fresh, unsettled, expanded]] = await tx.values(
         q.STORE_EVIDENCE, **evidence.parameters(), **(limit.params() | {"holders": holders}),
-        batch=batch_id, now=now)
+        batch=batch_id, now=now, expand=expand)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
     node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,
