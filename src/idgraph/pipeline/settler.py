@@ -6,8 +6,9 @@ entries accepted elsewhere (other API processes, `idgraph ingest --defer`).
 
 It gives way to acceptance: while batches keep coming (the newest waiting one accepted less
 than `quiet_seconds` ago), it waits, because settling beside a load takes the same cores the
-load's statements need (on two cores, a settler running alongside slowed a partner's deferred
-calls from 0.9x to 0.6x of the floor: bench/results/scale-1000000.md). A load never holds the
+load's statements need (on two cores, a partner's deferred calls of new people were accepted at
+2,700-3,100 records/s beside a settler, 3,200-4,500 with one giving way, in later runs of the
+same bench: bench/results/scale-1000000.md, session 19). A load never holds the
 profiles back for long: once the oldest entry has waited `max_lag_seconds`, it settles anyway.
 It settles one entry at a time and looks again, so a new burst pauses it.
 
