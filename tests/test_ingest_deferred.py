@@ -199,7 +199,8 @@ def test_only_callers_who_may_ingest_defer_or_see_the_backlog(neo4j_server, empt
 def test_a_batch_that_cannot_be_clustered_waits_as_failed_until_retried(
         no_settler, empty_graph, neo4j_server, tmp_path):
     gql = GraphQLClient(no_settler.url)
-    gql(DEFERRED, {"records": [record("1", "email:a@x.com", "ecid:k1", "ecid:k2")]})
+    # two crm ids (a unique namespace): the linking rules must read the component
+    gql(DEFERRED, {"records": [record("1", "email:a@x.com", "crm:C1", "crm:C2")]})
     file = tmp_path / "later.jsonl"
     file.write_text(json.dumps(record("2", "crm:C9", "email:z@x.com")) + "\n")
     assert cli(neo4j_server, "ingest", str(file), "--defer").returncode == 0
@@ -209,7 +210,7 @@ def test_a_batch_that_cannot_be_clustered_waits_as_failed_until_retried(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "settled 1 items" in done.stdout and "COMPONENT_TOO_LARGE" in done.stdout
     assert profile_of(gql, "crm:C9") is not None  # the later batch did not wait for it
-    assert profile_of(gql, "ecid:k1") is None
+    assert profile_of(gql, "crm:C1") is None
     backlog = gql(BACKLOG)["ingestBacklog"]
     assert backlog["entries"] == 0 and [f["code"] for f in backlog["failed"]] == [
         "COMPONENT_TOO_LARGE"]
@@ -218,7 +219,8 @@ def test_a_batch_that_cannot_be_clustered_waits_as_failed_until_retried(
 
     done = cli(neo4j_server, "settle", "--retry-failed")
     assert done.returncode == 0 and "settled 1 items" in done.stdout, done.stdout
-    assert profile_of(gql, "ecid:k1") == profile_of(gql, "email:a@x.com") is not None
+    assert None not in {profile_of(gql, k) for k in ("crm:C1", "crm:C2", "email:a@x.com")}
+    assert profile_of(gql, "crm:C1") != profile_of(gql, "crm:C2")
     assert gql(BACKLOG)["ingestBacklog"]["failed"] == []
 
 
@@ -293,3 +295,33 @@ def test_a_deferred_call_is_held_to_the_same_limits(neo4j_server, empty_graph, c
             "LIST_TOO_LONG"]
     assert cypher("MATCH (n) WHERE n:Record OR n:BacklogEntry RETURN count(n) AS n") == [
         {"n": 0}]
+
+
+def test_a_record_another_call_attached_before_the_settle_is_in_the_view(
+        no_settler, empty_graph, cypher, neo4j_server):
+    # A settle builds a new person's view from its own batch's records only when no other
+    # batch has attached one to that person's identities in between.
+    gql = GraphQLClient(no_settler.url)
+    gql(DEFERRED, {"records": [record("1", "crm:C1", "email:a@x.com",
+                                      attributes={"tier": "gold"})]})
+    gql(INGEST, {"records": [record("2", "email:a@x.com", source="web", day=2,
+                                    attributes={"city": "Oslo"})]})
+    assert profile_of(gql, "email:a@x.com") is None  # the immediate call re-clustered nothing
+    settle(neo4j_server, max_cluster_size=MAX_SIZE)
+    found = gql(PROFILE, {"i": ident("crm:C1")})["profile"]
+    assert found["attributes"] == {"tier": "gold", "city": "Oslo"}
+    assert_views_match(gql, cypher)
+
+
+def test_new_people_settle_with_their_own_records(no_settler, empty_graph, cypher,
+                                                  neo4j_server):
+    gql = GraphQLClient(no_settler.url)
+    shown(gql, True)
+    gql(DEFERRED, {"records": [record(str(n), f"crm:C{n}", f"email:p{n}@x.com",
+                                      attributes={"tier": "gold"}) for n in range(3)]
+                   + [record("k", "email:p0@x.com", "ecid:k0", source="web")]})
+    settle(neo4j_server, max_cluster_size=MAX_SIZE)
+    sizes = sorted(gql(PROFILE, {"i": ident(f"crm:C{n}")})["profile"]["size"] for n in range(3))
+    assert sizes == [2, 2, 3]
+    assert_views_match(gql, cypher)
+    assert shown(gql, True) == stored(cypher) == direct(cypher, True)

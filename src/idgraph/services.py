@@ -3,16 +3,17 @@ change pipeline every write goes through."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from idgraph.activation.domain import Activation
 from idgraph.config import Settings
 from idgraph.db.graph import Graph
 from idgraph.explorations.service import ExplorationService
-from idgraph.identity.clustering import Recluster
+from idgraph.identity.clustering import ComponentLimit, Recluster
 from idgraph.identity.items import Limits
 from idgraph.identity.namespaces import load_registry
-from idgraph.identity.service import IdentityService
+from idgraph.identity.service import IdentityService, prepare_settle
 from idgraph.jobs.service import JobService
 from idgraph.pipeline.feed import ChangeFeed
 from idgraph.pipeline.outbox import Outbox
@@ -54,11 +55,13 @@ class Services:
         outbox = Outbox(graph, listen_ms=int(settings.feed_listen_seconds * 1000),
                         retention_ms=int(settings.feed_retention_seconds * 1000))
         feed = ChangeFeed(outbox, poll_seconds=settings.feed_poll_seconds)
+        limit = ComponentLimit.of(registry, settings.max_component_identities)
         pipeline = Pipeline(graph, feed,
                             recluster=Recluster(registry, settings.max_cluster_size,
                                                 settings.max_component_identities),
                             facts=Facts(), views=Views(), segments=(segment_stage,),
-                            counters=Counters())
+                            counters=Counters(),
+                            prepare_settle=functools.partial(prepare_settle, limit=limit))
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -27,6 +28,7 @@ from idgraph.identity.items import (
     event_property_columns,
     validate_item,
 )
+from idgraph.identity.linking import namespace_of
 from idgraph.identity.namespaces import NamespaceRegistry
 from idgraph.identity.normalise import IdentityKey, IdentityRejected, Normaliser
 from idgraph.pipeline.changeset import ChangeSet
@@ -359,7 +361,7 @@ async def _store_batch(tx: Tx, items: list[Item], limit: ComponentLimit,
     batch_id, now = secrets.randbits(62), now_ms()
     new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit, expand)
     return ChangeSet(cause=f"ingest:{batch_id:x}", items=new_items, seeds=seeds,
-                     visited=visited, fresh=fresh, now=now,
+                     visited=visited, fresh=fresh, now=now, batch=batch_id,
                      touched={row[1] for row in visited.values() if row[1]})
 
 
@@ -399,6 +401,30 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
     visited.update(_links_of_new(evidence, new_identities, node_of))
     return ([item for item, _ in stored], set(unsettled) | new_identities, visited,
             new_identities)
+
+
+async def prepare_settle(tx: Tx, change: ChangeSet, limit: ComponentLimit) -> None:
+    """A deferred batch's change as its own transaction had it, read (and locked) now: the
+    expansion rows of every identity of its items, the profiles they are in (`touched`), and
+    the identities it created that nothing has touched since (`fresh`: no profile yet and no
+    item but the batch's, so every link of theirs is the batch's, as `_links_of_new` assumes).
+    With them the joins and new people need no read, and new profiles' views are built from
+    the batch's records, as in an immediate ingest (identity/joining.py). An identity another
+    batch attached an item to is not fresh: re-clustered in full, its view read back."""
+    keys = sorted({k for item in change.items for k in item.identity_keys})
+    if not keys:
+        return
+    holders = any(namespace_of(k) in limit.unique for k in keys)
+    [[expanded]] = await tx.values(q.EXPAND_COMPONENT, nodes=[], keys=keys, now=change.now,
+                                   **(limit.params() | {"holders": holders}))
+    change.visited = {row[0]: row for row in expanded}
+    change.touched = {row[1] for row in expanded if row[1]}
+    unprofiled = [row[0] for row in expanded if row[1] is None]
+    if change.batch is None or not unprofiled:
+        return
+    [[rows]] = await tx.values(q.SETTLE_FRESH, keys=unprofiled, batch=change.batch)
+    own = Counter(k for item in change.items for k in set(item.identity_keys))
+    change.fresh = {key for key, carried in rows if carried == own[key]}
 
 
 def _links_of_new(evidence: Evidence, new_identities: set[str],

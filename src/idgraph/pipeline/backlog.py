@@ -79,13 +79,6 @@ CALL () {
 }
 RETURN entries, items, oldestAcceptedAt, failed
 """
-# Identities' profiles before a settle's re-clustering: the profiles whose data its records
-# change (ChangeSet.touched), as the immediate path reads them with its first statement.
-PROFILES_OF = """
-UNWIND $keys AS key
-MATCH (:Identity {key: key})-[:IN_PROFILE]->(p:Profile)
-RETURN collect(DISTINCT p.id) AS ids
-"""
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,8 @@ class Taken:
 def encode(change: ChangeSet) -> bytes:
     """What a settle needs of an accepted batch's change: its cause, seeds and items (the
     expansion rows it read are stale once it commits, so the settle reads its own)."""
-    return orjson.dumps({"cause": change.cause, "seeds": sorted(change.seeds), "items": [
+    return orjson.dumps({"cause": change.cause, "batch": change.batch,
+                         "seeds": sorted(change.seeds), "items": [
         [it.kind, it.source, it.item_id, it.ts, [[i.namespace, i.value] for i in it.identities],
          it.payload, it.event_type] for it in change.items]})
 
@@ -143,7 +137,8 @@ def decode(body: str | bytes, now: int) -> ChangeSet:
     items = [Item(kind, source, item_id, ts, tuple(IdentityKey(n, v) for n, v in identities),
                   payload, event_type)
              for kind, source, item_id, ts, identities, payload, event_type in data["items"]]
-    return ChangeSet(cause=data["cause"], items=items, seeds=set(data["seeds"]), now=now)
+    return ChangeSet(cause=data["cause"], items=items, seeds=set(data["seeds"]), now=now,
+                     batch=data.get("batch"), fresh_counted=True)
 
 
 def next_seq(now: int) -> int:
@@ -168,12 +163,7 @@ class Backlog:
         if not rows:
             return None
         row = rows[0]
-        change = decode(row["body"], now_ms())
-        if change.items:
-            keys = sorted({k for it in change.items for k in it.identity_keys})
-            [found] = await tx.run(PROFILES_OF, keys=keys)
-            change.touched = set(found["ids"])
-        return Taken(row["seq"], row["acceptedAt"], change)
+        return Taken(row["seq"], row["acceptedAt"], decode(row["body"], now_ms()))
 
     async def ages(self) -> Ages:
         [row] = await self.graph.read(AGES)

@@ -53,6 +53,10 @@ class Pipeline:
     counters: Stage | None = None
     # Called after each deferred write commits (the settler's wake-up: pipeline/settler.py).
     on_deferred: list[Callable[[], None]] = field(default_factory=list)
+    # Completes a settled entry's change with what its batch's transaction had read (the
+    # identity domain's prepare_settle, given by services.py): the stages then take the same
+    # shortcuts as in an immediate ingest.
+    prepare_settle: Callable[[Tx, ChangeSet], Awaitable[None]] | None = None
 
     @property
     def backlog(self) -> Backlog:
@@ -118,7 +122,11 @@ class Pipeline:
         async def work(tx: Tx) -> ChangeSet:
             nonlocal taken
             taken = await self.backlog.take(tx)
-            return taken.change if taken is not None else ChangeSet(cause="settle")
+            if taken is None:
+                return ChangeSet(cause="settle")
+            if self.prepare_settle is not None:
+                await self.prepare_settle(tx, taken.change)
+            return taken.change
 
         try:
             change = await self.write(work)

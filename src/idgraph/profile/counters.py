@@ -52,7 +52,7 @@ def deltas(change: ChangeSet, pairs: Sequence[tuple[int | None, int]]
             tally[("size", str(new))] += 1
     for size in change.removed_sizes:
         tally[("size", str(size))] -= 1
-    for key in change.fresh:
+    for key in () if change.fresh_counted else change.fresh:
         tally[("namespace", key.split(":", 1)[0])] += 1
     for namespace in change.removed_namespaces:
         tally[("namespace", namespace)] -= 1
