@@ -325,3 +325,18 @@ def test_new_people_settle_with_their_own_records(no_settler, empty_graph, cyphe
     assert sizes == [2, 2, 3]
     assert_views_match(gql, cypher)
     assert shown(gql, True) == stored(cypher) == direct(cypher, True)
+
+
+def test_streaming_audiences_follow_the_settle(no_settler, empty_graph, neo4j_server):
+    from tests.segment_helpers import create
+    from tests.test_segment_streaming import batch_members, memberships
+
+    gql = GraphQLClient(no_settler.url)
+    create(gql, "Over 50", "age > 50", id="old")
+    gql(DEFERRED, {"records": [record("1", "crm:C1", attributes={"age": 60}),
+                               record("2", "crm:C2", attributes={"age": 30})]})
+    assert memberships(gql, "old") == {}  # no profile yet, so no member
+    settle(neo4j_server, max_cluster_size=MAX_SIZE)
+    old = profile_of(gql, "crm:C1")
+    assert memberships(gql, "old") == {old: "REALIZED"} and batch_members(gql, "age > 50") == {
+        old}
