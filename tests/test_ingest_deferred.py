@@ -340,3 +340,14 @@ def test_streaming_audiences_follow_the_settle(no_settler, empty_graph, neo4j_se
     old = profile_of(gql, "crm:C1")
     assert memberships(gql, "old") == {old: "REALIZED"} and batch_members(gql, "age > 50") == {
         old}
+
+
+def test_counters_backfilled_while_batches_wait_count_them_once(
+        no_settler, empty_graph, cypher, neo4j_server):
+    gql = GraphQLClient(no_settler.url)
+    gql(DEFERRED, {"records": [record("1", "crm:C1", "email:a@x.com"),
+                               record("2", "crm:C2", "ecid:k2")]})
+    shown(gql, True)  # the first read backfills the counters (a graph with data, no counters)
+    settle(neo4j_server, max_cluster_size=MAX_SIZE)
+    assert shown(gql, True) == stored(cypher) == direct(cypher, True)
+    assert shown(gql, True)["namespaces"] == {"crm": 2, "email": 1, "ecid": 1}
