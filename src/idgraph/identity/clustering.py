@@ -118,10 +118,11 @@ class ComponentLimit:
     def of(cls, registry: NamespaceRegistry, max_identities: int) -> ComponentLimit:
         return cls(max_identities, tuple(n for n in registry.names() if registry.is_unique(n)))
 
-    def params(self) -> dict[str, Any]:
-        """EXPAND_STEP's parameters: one link past the limit shows it is exceeded."""
+    def params(self, holders: bool = False) -> dict[str, Any]:
+        """EXPAND_STEP's parameters: one link past the limit shows it is exceeded; `holders`:
+        also read which unique namespaces each profile holds (identity/joining.py)."""
         return {"unique": list(self.unique), "maxLinks": self.max_identities + 1,
-                "holders": False}
+                "holders": holders}
 
 
 class _Groups:

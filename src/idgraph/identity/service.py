@@ -392,7 +392,7 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
     # profile holds none of that namespace (identity/joining.py): then the step says which.
     holders = any(row[1] in limit.unique for row in evidence.identities)
     [[node_ids, fresh, unsettled, expanded]] = await tx.values(
-        q.STORE_EVIDENCE, **evidence.parameters(), **(limit.params() | {"holders": holders}),
+        q.STORE_EVIDENCE, **evidence.parameters(), **limit.params(holders),
         batch=batch_id, now=now, expand=expand)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
@@ -416,7 +416,7 @@ async def prepare_settle(tx: Tx, change: ChangeSet, limit: ComponentLimit) -> No
         return
     holders = any(namespace_of(k) in limit.unique for k in keys)
     [[expanded]] = await tx.values(q.EXPAND_COMPONENT, nodes=[], keys=keys, now=change.now,
-                                   **(limit.params() | {"holders": holders}))
+                                   **limit.params(holders))
     change.visited = {row[0]: row for row in expanded}
     change.touched = {row[1] for row in expanded if row[1]}
     unprofiled = [row[0] for row in expanded if row[1] is None]

@@ -19,6 +19,7 @@ Each stage locks what it reads before reading it, so concurrent writers never lo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -28,6 +29,8 @@ from idgraph.errors import IdgraphError
 from idgraph.pipeline.backlog import Backlog, counted_now
 from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.feed import ChangeFeed
+
+log = logging.getLogger("idgraph.pipeline")
 
 
 class Stage(Protocol):
@@ -134,6 +137,7 @@ class Pipeline:
             if taken is None:
                 raise
             await self.backlog.fail(taken.seq, exc.code, str(exc))
+            log.warning("backlog entry %s kept as failed: %s", taken.seq, exc.code)
             return Settled(taken.seq, taken.accepted_at, len(taken.change.items), exc.code)
         if taken is None:
             return None

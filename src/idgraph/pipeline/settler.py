@@ -36,8 +36,6 @@ async def drain(pipeline: Pipeline, on_settled: Callable[[Settled], None] | None
     done = []
     while (settled := await pipeline.settle_next()) is not None:
         done.append(settled)
-        if settled.failed:
-            log.warning("backlog entry %s kept as failed: %s", settled.seq, settled.failed)
         if on_settled:
             on_settled(settled)
     return done
@@ -96,6 +94,4 @@ class Settler:
             if wait > 0:
                 await asyncio.sleep(wait / 1000)
                 continue
-            settled = await self.pipeline.settle_next()
-            if settled is not None and settled.failed:
-                log.warning("backlog entry %s kept as failed: %s", settled.seq, settled.failed)
+            await self.pipeline.settle_next()

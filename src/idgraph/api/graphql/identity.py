@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -14,6 +14,7 @@ from idgraph.api.graphql.common import (
     Identity,
     IdentityInput,
     LinkEvidence,
+    from_millis,
     link_evidence,
     to_key,
 )
@@ -221,19 +222,12 @@ class IngestBacklog:
     @classmethod
     def of(cls, status: Status) -> IngestBacklog:
         return cls(entries=status.entries, items=status.items,
-                   oldest_accepted_at=_time(status.oldest_accepted_at),
-                   failed=[FailedBacklogEntry(seq=str(f.seq), accepted_at=_when(f.accepted_at),
-                                              failed_at=_when(f.failed_at), items=f.items,
-                                              code=f.code, error=f.error)
+                   oldest_accepted_at=from_millis(status.oldest_accepted_at),
+                   failed=[FailedBacklogEntry(seq=str(f.seq),
+                                              accepted_at=from_millis(f.accepted_at),
+                                              failed_at=from_millis(f.failed_at),
+                                              items=f.items, code=f.code, error=f.error)
                            for f in status.failed])
-
-
-def _time(ms: int | None) -> datetime | None:
-    return None if ms is None else _when(ms)
-
-
-def _when(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @strawberry.type
