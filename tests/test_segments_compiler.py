@@ -284,7 +284,9 @@ async def test_an_injected_value_is_only_a_value(world, cypher):
     before = cypher("MATCH (n) RETURN count(n) AS n")[0]["n"]
     sneaky = json_string("x' OR 1=1 } MATCH (n) DETACH DELETE n //")
     assert await selected(world, f"tier = {sneaky} or inSegment({json_string('a-b')})") == set()
-    assert cypher("MATCH (n) RETURN count(n) AS n")[0]["n"] == before
+    # Nothing deleted. Not "equal": a shared API server still renewing a subscriber's listener
+    # registration may re-create the change feed's head node meanwhile (it failed one CI run).
+    assert cypher("MATCH (n) RETURN count(n) AS n")[0]["n"] >= before
 
 
 async def test_events_keep_storable_properties_as_columns(services, cypher):
