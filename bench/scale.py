@@ -165,7 +165,10 @@ class Api:
                  keys: str = f"{PARTNER_KEY}:partner") -> None:
         port = free_port()
         self.port = port
-        self.env = {**os.environ, "NEO4J_URI": uri, "NEO4J_PASSWORD": (auth or ("", ""))[1],
+        # Bytecode cached as in a partner's install (this machine's shell may turn it off,
+        # which would charge each CLI run the compiling of idgraph's modules).
+        self.env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                    "NEO4J_URI": uri, "NEO4J_PASSWORD": (auth or ("", ""))[1],
                     "IDGRAPH_API_KEYS": keys,
                     "IDGRAPH_RATE_LIMIT_PER_MINUTE": "1e12",
                     "IDGRAPH_RATE_LIMIT_BURST": "1000000000",

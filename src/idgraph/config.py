@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     settle_poll_seconds: float = Field(default=1.0, ge=0)
     # The settler gives way to acceptance: it waits until no batch was accepted for
     # `settle_quiet_seconds`, or until the oldest waiting one is `settle_max_lag_seconds` old.
-    settle_quiet_seconds: float = Field(default=0.5, ge=0)
+    # Quiet is 2 s, not less: a file's batches in flight commit in step, so a load of new people
+    # at 1,000,000 profiles leaves gaps of up to 0.45 s between commits, and a settle started
+    # in one slowed the load down, which widened the next gap (session 20).
+    settle_quiet_seconds: float = Field(default=2.0, ge=0)
     settle_max_lag_seconds: float = Field(default=30.0, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)

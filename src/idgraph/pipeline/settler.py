@@ -55,7 +55,7 @@ def wait_before_settling(ages: Ages, quiet_ms: float, max_lag_ms: float) -> floa
 class Settler:
     pipeline: Pipeline
     poll_seconds: float
-    quiet_seconds: float = 0.5
+    quiet_seconds: float = 2.0
     max_lag_seconds: float = 30.0
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
