@@ -138,7 +138,8 @@ CALL (known) {
   UNWIND CASE WHEN $expand THEN known ELSE [] END AS i
 """ + EXPAND_STEP + """
 }
-RETURN [node IN nodes | elementId(node)] AS nodeIds, fresh, unsettled, expanded
+RETURN CASE WHEN $expand THEN [node IN nodes | elementId(node)] ELSE [] END AS nodeIds,
+       fresh, unsettled, expanded
 """
 # One breadth-first step from the identities `i`, over all links: locks each visited profile (by
 # writing to it) so that concurrent writers touching the same clusters serialise instead of

@@ -396,9 +396,10 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
         batch=batch_id, now=now, expand=expand)
     new_identities = set(fresh)
     visited = {row[0]: row for row in expanded}
-    node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,
-                                                        strict=True)}
-    visited.update(_links_of_new(evidence, new_identities, node_of))
+    if expand:  # a deferred batch's settle reads its own (prepare_settle)
+        node_of = {row[0]: node_id for row, node_id in zip(evidence.identities, node_ids,
+                                                            strict=True)}
+        visited.update(_links_of_new(evidence, new_identities, node_of))
     return ([item for item, _ in stored], set(unsettled) | new_identities, visited,
             new_identities)
 
