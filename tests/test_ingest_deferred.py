@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ BACKLOG = """{ ingestBacklog { entries items oldestAcceptedAt
 RESOLVE = """query R($ids: [IdentityInput!]!) { resolve(identities: $ids) { profileId } }"""
 PROFILE = """query P($i: IdentityInput!) { profile(identity: $i) {
   size attributes identities { namespace value } } }"""
+HISTORY = """query H($i: IdentityInput!) { profile(identity: $i) { history { kind cause } } }"""
 
 
 def settle(neo4j_server, **overrides) -> list:
@@ -351,3 +353,40 @@ def test_counters_backfilled_while_batches_wait_count_them_once(
     settle(neo4j_server, max_cluster_size=MAX_SIZE)
     assert shown(gql, True) == stored(cypher) == direct(cypher, True)
     assert shown(gql, True)["namespaces"] == {"crm": 2, "email": 1, "ecid": 1}
+
+
+def test_batches_settle_together_up_to_the_item_limit(no_settler, empty_graph, cypher,
+                                                      neo4j_server):
+    # A person whose records came in three calls: settled together, they are new people
+    # (built from the change's own records, no view read back) in one transaction.
+    gql = GraphQLClient(no_settler.url)
+    gql(DEFERRED, {"records": [record("1", "crm:C1", "email:a@x.com",
+                                      attributes={"tier": "gold"})]})
+    gql(DEFERRED, {"records": [record("2", "email:a@x.com", "ecid:k1", source="web", day=2,
+                                      attributes={"city": "Oslo"})]})
+    gql(DEFERRED, {"records": [record("3", "crm:C3", "email:c@x.com")]})
+    first, second = settle(neo4j_server, max_cluster_size=MAX_SIZE, settle_max_items=2)
+    assert (first.entries, first.items, first.failed) == (2, 2, None)
+    assert (second.entries, second.items) == (1, 1)
+    assert first.seqs == sorted(first.seqs) and first.seqs[-1] < second.seqs[0]
+    found = gql(PROFILE, {"i": ident("ecid:k1")})["profile"]
+    assert found["size"] == 3 and found["attributes"] == {"tier": "gold", "city": "Oslo"}
+    assert cypher("MATCH (b:BacklogEntry) RETURN count(b) AS n") == [{"n": 0}]
+    history = gql(HISTORY, {"i": ident("crm:C1")})["profile"]["history"]
+    assert [h["kind"] for h in history] == ["created"]
+    assert re.fullmatch(r"ingest:[0-9a-f]+\+1", history[0]["cause"])  # the oldest's, +1 more
+    assert_views_match(gql, cypher)
+
+
+def test_a_batch_that_fails_among_others_fails_alone(no_settler, empty_graph, neo4j_server):
+    gql = GraphQLClient(no_settler.url)
+    gql(DEFERRED, {"records": [record("1", "crm:C9", "email:z@x.com")]})
+    gql(DEFERRED, {"records": [record("2", "email:a@x.com", "crm:C1", "crm:C2")]})
+    gql(DEFERRED, {"records": [record("3", "crm:C5", "email:e@x.com")]})
+    done = settle(neo4j_server, max_component_identities=2)
+    assert [(s.entries, s.items, s.failed) for s in done] == [
+        (1, 1, None), (1, 1, "COMPONENT_TOO_LARGE"), (1, 1, None)]
+    assert None not in {profile_of(gql, k) for k in ("crm:C9", "crm:C5")}
+    assert profile_of(gql, "crm:C1") is None
+    assert [f["code"] for f in gql(BACKLOG)["ingestBacklog"]["failed"]] == [
+        "COMPONENT_TOO_LARGE"]

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # in one slowed the load down, which widened the next gap (session 20).
     settle_quiet_seconds: float = Field(default=2.0, ge=0)
     settle_max_lag_seconds: float = Field(default=30.0, ge=0)
+    # A settle takes the oldest waiting batch and the next ones up to this many items in all,
+    # in one transaction (0: one batch per settle).
+    settle_max_items: int = Field(default=5000, ge=0)
     # Jobs (view rebuilds, computed backfills): items per chunk, one transaction each.
     job_chunk_size: int = Field(default=500, ge=1)
     # A job is held by the process running it for this long from each renewal (its heartbeat

@@ -61,7 +61,8 @@ class Services:
                                                 settings.max_component_identities),
                             facts=Facts(), views=Views(), segments=(segment_stage,),
                             counters=Counters(),
-                            prepare_settle=functools.partial(prepare_settle, limit=limit))
+                            prepare_settle=functools.partial(prepare_settle, limit=limit),
+                            settle_max_items=settings.settle_max_items)
         limits = Limits(
             max_identities=settings.max_identities_per_record,
             max_record_bytes=settings.max_record_bytes,

@@ -164,13 +164,13 @@ CALL () {
   RETURN i
 }
 """ + EXPAND_STEP
-# A deferred batch's settle (identity/service.py, prepare_settle): of the identities it created
-# that have no profile yet, how many items each carries (the batch's own, or more: another
-# batch attached some since).
+# A settle of deferred batches (identity/service.py, prepare_settle): of the identities they
+# created that have no profile yet, how many items each carries (the batches' own, or more:
+# another call attached some since).
 SETTLE_FRESH = """
 UNWIND $keys AS key
 MATCH (i:Identity {key: key})
-WHERE i.createdBatch = $batch AND NOT EXISTS { (i)-[:IN_PROFILE]->(:Profile) }
+WHERE i.createdBatch IN $batches AND NOT EXISTS { (i)-[:IN_PROFILE]->(:Profile) }
 RETURN collect([key, COUNT { (i)<-[:KEYED_BY|ABOUT]-() }]) AS rows
 """
 # Everything re-clustering changed, written back in one statement (each part may be empty):

@@ -361,7 +361,7 @@ async def _store_batch(tx: Tx, items: list[Item], limit: ComponentLimit,
     batch_id, now = secrets.randbits(62), now_ms()
     new_items, seeds, visited, fresh = await _store(tx, items, batch_id, now, limit, expand)
     return ChangeSet(cause=f"ingest:{batch_id:x}", items=new_items, seeds=seeds,
-                     visited=visited, fresh=fresh, now=now, batch=batch_id,
+                     visited=visited, fresh=fresh, now=now, batches=(batch_id,),
                      touched={row[1] for row in visited.values() if row[1]})
 
 
@@ -405,13 +405,14 @@ async def _store(tx: Tx, items: list[Item], batch_id: int, now: int, limit: Comp
 
 
 async def prepare_settle(tx: Tx, change: ChangeSet, limit: ComponentLimit) -> None:
-    """A deferred batch's change as its own transaction had it, read (and locked) now: the
-    expansion rows of every identity of its items, the profiles they are in (`touched`), and
-    the identities it created that nothing has touched since (`fresh`: no profile yet and no
-    item but the batch's, so every link of theirs is the batch's, as `_links_of_new` assumes).
-    With them the joins and new people need no read, and new profiles' views are built from
-    the batch's records, as in an immediate ingest (identity/joining.py). An identity another
-    batch attached an item to is not fresh: re-clustered in full, its view read back."""
+    """A settle's change (one deferred batch, or several settled together) as an immediate
+    ingest's transaction has it, read (and locked) now: the expansion rows of every identity of
+    its items, the profiles they are in (`touched`), and the identities its batches created that
+    nothing else has touched since (`fresh`: no profile yet and no item but the change's own,
+    so every link of theirs is in the change, as `_links_of_new` assumes). With them the joins
+    and new people need no read, and new profiles' views are built from the change's records,
+    as in an immediate ingest (identity/joining.py). An identity a call outside the change
+    attached an item to is not fresh: re-clustered in full, its view read back."""
     keys = sorted({k for item in change.items for k in item.identity_keys})
     if not keys:
         return
@@ -421,9 +422,9 @@ async def prepare_settle(tx: Tx, change: ChangeSet, limit: ComponentLimit) -> No
     change.visited = {row[0]: row for row in expanded}
     change.touched = {row[1] for row in expanded if row[1]}
     unprofiled = [row[0] for row in expanded if row[1] is None]
-    if change.batch is None or not unprofiled:
+    if not change.batches or not unprofiled:
         return
-    [[rows]] = await tx.values(q.SETTLE_FRESH, keys=unprofiled, batch=change.batch)
+    [[rows]] = await tx.values(q.SETTLE_FRESH, keys=unprofiled, batches=list(change.batches))
     own = Counter(k for item in change.items for k in set(item.identity_keys))
     change.fresh = {key for key, carried in rows if carried == own[key]}
 

@@ -2,9 +2,10 @@
 
 A deferred ingest (`ingestDeferred`, `idgraph ingest --defer`) commits, per batch, what the
 batch says (records, events, identities, link evidence, the identity counters) and one entry
-here, and answers. The settler (pipeline/settler.py) later takes the oldest entry, runs it
-through every stage (re-cluster, facts, views, segments, counters) in a transaction of its own,
-publishes the change on the feed and deletes the entry in the same commit. That is how Adobe's
+here, and answers. The settler (pipeline/settler.py) later takes the oldest entries (up to a
+few thousand items together), runs them as one change through every stage (re-cluster, facts,
+views, segments, counters) in a transaction of its own, publishes the change on the feed and
+deletes the entries in the same commit. That is how Adobe's
 streaming ingestion works too (the collection endpoint answers; the profile follows within 15
 minutes at p95): a partner's load is acknowledged at the speed of its evidence, and the
 profiles follow in seconds.
@@ -39,17 +40,24 @@ MATCH (b:BacklogEntry) WHERE b.failedAt IS NULL
 WITH count(b) AS entries, min(b.acceptedAt) AS oldest, max(b.acceptedAt) AS newest
 RETURN entries, timestamp() - oldest AS oldestAge, timestamp() - newest AS newestAge
 """
-# Lock the head first: a second settler waits for this commit, then takes the next entry
-# (the deleted one is gone for it). Deleted here, so the commit that settles it removes it.
+# Lock the head first: a second settler waits for this commit, then takes the next entries
+# (the deleted ones are gone for it). The oldest entry, and the ones after it while their
+# items add up to at most $maxItems (at most $maxEntries in all). Deleted here, so the commit
+# that settles them removes them.
 TAKE = """
 MERGE (h:BacklogHead {name: 'ingest'})
 SET h.lockedAt = timestamp()
 WITH h
 MATCH (b:BacklogEntry) WHERE b.seq IS NOT NULL AND b.failedAt IS NULL
-WITH b ORDER BY b.seq LIMIT 1
+WITH b ORDER BY b.seq LIMIT $maxEntries
+WITH collect(b) AS oldest
+UNWIND range(0, size(oldest) - 1) AS n
+WITH oldest[n] AS b, n, reduce(sum = 0, e IN oldest[0..n + 1] | sum + e.items) AS upTo
+WHERE n = 0 OR upTo <= $maxItems
 WITH b, b.seq AS seq, b.body AS body, b.acceptedAt AS acceptedAt
 DELETE b
 RETURN seq, body, acceptedAt
+ORDER BY seq
 """
 WAITING = """
 OPTIONAL MATCH (b:BacklogEntry) WHERE b.failedAt IS NULL
@@ -116,9 +124,10 @@ class Ages:
 
 @dataclass(frozen=True)
 class Taken:
-    """The oldest waiting entry, taken (deleted) in the settle's transaction."""
+    """The oldest waiting entries, taken (deleted) in the settle's transaction: `seqs` in
+    acceptance order, the oldest one's acceptance time, and one change holding them all."""
 
-    seq: int
+    seqs: list[int]
     accepted_at: int
     change: ChangeSet
 
@@ -126,19 +135,31 @@ class Taken:
 def encode(change: ChangeSet) -> bytes:
     """What a settle needs of an accepted batch's change: its cause, seeds and items (the
     expansion rows it read are stale once it commits, so the settle reads its own)."""
-    return orjson.dumps({"cause": change.cause, "batch": change.batch,
+    [batch] = change.batches  # an accepted batch's change: its own
+    return orjson.dumps({"cause": change.cause, "batch": batch,
                          "seeds": sorted(change.seeds), "items": [
         [it.kind, it.source, it.item_id, it.ts, [[i.namespace, i.value] for i in it.identities],
          it.payload, it.event_type] for it in change.items]})
 
 
-def decode(body: str | bytes, now: int) -> ChangeSet:
-    data = orjson.loads(body)
-    items = [Item(kind, source, item_id, ts, tuple(IdentityKey(n, v) for n, v in identities),
-                  payload, event_type)
-             for kind, source, item_id, ts, identities, payload, event_type in data["items"]]
-    return ChangeSet(cause=data["cause"], items=items, seeds=set(data["seeds"]), now=now,
-                     batch=data.get("batch"), fresh_counted=True)
+def decode(bodies: list[str | bytes], now: int) -> ChangeSet:
+    """One change of the bodies of entries settled together, in acceptance order: their items
+    in that order (each item is in one entry only: a batch holds what it created), their seeds
+    and batches. The cause is the oldest entry's, with how many more there are."""
+    items, seeds, batches, causes = [], set(), [], []
+    for body in bodies:
+        data = orjson.loads(body)
+        items += [Item(kind, source, item_id, ts,
+                       tuple(IdentityKey(n, v) for n, v in identities), payload, event_type)
+                  for kind, source, item_id, ts, identities, payload, event_type
+                  in data["items"]]
+        seeds.update(data["seeds"])
+        causes.append(data["cause"])
+        if data.get("batch") is not None:
+            batches.append(data["batch"])
+    cause = causes[0] if len(causes) == 1 else f"{causes[0]}+{len(causes) - 1}"
+    return ChangeSet(cause=cause, items=items, seeds=seeds, now=now, batches=tuple(batches),
+                     fresh_counted=True)
 
 
 def next_seq(now: int) -> int:
@@ -157,13 +178,14 @@ class Backlog:
         await tx.run(ENQUEUE, seq=next_seq(change.now), items=len(change.items),
                      body=encode(change).decode())
 
-    async def take(self, tx: Tx) -> Taken | None:
-        """The oldest waiting entry, deleted in `tx` (None when there is none)."""
-        rows = await tx.run(TAKE)
+    async def take(self, tx: Tx, max_items: int = 0, max_entries: int = 1) -> Taken | None:
+        """The oldest waiting entry, and the next ones while their items add up to at most
+        `max_items` (at most `max_entries` in all), deleted in `tx`; None when none waits."""
+        rows = await tx.run(TAKE, maxItems=max_items, maxEntries=max(1, max_entries))
         if not rows:
             return None
-        row = rows[0]
-        return Taken(row["seq"], row["acceptedAt"], decode(row["body"], now_ms()))
+        return Taken([row["seq"] for row in rows], rows[0]["acceptedAt"],
+                     decode([row["body"] for row in rows], now_ms()))
 
     async def ages(self) -> Ages:
         [row] = await self.graph.read(AGES)

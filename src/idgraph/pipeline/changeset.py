@@ -76,9 +76,10 @@ class ChangeSet:
     # it created. Ingest hands them to re-clustering so they are not read twice.
     visited: dict[str, list[Any]] = field(default_factory=dict)
     fresh: set[str] = field(default_factory=set)
-    # The ingest batch that stored the items (its id is on what it created), and whether the
-    # identities it created were counted when it was accepted (a deferred batch's settle).
-    batch: int | None = None
+    # The ingest batches that stored the items (their ids are on what they created: one, or
+    # several deferred batches settled together), and whether the identities they created were
+    # counted when they were accepted (a deferred batch's settle).
+    batches: tuple[int, ...] = ()
     fresh_counted: bool = False
     # Profiles whose data changed (live updates), whose view must be recomputed, and removed.
     touched: set[str] = field(default_factory=set)

@@ -12,8 +12,9 @@ all in one transaction; after the commit, the change feed.
 
 A dry run runs the same stages in a transaction that is rolled back, and publishes nothing.
 A deferred write (`defer`: the deferred ingest) commits the writer's statements and an entry of
-the backlog (pipeline/backlog.py); `settle_next` later runs the oldest entry through the stages,
-in a transaction of its own, and publishes it.
+the backlog (pipeline/backlog.py); `settle_next` later runs the oldest entries (up to
+`settle_max_items` items) through the stages as one change, in a transaction of its own, and
+publishes it.
 Each stage locks what it reads before reading it, so concurrent writers never lose an update.
 """
 
@@ -31,6 +32,8 @@ from idgraph.pipeline.changeset import ChangeSet
 from idgraph.pipeline.feed import ChangeFeed
 
 log = logging.getLogger("idgraph.pipeline")
+# At most this many backlog entries settle in one transaction (TAKE weighs each prefix).
+SETTLE_MAX_ENTRIES = 50
 
 
 class Stage(Protocol):
@@ -60,6 +63,11 @@ class Pipeline:
     # identity domain's prepare_settle, given by services.py): the stages then take the same
     # shortcuts as in an immediate ingest.
     prepare_settle: Callable[[Tx, ChangeSet], Awaitable[None]] | None = None
+    # A settle takes the oldest waiting entry and the next ones up to this many items in all
+    # (at most SETTLE_MAX_ENTRIES entries): one transaction for several small batches, and a
+    # person whose records came in several calls settles as one (bench/results/
+    # scale-1000000.md, session 20). 0: one entry per settle.
+    settle_max_items: int = 5000
 
     @property
     def backlog(self) -> Backlog:
@@ -115,16 +123,24 @@ class Pipeline:
         return change
 
     async def settle_next(self) -> Settled | None:
-        """The oldest waiting backlog entry through every stage, committed (the entry deleted
-        with it) and published; None when nothing waits. An entry the stages refuse (an
-        IdgraphError: a component too large to re-cluster, say) is kept as failed, with why."""
+        """The oldest waiting backlog entries (up to `settle_max_items` items) through every
+        stage as one change, committed (the entries deleted with it) and published; None when
+        nothing waits. When the stages refuse entries settled together (an IdgraphError: a
+        component too large to re-cluster, say), the oldest one is settled alone; when they
+        refuse it alone, it is kept as failed, with why, and later ones go on."""
         if not await self.backlog.waiting():
             return None
+        settled = await self._settle(self.settle_max_items)
+        if settled is not None and settled.failed and settled.entries > 1:
+            settled = await self._settle(0)
+        return settled
+
+    async def _settle(self, max_items: int) -> Settled | None:
         taken = None
 
         async def work(tx: Tx) -> ChangeSet:
             nonlocal taken
-            taken = await self.backlog.take(tx)
+            taken = await self.backlog.take(tx, max_items, SETTLE_MAX_ENTRIES)
             if taken is None:
                 return ChangeSet(cause="settle")
             if self.prepare_settle is not None:
@@ -136,12 +152,14 @@ class Pipeline:
         except IdgraphError as exc:
             if taken is None:
                 raise
-            await self.backlog.fail(taken.seq, exc.code, str(exc))
-            log.warning("backlog entry %s kept as failed: %s", taken.seq, exc.code)
-            return Settled(taken.seq, taken.accepted_at, len(taken.change.items), exc.code)
+            if len(taken.seqs) > 1:  # rolled back: the entries wait; the oldest goes alone
+                return Settled(taken.seqs, taken.accepted_at, 0, exc.code)
+            await self.backlog.fail(taken.seqs[0], exc.code, str(exc))
+            log.warning("backlog entry %s kept as failed: %s", taken.seqs[0], exc.code)
+            return Settled(taken.seqs, taken.accepted_at, len(taken.change.items), exc.code)
         if taken is None:
             return None
-        return Settled(taken.seq, taken.accepted_at, len(change.items))
+        return Settled(taken.seqs, taken.accepted_at, len(change.items))
 
     def without(self, name: str) -> Pipeline:
         """This pipeline with one stage replaced by a no-op (benchmarks' A/B runs)."""
@@ -159,12 +177,17 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Settled:
-    """One backlog entry settled (`failed`: the code of why it could not be, kept)."""
+    """Backlog entries settled together (`failed`: the code of why they could not be; a single
+    entry that failed is kept as failed)."""
 
-    seq: int
+    seqs: list[int]
     accepted_at: int
     items: int
     failed: str | None = None
+
+    @property
+    def entries(self) -> int:
+        return len(self.seqs)
 
 
 @dataclass(frozen=True)

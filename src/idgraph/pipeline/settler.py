@@ -10,7 +10,8 @@ load's statements need (on two cores, a partner's deferred calls of new people w
 2,700-3,100 records/s beside a settler, 3,200-4,500 with one giving way, in later runs of the
 same bench: bench/results/scale-1000000.md, session 19). A load never holds the
 profiles back for long: once the oldest entry has waited `max_lag_seconds`, it settles anyway.
-It settles one entry at a time and looks again, so a new burst pauses it.
+Each settle takes the oldest entries up to `settle_max_items` items, then it looks again, so a
+new burst pauses it.
 
 Settlers of several processes take turns: each settle locks the backlog's head first.
 `idgraph settle` drains the backlog at once, with a progress bar.
