@@ -130,10 +130,7 @@ class Pipeline:
         refuse it alone, it is kept as failed, with why, and later ones go on."""
         if not await self.backlog.waiting():
             return None
-        settled = await self._settle(self.settle_max_items)
-        if settled is not None and settled.failed and settled.entries > 1:
-            settled = await self._settle(0)
-        return settled
+        return await self._settle(self.settle_max_items)
 
     async def _settle(self, max_items: int) -> Settled | None:
         taken = None
@@ -153,7 +150,7 @@ class Pipeline:
             if taken is None:
                 raise
             if len(taken.seqs) > 1:  # rolled back: the entries wait; the oldest goes alone
-                return Settled(taken.seqs, taken.accepted_at, 0, exc.code)
+                return await self._settle(0)
             await self.backlog.fail(taken.seqs[0], exc.code, str(exc))
             log.warning("backlog entry %s kept as failed: %s", taken.seqs[0], exc.code)
             return Settled(taken.seqs, taken.accepted_at, len(taken.change.items), exc.code)
@@ -177,8 +174,8 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Settled:
-    """Backlog entries settled together (`failed`: the code of why they could not be; a single
-    entry that failed is kept as failed)."""
+    """Backlog entries settled together, or one entry kept as failed (`failed`: the code of
+    why it could not be settled)."""
 
     seqs: list[int]
     accepted_at: int
