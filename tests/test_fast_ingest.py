@@ -284,6 +284,52 @@ def test_every_timestamp_form_is_read_as_the_general_path_reads_it(both):
     assert both.compare({"query": EVERYTHING, "variables": {"records": records}}) == "fast"
 
 
+# Forms at the edges of the quick DateTime parse (fast_ingest.quick_datetime): the common form
+# with its variants, and ones it hands to the scalar (hour 24) or that both refuse.
+EDGE_TIMESTAMPS = ["2025-01-01T12:00:00", "2025-01-01T12:00:00-00:00",
+                   "2025-01-01T12:00:00.5+05:30", "2025-01-01T24:00:00Z",
+                   "2025-02-30T12:00:00Z", "2025-01-01T12:00:60Z", "2025-01-01T12:00:00+24:00"]
+
+
+@pytest.mark.parametrize("timestamp", EDGE_TIMESTAMPS)
+def test_timestamps_at_the_quick_parses_edges_are_read_as_the_general_path_reads_them(
+        both, timestamp):
+    records = [record(1, IDENTITIES[0], timestamp=timestamp)]
+    both.compare({"query": EVERYTHING, "variables": {"records": records}})
+
+
+DIGITS = st.integers(0, 99).map(lambda n: f"{n:02d}")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(year=st.integers(0, 9999), month=DIGITS, day=DIGITS, hour=DIGITS, minute=DIGITS,
+       second=DIGITS, fraction=st.from_regex(r"(\.\d{1,7})?", fullmatch=True),
+       offset=st.sampled_from(["", "Z", "+00:00", "-00:00", "+05:30", "-12:00", "+23:59",
+                               "+24:00", "+05", "+0530"]),
+       sep=st.sampled_from(["T", " ", "t"]))
+def test_the_quick_datetime_parse_gives_the_scalars_instant_or_hands_over(
+        year, month, day, hour, minute, second, fraction, offset, sep):
+    """Pure: on any date-time-like string, the quick parse gives what the schema's DateTime
+    scalar gives (the same instant, naive or aware alike), or fails where it fails."""
+    from strawberry.schema.types.base_scalars import DateTimeDefinition
+
+    from idgraph.api.graphql.fast_ingest import quick_datetime
+
+    text = f"{year:04d}-{month}-{day}{sep}{hour}:{minute}:{second}{fraction}{offset}"
+    scalar = DateTimeDefinition.parse_value
+    outcomes = []
+    for parse in (scalar, quick_datetime(scalar)):
+        try:
+            outcomes.append(parse(text))
+        except Exception as exc:  # noqa: BLE001 - the kind of failure is compared
+            outcomes.append(type(exc))
+    expected, quick = outcomes
+    assert quick == expected
+    if not isinstance(expected, type):
+        assert (quick.tzinfo is None) == (expected.tzinfo is None)
+        assert quick.utcoffset() == expected.utcoffset()
+
+
 @pytest.mark.parametrize("attributes", ATTRIBUTES)
 def test_attributes_are_stored_as_the_general_path_stores_them(both, attributes):
     """Integers beyond 64 bits (which orjson reads as floats) included."""

@@ -100,8 +100,9 @@ async def test_a_persons_records_far_apart_in_a_file_go_in_one_batch(services, c
 
 
 async def test_windows_overlap_and_their_results_come_in_file_order(services, cypher, tmp_path):
-    # 60 lines, windows of 20 (batch size 1, two batches in flight): the file goes in as three
-    # service calls, two of them in flight at once; rejects still come out in line order.
+    # 60 lines, windows of up to 20 (batch size 1, two batches in flight): the file goes in as
+    # several service calls, two of them in flight at once; rejects still come out in line
+    # order.
     service = services.identity
     service.concurrency = 2
     in_flight, most = 0, 0
@@ -133,6 +134,28 @@ async def test_windows_overlap_and_their_results_come_in_file_order(services, cy
     written = [json.loads(x)["line"] for x in rejects.read_text().splitlines()]
     assert written == [5, 15, 26, 33, 45]
     assert cypher("MATCH (r:Record)-[:KEYED_BY]->() RETURN count(r) AS n")[0]["n"] == 55
+
+
+async def test_a_planned_files_windows_start_at_one_round_of_batches_and_double(
+        services, tmp_path):
+    # Neo4j waits for the first window's validation: it holds one round of batches (batch size
+    # 1, two in flight), and each next window twice the last, up to the full 20 lines.
+    service = services.identity
+    service.concurrency = 2
+    real_ingest, sizes = service.ingest, []
+
+    async def sizing_ingest(records, *args, **kwargs):
+        sizes.append(len(records))
+        return await real_ingest(records, *args, **kwargs)
+
+    service.ingest = sizing_ingest
+    path = tmp_path / "ramp.jsonl"
+    path.write_text("".join(json.dumps(
+        {"source": "crm", "recordId": str(n), "timestamp": "2025-01-01T00:00:00Z",
+         "identities": [{"namespace": "crm", "value": f"C{n}"}]}) + "\n" for n in range(60)))
+    summary = await ingest_file(service, path, 1, show_progress=False, window_lines=10)
+    assert summary.accepted == 60
+    assert sizes == [2, 4, 8, 16, 20, 10]
 
 
 async def test_a_failing_window_stops_the_file_and_leaves_nothing_running(services, tmp_path):

@@ -66,13 +66,19 @@ async def ingest_file(service: IdentityService, path: Path, batch_size: int,
             regroup = Regrouper(plan, max_held_lines)
             windows = _Windows(service, summary, rejects, progress, task, defer)
             window: list[FileLine] = []
+            # Neo4j waits for the first window's validation: with a plan (windows hold whole
+            # groups, whatever their size) the windows start at one round of batches and
+            # double up to full size, so the first batches go out in milliseconds.
+            limit = min(batch_size * service.concurrency, lines_per_call) if plan \
+                else lines_per_call
             try:
                 with open_text(path) as handle:
                     for count, line in enumerate(read_items(path, handle), 1):
                         window.extend(regroup.add(line))
-                        if len(window) >= lines_per_call:
+                        if len(window) >= limit:
                             await windows.submit(window)
                             window = []
+                            limit = min(limit * 2, lines_per_call)
                         if count % READ_CHUNK == 0:
                             await asyncio.sleep(0)
                 window.extend(regroup.rest())

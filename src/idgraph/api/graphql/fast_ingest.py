@@ -21,6 +21,7 @@ so once the service has been called, the answer (its errors included) is this pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,8 +173,30 @@ def compile_ingest(schema: GraphQLSchema, document: DocumentNode) -> IngestPlan:
         raise NotCompilable("IngestSummary's plain fields only")
     return IngestPlan(op.name.value if op.name else None, variable, response_key(node),
                       location(node), compiler.roles, complete, document,
-                      _scalar(schema, "DateTime").parse_value,
+                      quick_datetime(_scalar(schema, "DateTime").parse_value),
                       _scalar(schema, "JSON").parse_value, deferred)
+
+
+# `2026-01-01T09:30:00Z`, `...T09:30:00.123+02:00`, `...T09:30:00`: the form almost every
+# client sends. The schema's DateTime scalar parses with dateutil in Python (about 8% of the
+# API's CPU on a bulk ingest, py-spy); for this form the standard library's C parser gives the
+# same instant and the same naive-or-aware result.
+PLAIN_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def quick_datetime(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse` (the schema's DateTime scalar), with the common form parsed by the standard
+    library; anything else, or anything it refuses (hour 24, say), goes to `parse`."""
+    def parse_value(value: Any) -> Any:
+        if type(value) is str and PLAIN_DATETIME.fullmatch(value):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        return parse(value)
+
+    return parse_value
 
 
 def _root(schema: GraphQLSchema, op: OperationDefinitionNode, variable: str
