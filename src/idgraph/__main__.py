@@ -1,3 +1,3 @@
-from idgraph.cli import app
+from idgraph.cli import main
 
-app()
+main()
