@@ -4,6 +4,7 @@ commands; this one puts them together."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -50,10 +51,8 @@ def exit_now(code: int | str | None) -> None:
     status = code if isinstance(code, int) else (0 if code is None else 1)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe
             stream.flush()
-        except (OSError, ValueError):  # a closed or broken pipe: nothing more to say
-            pass
     os._exit(status)
 
 
